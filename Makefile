@@ -1,0 +1,110 @@
+# tshv: the whole chain, TypeScript core -> Wasm -> wasm2c -> C -> boot stub -> ISO.
+# `make run` and `make test` install what is missing first (scripts/deps).
+
+SHELL   := /bin/bash
+BUILD   := build
+BIN     := node_modules/.bin
+CONFIG  ?= tests/configs/demo.toml
+ISO     ?= $(BUILD)/hypervisor.iso
+VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
+
+# Linear memory of each module, in 64 KiB Wasm pages. Fixed: the stub hands
+# each instance one contiguous region and memory.grow always fails.
+SUPERVISOR_PAGES := 64
+GUEST_PAGES      := 4
+
+ASC_FLAGS := --runtime stub -O3 --converge \
+             --use abort=assembly/lib/abort/coreAbort
+WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
+
+CC      := gcc
+LD      := ld
+GCC_INC := $(shell $(CC) -print-file-name=include)
+CFLAGS  := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INC) -Ilinker/include -Ilinker -Iboot -I$(BUILD)/core \
+           -mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-pic -fno-pie \
+           -fno-stack-protector -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
+           -O2 -g -Wall -Wextra -Wno-unused-parameter -DHV_VERSION='"$(VERSION)"'
+CORE_CFLAGS := $(filter-out -Wextra,$(CFLAGS)) -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-value
+LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -T linker/kernel.ld
+
+AS_SRCS   := $(shell find assembly -name '*.ts')
+BOOT_C    := $(wildcard boot/*.c boot/arch/*.c)
+BOOT_S    := $(wildcard boot/*.S boot/arch/*.S)
+LINK_C    := $(wildcard linker/*.c)
+BOOT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BOOT_C) $(LINK_C)) $(patsubst %.S,$(BUILD)/obj/%.o,$(BOOT_S))
+CORE_OBJS := $(BUILD)/obj/core/supervisor.o $(BUILD)/obj/core/guest.o
+HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
+
+.PHONY: all deps core elf iso run test test-unit test-host test-boot clean check-config
+all: iso
+
+deps:
+	@scripts/deps
+
+# --- the core: AssemblyScript -> Wasm -> wasm-opt -> wasm2c -------------------
+$(BUILD)/%.raw.wasm: $(AS_SRCS) package.json
+	@mkdir -p $(dir $@)
+	$(BIN)/asc assembly/$*/index.ts $(ASC_FLAGS) \
+	  --initialMemory $(if $(filter supervisor,$*),$(SUPERVISOR_PAGES),$(GUEST_PAGES)) \
+	  --maximumMemory $(if $(filter supervisor,$*),$(SUPERVISOR_PAGES),$(GUEST_PAGES)) \
+	  -o $@
+	@# No floating point in the core: the C it becomes must build with -mgeneral-regs-only.
+	@if $(BIN)/wasm2wat $@ | grep -qE '\bf(32|64)\b'; then \
+	  echo "error: $@ uses floating point (f32/f64); the core must not" >&2; exit 1; fi
+
+$(BUILD)/%.wasm: $(BUILD)/%.raw.wasm
+	$(BIN)/wasm-opt $(WASM_OPT_FLAGS) $< -o $@
+
+$(BUILD)/core/%.c: $(BUILD)/%.wasm
+	@mkdir -p $(dir $@)
+	$(BIN)/wasm2c $< -n $* --disable-simd -o $@
+
+core: $(BUILD)/supervisor.wasm $(BUILD)/guest.wasm $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c
+
+# --- the stub and the link ----------------------------------------------------
+$(BUILD)/obj/core/%.o: $(BUILD)/core/%.c linker/wasm-rt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -D__ASSEMBLY__ -c $< -o $@
+
+$(BUILD)/hypervisor.elf: $(BOOT_OBJS) $(CORE_OBJS) linker/kernel.ld
+	$(LD) $(LDFLAGS) -o $@ $(BOOT_OBJS) $(CORE_OBJS)
+	@grub-file --is-x86-multiboot2 $@ || { echo "error: $@ is not multiboot2" >&2; exit 1; }
+
+elf: $(BUILD)/hypervisor.elf
+
+# --- the ISO: validate the config with the core itself, then grub-mkrescue ----
+iso: $(BUILD)/hypervisor.elf $(BUILD)/supervisor.wasm
+	scripts/iso --config $(CONFIG) --out $(ISO) $(if $(HV_CMDLINE),--cmdline "$(HV_CMDLINE)")
+
+check-config: $(BUILD)/supervisor.wasm
+	node scripts/check-config.mjs $(CONFIG)
+
+# --- running and testing -------------------------------------------------------
+run: deps
+	$(MAKE) iso
+	scripts/run $(if $(EMU),--emu $(EMU)) $(ISO)
+
+test: deps
+	$(MAKE) test-unit
+	$(MAKE) test-host
+	$(MAKE) test-boot
+
+test-unit: core
+	$(BIN)/asp --config as-pect.config.js
+
+test-host: core
+	$(MAKE) -C tests/host
+
+test-boot: elf $(BUILD)/supervisor.wasm
+	node tests/boot/run-all.mjs
+
+clean:
+	rm -rf $(BUILD)

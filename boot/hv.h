@@ -1,0 +1,76 @@
+/*
+ * What the boot stub offers the rest of the hypervisor (linker/ glue and
+ * the arch backends). Vendor-neutral; one header so the contract is on one
+ * screen. Physical memory is identity-mapped (virtual == physical) for all
+ * RAM the allocator hands out, so a pointer from pmm_alloc is also the
+ * host-physical address the hardware wants.
+ */
+#ifndef HV_H
+#define HV_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+#define PAGE_SIZE 4096ull
+
+/* --- console (boot/console.c): COM1 16550, polled --------------------------*/
+void console_init(void);
+void console_write(const char *s, size_t len);   /* raw bytes, no prefix */
+void console_putc(char c);
+/* printf subset: %s %c %d %i %u %x %lx %llx %lu %llu %ld %p %%, with width
+ * and zero padding (%08x, %16llx). */
+int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "[hv] panic: ..." with the message and powers off with failure. */
+void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* --- boot modules (boot/multiboot2.c) -------------------------------------*/
+struct boot_module {
+	const char *name;        /* the multiboot2 module string, NUL-terminated */
+	const uint8_t *data;     /* identity-mapped */
+	uint32_t size;
+};
+unsigned boot_module_count(void);
+const struct boot_module *boot_module_get(unsigned index); /* NULL if out of range */
+const char *boot_cmdline(void);  /* the hypervisor's own command line, "" if none */
+
+/* --- physical memory (boot/pmm.c) ----------------------------------------*/
+/* Contiguous, zeroed pages aligned to align_bytes (a power of two >= 4096).
+ * Returns NULL when no such run is free. */
+void *pmm_alloc(size_t pages, size_t align_bytes);
+void pmm_free(void *base, size_t pages);
+uint64_t pmm_free_bytes(void);
+uint64_t pmm_total_bytes(void);
+
+/* --- time (boot/tsc.c) -----------------------------------------------------*/
+uint64_t tsc_read(void);
+uint64_t tsc_hz(void);           /* calibrated at boot */
+
+/* --- power (boot/power.c) --------------------------------------------------*/
+/* Clean power-off. success=false reports failure where the machine can carry
+ * a status (QEMU isa-debug-exit), otherwise it is the same power-off. */
+void power_off(bool success) __attribute__((noreturn));
+
+/* --- misc (boot/lib.c) -----------------------------------------------------*/
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+/* --- the core (linker/core.c): the VMM core behind its Wasm boundary --------*/
+/* Instantiates the supervisor and runs its init(): parse and validate the
+ * config module, print the plan. Returns the number of guests to run, 0 when
+ * there are none or the config is broken (the core printed why). */
+unsigned core_init(void);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * The core's imports (module "env"), implemented on one screen. The same C
+ * function serves both modules when they import the same name; its first
+ * argument says which instance called. Every pointer the core passes is an
+ * offset into that instance's own linear memory and is checked here: an
+ * import never reads or writes outside the caller's memory, and a bad
+ * argument traps the caller (only it).
+ */
+#include "hv.h"
+#include "core.h"
+
+/* Returns the host address of [offset, offset+length) in the caller's memory,
+ * or traps the caller. */
+static uint8_t *linear(struct w2c_env *env, uint32_t offset, uint32_t length)
+{
+	uint64_t end = (uint64_t)offset + length;
+	if (end > env->memory->size)
+		wasm_rt_trap(WASM_RT_TRAP_BAD_IMPORT_ARGUMENT);
+	return env->memory->data + offset;
+}
+
+static void require_supervisor(struct w2c_env *env)
+{
+	if (env->guest >= 0)
+		wasm_rt_trap(WASM_RT_TRAP_BAD_IMPORT_ARGUMENT);
+}
+
+/* --- both modules ------------------------------------------------------------*/
+
+void w2c_env_consoleWrite(struct w2c_env *env, uint32_t pointer, uint32_t length)
+{
+	console_write((const char *)linear(env, pointer, length), length);
+}
+
+/* AssemblyScript's abort(message, file, line, column): strings are UTF-16LE
+ * with their byte length in the 4 bytes before them. Printed, then the
+ * caller traps (the AssemblyScript side executes unreachable). */
+static void print_as_string(struct w2c_env *env, uint32_t pointer)
+{
+	if (pointer < 4 || pointer > env->memory->size) {
+		kprintf("?");
+		return;
+	}
+	uint32_t bytes;
+	memcpy(&bytes, linear(env, pointer - 4, 4), 4);
+	if (bytes > 512)
+		bytes = 512;
+	const uint8_t *s = linear(env, pointer, bytes & ~1u);
+	for (uint32_t i = 0; i + 1 < bytes; i += 2) {
+		uint16_t c = s[i] | (uint16_t)s[i + 1] << 8;
+		console_putc(c >= 0x20 && c < 0x7f ? (char)c : '?');
+	}
+}
+
+void w2c_env_coreAbort(struct w2c_env *env, uint32_t message, uint32_t file, uint32_t line, uint32_t column)
+{
+	if (env->guest < 0)
+		kprintf("[hv] core abort in the supervisor: ");
+	else
+		kprintf("[hv] core abort in guest VMM %d: ", env->guest);
+	print_as_string(env, message);
+	kprintf(" (");
+	print_as_string(env, file);
+	kprintf(":%u:%u)\n", line, column);
+}
+
+/* --- supervisor only: boot modules ----------------------------------------*/
+
+static const struct boot_module *module_or_null(int32_t index)
+{
+	return index < 0 ? NULL : boot_module_get((unsigned)index);
+}
+
+int32_t w2c_env_configModule(struct w2c_env *env)
+{
+	require_supervisor(env);
+	for (unsigned i = 0; i < boot_module_count(); i++) {
+		const char *name = boot_module_get(i)->name;
+		size_t n = strlen(name);
+		if (n >= 5 && !strcmp(name + n - 5, ".toml"))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+int32_t w2c_env_findModule(struct w2c_env *env, uint32_t path, uint32_t length)
+{
+	require_supervisor(env);
+	const char *p = (const char *)linear(env, path, length);
+	for (unsigned i = 0; i < boot_module_count(); i++) {
+		const char *name = boot_module_get(i)->name;
+		if (strlen(name) == length && !memcmp(name, p, length))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+uint32_t w2c_env_moduleName(struct w2c_env *env, int32_t index, uint32_t destination, uint32_t capacity)
+{
+	require_supervisor(env);
+	const struct boot_module *m = module_or_null(index);
+	if (!m)
+		return 0;
+	uint32_t n = (uint32_t)strlen(m->name);
+	memcpy(linear(env, destination, capacity), m->name, n < capacity ? n : capacity);
+	return n;
+}
+
+uint32_t w2c_env_moduleSize(struct w2c_env *env, int32_t index)
+{
+	require_supervisor(env);
+	const struct boot_module *m = module_or_null(index);
+	return m ? m->size : 0;
+}
+
+uint32_t w2c_env_moduleRead(struct w2c_env *env, int32_t index, uint32_t offset, uint32_t destination, uint32_t length)
+{
+	require_supervisor(env);
+	const struct boot_module *m = module_or_null(index);
+	uint8_t *dst = linear(env, destination, length);
+	if (!m || offset >= m->size)
+		return 0;
+	uint32_t n = m->size - offset < length ? m->size - offset : length;
+	memcpy(dst, m->data + offset, n);
+	return n;
+}

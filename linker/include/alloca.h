@@ -1,0 +1,4 @@
+#ifndef HV_ALLOCA_H
+#define HV_ALLOCA_H
+#define alloca __builtin_alloca
+#endif

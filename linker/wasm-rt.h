@@ -1,0 +1,139 @@
+/*
+ * tshv's own wasm-rt.h: the runtime interface that wasm2c's generated C
+ * (wabt 1.0.39, pinned in package-lock.json) expects, for a freestanding
+ * kernel. The same header serves the host harness (tests/host/), which
+ * builds the same generated C as a Linux program.
+ *
+ * What is deliberately missing: SIMD, threads, exceptions, tail calls,
+ * memory64, shared memory, segue. The core is built without them; a
+ * generated file that needed them would fail to compile here, loudly.
+ */
+#ifndef WASM_RT_H_
+#define WASM_RT_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef __has_builtin
+#define __has_builtin(x) 0
+#endif
+
+#define WASM_RT_NO_RETURN __attribute__((noreturn))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define wasm_rt_memcpy __builtin_memcpy
+
+/* Explicit bounds checks: every load and store compares against
+ * memory->size. Guard pages would be cheaper (DESIGN.md) but need the stub
+ * to reserve 4 GiB of unmapped virtual space per instance; later. */
+#define WASM_RT_MEMCHECK_GUARD_PAGES 0
+#define WASM_RT_MEMCHECK_BOUNDS_CHECK 1
+#define WASM_RT_USE_SEGUE 0
+#define WASM_RT_SANITY_CHECKS 0
+#define WASM_RT_NONCONFORMING_UNCHECKED_STACK_EXHAUSTION 0
+/* Call depth is counted so that runaway recursion in a guest's VMM traps
+ * that instance instead of overflowing the host stack. */
+#define WASM_RT_STACK_DEPTH_COUNT 1
+#define WASM_RT_USE_STACK_DEPTH_COUNT 1
+#define WASM_RT_MAX_CALL_STACK_DEPTH 200
+#define WABT_BIG_ENDIAN 0
+
+typedef enum {
+	WASM_RT_TRAP_NONE,
+	WASM_RT_TRAP_OOB,                 /* out-of-bounds memory access */
+	WASM_RT_TRAP_INT_OVERFLOW,
+	WASM_RT_TRAP_DIV_BY_ZERO,
+	WASM_RT_TRAP_INVALID_CONVERSION,
+	WASM_RT_TRAP_UNREACHABLE,
+	WASM_RT_TRAP_CALL_INDIRECT,
+	WASM_RT_TRAP_UNCAUGHT_EXCEPTION,
+	WASM_RT_TRAP_UNALIGNED,
+	WASM_RT_TRAP_EXHAUSTION,          /* call stack too deep */
+	WASM_RT_TRAP_NULL_REF,
+	WASM_RT_TRAP_OOM,                 /* (ours) no memory for an instance */
+	WASM_RT_TRAP_BAD_IMPORT_ARGUMENT, /* (ours) an import got a bad pointer */
+} wasm_rt_trap_t;
+
+typedef enum {
+	WASM_RT_I32, WASM_RT_I64, WASM_RT_F32, WASM_RT_F64, WASM_RT_V128,
+	WASM_RT_FUNCREF, WASM_RT_EXTERNREF,
+} wasm_rt_type_t;
+
+typedef void (*wasm_rt_function_ptr_t)(void);
+struct wasm_rt_tailcallee_t;
+typedef void (*wasm_rt_tailcallee_fn_t)(void **, struct wasm_rt_tailcallee_t *, void *);
+typedef struct wasm_rt_tailcallee_t { wasm_rt_tailcallee_fn_t fn; } wasm_rt_tailcallee_t;
+typedef const char *wasm_rt_func_type_t;
+
+typedef struct {
+	wasm_rt_func_type_t func_type;
+	wasm_rt_function_ptr_t func;
+	wasm_rt_tailcallee_t func_tailcallee;
+	void *module_instance;
+} wasm_rt_funcref_t;
+#define wasm_rt_funcref_null_value ((wasm_rt_funcref_t){NULL, NULL, {NULL}, NULL})
+
+typedef void *wasm_rt_externref_t;
+#define wasm_rt_externref_null_value ((wasm_rt_externref_t){NULL})
+
+typedef struct {
+	uint8_t *data;       /* page-aligned, physically contiguous in the kernel */
+	uint64_t pages;      /* current size in Wasm pages */
+	uint64_t max_pages;
+	uint64_t size;       /* bytes */
+	bool is64;
+} wasm_rt_memory_t;
+
+typedef struct { wasm_rt_funcref_t *data; uint32_t max_size; uint32_t size; } wasm_rt_funcref_table_t;
+typedef struct { wasm_rt_externref_t *data; uint32_t max_size; uint32_t size; } wasm_rt_externref_table_t;
+
+extern uint32_t wasm_rt_call_stack_depth;
+
+void wasm_rt_init(void);
+bool wasm_rt_is_initialized(void);
+void wasm_rt_free(void);
+WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t trap);
+const char *wasm_rt_strerror(wasm_rt_trap_t trap);
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t *, uint64_t initial_pages, uint64_t max_pages, bool is64, uint32_t page_size);
+uint64_t wasm_rt_grow_memory(wasm_rt_memory_t *, uint64_t pages);
+void wasm_rt_free_memory(wasm_rt_memory_t *);
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *, uint32_t elements, uint32_t max_elements);
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *);
+void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *, uint32_t elements, uint32_t max_elements);
+void wasm_rt_free_externref_table(wasm_rt_externref_table_t *);
+
+/*
+ * Trap handling. A call into a module runs inside wasm_rt_try(): a trap
+ * anywhere below it (generated code, the runtime, an import that rejects
+ * its arguments) unwinds to it and the call returns the trap code, without
+ * touching any other instance. Frames are nested, innermost wins.
+ * __builtin_setjmp/longjmp save only what the ABI needs (no FPU state,
+ * which -mgeneral-regs-only code never has).
+ */
+typedef struct wasm_rt_jmp_buf {
+	void *regs[5];
+	struct wasm_rt_jmp_buf *outer;
+	uint32_t saved_depth;
+	volatile wasm_rt_trap_t trap;
+} wasm_rt_jmp_buf;
+extern wasm_rt_jmp_buf *wasm_rt_current_frame;
+
+#define wasm_rt_try(frame) \
+	((frame)->outer = wasm_rt_current_frame, (frame)->saved_depth = wasm_rt_call_stack_depth, \
+	 (frame)->trap = WASM_RT_TRAP_NONE, wasm_rt_current_frame = (frame), \
+	 __builtin_setjmp((frame)->regs) ? ((frame)->trap) : WASM_RT_TRAP_NONE)
+/* Must be called on both paths once the protected call is over. */
+static inline void wasm_rt_end_try(wasm_rt_jmp_buf *frame)
+{
+	wasm_rt_current_frame = frame->outer;
+	wasm_rt_call_stack_depth = frame->saved_depth;
+}
+
+/* Where the platform gets and returns the pages of a linear memory: the
+ * kernel's physical allocator, or aligned_alloc in the host harness. */
+void *wasm_rt_platform_alloc(size_t bytes);
+void wasm_rt_platform_free(void *base, size_t bytes);
+
+#endif
