@@ -29,6 +29,7 @@ struct guest_vmm {
 
 extern w2c_supervisor core_supervisor;
 extern struct guest_vmm core_guests[CORE_MAX_GUESTS];
+extern bool core_abort_quiet;
 
 /* Creates a fresh guest VMM instance in `slot` and gives it guest `guest_id`.
  * Returns WASM_RT_TRAP_NONE or why it failed (the slot is then empty). */

@@ -54,6 +54,8 @@ static void print_as_string(struct w2c_env *env, uint32_t pointer)
 
 void w2c_env_coreAbort(struct w2c_env *env, uint32_t message, uint32_t file, uint32_t line, uint32_t column)
 {
+	if (core_abort_quiet)
+		return;
 	if (env->guest < 0)
 		kprintf("[hv] core abort in the supervisor: ");
 	else
@@ -66,36 +68,37 @@ void w2c_env_coreAbort(struct w2c_env *env, uint32_t message, uint32_t file, uin
 
 /* --- supervisor only: boot modules ----------------------------------------*/
 
-static const struct boot_module *module_or_null(int32_t index)
+static const struct boot_module *module_or_null(uint32_t index)
 {
-	return index < 0 ? NULL : boot_module_get((unsigned)index);
+	return boot_module_get(index); /* NULL when out of range, -1 included */
 }
 
-int32_t w2c_env_configModule(struct w2c_env *env)
+/* wasm2c types every i32 as u32; -1 is 0xffffffff. */
+uint32_t w2c_env_configModule(struct w2c_env *env)
 {
 	require_supervisor(env);
 	for (unsigned i = 0; i < boot_module_count(); i++) {
 		const char *name = boot_module_get(i)->name;
 		size_t n = strlen(name);
 		if (n >= 5 && !strcmp(name + n - 5, ".toml"))
-			return (int32_t)i;
+			return i;
 	}
-	return -1;
+	return (uint32_t)-1;
 }
 
-int32_t w2c_env_findModule(struct w2c_env *env, uint32_t path, uint32_t length)
+uint32_t w2c_env_findModule(struct w2c_env *env, uint32_t path, uint32_t length)
 {
 	require_supervisor(env);
 	const char *p = (const char *)linear(env, path, length);
 	for (unsigned i = 0; i < boot_module_count(); i++) {
 		const char *name = boot_module_get(i)->name;
 		if (strlen(name) == length && !memcmp(name, p, length))
-			return (int32_t)i;
+			return i;
 	}
-	return -1;
+	return (uint32_t)-1;
 }
 
-uint32_t w2c_env_moduleName(struct w2c_env *env, int32_t index, uint32_t destination, uint32_t capacity)
+uint32_t w2c_env_moduleName(struct w2c_env *env, uint32_t index, uint32_t destination, uint32_t capacity)
 {
 	require_supervisor(env);
 	const struct boot_module *m = module_or_null(index);
@@ -106,14 +109,14 @@ uint32_t w2c_env_moduleName(struct w2c_env *env, int32_t index, uint32_t destina
 	return n;
 }
 
-uint32_t w2c_env_moduleSize(struct w2c_env *env, int32_t index)
+uint32_t w2c_env_moduleSize(struct w2c_env *env, uint32_t index)
 {
 	require_supervisor(env);
 	const struct boot_module *m = module_or_null(index);
 	return m ? m->size : 0;
 }
 
-uint32_t w2c_env_moduleRead(struct w2c_env *env, int32_t index, uint32_t offset, uint32_t destination, uint32_t length)
+uint32_t w2c_env_moduleRead(struct w2c_env *env, uint32_t index, uint32_t offset, uint32_t destination, uint32_t length)
 {
 	require_supervisor(env);
 	const struct boot_module *m = module_or_null(index);

@@ -1,0 +1,88 @@
+/*
+ * The stub's services (boot/hv.h) on Linux, so the real glue (linker/core.c,
+ * linker/imports.c, linker/wasm-rt.c) and the real generated core run as an
+ * ordinary program: for tests, fuzzing and callgrind instruction counts.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "hv.h"
+
+void console_init(void) {}
+void console_write(const char *s, size_t len) { fwrite(s, 1, len, stdout); }
+void console_putc(char c) { putchar(c); }
+
+int kprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vprintf(fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void panic(const char *fmt, ...)
+{
+	va_list ap;
+	printf("[hv] panic: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(70);
+}
+
+/* Boot modules: files named on the command line. */
+#define MAX_MODULES 256
+static struct boot_module modules[MAX_MODULES];
+static unsigned module_count;
+
+void host_add_module(const char *name, const uint8_t *data, uint32_t size)
+{
+	if (module_count == MAX_MODULES)
+		panic("too many modules");
+	modules[module_count++] = (struct boot_module){ name, data, size };
+}
+
+unsigned boot_module_count(void) { return module_count; }
+const struct boot_module *boot_module_get(unsigned i) { return i < module_count ? &modules[i] : NULL; }
+const char *boot_cmdline(void) { return ""; }
+
+/* Physical memory: a fixed budget so leaks show as a shrinking free count. */
+static uint64_t budget = 1ull << 30, in_use;
+
+void *pmm_alloc(size_t pages, size_t align)
+{
+	size_t bytes = pages * PAGE_SIZE;
+	if (in_use + bytes > budget)
+		return NULL;
+	void *p = aligned_alloc(align, bytes);
+	if (!p)
+		return NULL;
+	memset(p, 0, bytes);
+	in_use += bytes;
+	return p;
+}
+
+void pmm_free(void *base, size_t pages)
+{
+	free(base);
+	in_use -= pages * PAGE_SIZE;
+}
+
+uint64_t pmm_free_bytes(void) { return budget - in_use; }
+uint64_t pmm_total_bytes(void) { return budget; }
+
+uint64_t tsc_read(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+uint64_t tsc_hz(void) { return 1000000000ull; }
+
+void power_off(bool success) { fflush(stdout); exit(success ? 0 : 1); }

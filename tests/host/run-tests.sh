@@ -1,0 +1,26 @@
+#!/bin/bash
+# Host-harness tests: the real generated core and glue as a Linux program.
+set -u
+HVHOST=$1
+pass=0 fail=0
+check() { # name, expected exit, command...
+  local name=$1 want=$2; shift 2
+  local out; out=$("$@" 2>&1); local rc=$?
+  if [ "$rc" = "$want" ]; then pass=$((pass+1)); echo "ok   $name"
+  else fail=$((fail+1)); echo "FAIL $name (exit $rc, wanted $want)"; echo "$out" | tail -5; fi
+  LAST_OUT=$out
+}
+expect_line() { # name, regex
+  if grep -qE "$2" <<<"$LAST_OUT"; then pass=$((pass+1)); echo "ok   $1"
+  else fail=$((fail+1)); echo "FAIL $1: no line matching /$2/"; echo "$LAST_OUT" | tail -5; fi
+}
+
+check "10000 guest VMM instances made, trapped and dropped" 0 "$HVHOST" instances 10000
+expect_line "no memory leaked over 10000 instances" '^\[hv\] selftest: 10000 guest VMM instances created and destroyed \(2500 made to trap\), [0-9]+ us, 0 KiB leaked$'
+
+cd "$(dirname "$0")/../.."
+check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml
+expect_line "the demo plan names its guests" '^\[hv\] guest [a-z0-9-]+: '
+
+echo "host: $pass passed, $fail failed"
+[ "$fail" = 0 ]
