@@ -1,0 +1,30 @@
+/* What every test guest shares: COM1 output and the exit port. */
+#ifndef GUEST_H
+#define GUEST_H
+#include <stdint.h>
+static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
+static inline void outl(uint16_t p, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(p)); }
+static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+static inline uint32_t inl(uint16_t p) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+
+#define COM1 0x3f8
+static inline void putc(char c)
+{
+	while (!(inb(COM1 + 5) & 0x20)) {}
+	outb(COM1, (uint8_t)c);
+}
+static inline void puts(const char *s) { while (*s) putc(*s++); }
+static inline void puthex(uint32_t v)
+{
+	puts("0x");
+	for (int i = 28; i >= 0; i -= 4) putc("0123456789abcdef"[(v >> i) & 15]);
+}
+static inline void putdec(uint32_t v)
+{
+	char b[11]; int n = 0;
+	do { b[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+	while (n) putc(b[--n]);
+}
+/* Ends the guest with status v (the isa-debug-exit convention). */
+static inline void guest_exit(uint32_t v) { outl(0xf4, v); for (;;) __asm__ volatile("cli; hlt"); }
+#endif
