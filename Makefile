@@ -35,7 +35,7 @@ BOOT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BOOT_C) $(LINK_C)) $(patsubst %.S
 CORE_OBJS := $(BUILD)/obj/core/supervisor.o $(BUILD)/obj/core/guest.o
 HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
 
-.PHONY: all deps core elf iso run test test-unit test-host test-boot clean check-config
+.PHONY: all deps core elf guests iso run test test-unit test-host test-boot clean check-config
 all: iso
 
 deps:
@@ -81,7 +81,10 @@ $(BUILD)/hypervisor.elf: $(BOOT_OBJS) $(CORE_OBJS) linker/kernel.ld
 elf: $(BUILD)/hypervisor.elf
 
 # --- the ISO: validate the config with the core itself, then grub-mkrescue ----
-iso: $(BUILD)/hypervisor.elf $(BUILD)/supervisor.wasm
+guests:
+	@$(MAKE) -s -C tests/guests
+
+iso: $(BUILD)/hypervisor.elf $(BUILD)/supervisor.wasm guests
 	scripts/iso --config $(CONFIG) --out $(ISO) $(if $(HV_CMDLINE),--cmdline "$(HV_CMDLINE)")
 
 check-config: $(BUILD)/supervisor.wasm
@@ -103,8 +106,8 @@ test-unit: core
 test-host: core
 	$(MAKE) -C tests/host
 
-test-boot: elf $(BUILD)/supervisor.wasm
-	node tests/boot/run-all.mjs
+test-boot: elf $(BUILD)/supervisor.wasm guests
+	node --test --test-concurrency=1 tests/boot/*.test.mjs
 
 clean:
 	rm -rf $(BUILD)
