@@ -1,0 +1,59 @@
+/*
+ * The one contract between the vendor-neutral stub and a virtualization
+ * backend: boot/arch/svm.c (AMD-V + NPT) and boot/arch/vmx.c (VT-x + EPT)
+ * implement these functions, with the same names in the same order. Nothing
+ * outside boot/arch/ asks which vendor it runs on.
+ */
+#ifndef ARCH_VCPU_H
+#define ARCH_VCPU_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "exit_record.h"
+
+/* Which backend the core must build nested page tables and bitmaps for. */
+enum arch_vendor { ARCH_NONE = 0, ARCH_SVM = 1, ARCH_VMX = 2 };
+
+struct arch_backend;
+
+struct arch_vcpu {
+	const struct arch_backend *backend;
+	void *control;           /* VMCB / VMCS page (host-physical == virtual) */
+	uint64_t gpr[16];        /* guest registers VMRUN/VMLAUNCH do not save */
+	uint32_t asid;           /* ASID / VPID, never 0 */
+	bool launched;           /* VMX: VMLAUNCH done, VMRESUME next */
+	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE area of the guest */
+};
+
+/* Where a guest's tables are; built by the supervisor in its linear memory. */
+struct arch_guest_tables {
+	uint64_t nested_root;    /* NPT (CR3 format) / EPT PML4 host-physical */
+	uint64_t io_bitmap;      /* SVM: 12 KiB IOPM; VMX: 8 KiB (bitmaps A then B) */
+	uint64_t msr_bitmap;     /* SVM: 8 KiB MSRPM; VMX: 4 KiB */
+};
+
+struct arch_backend {
+	const char *name;        /* "AMD-V" / "VT-x" */
+	enum arch_vendor vendor;
+	/* Probes the CPU by CPUID and capability MSRs only (never by setting
+	 * CR4.VMXE: QEMU 7.2 hangs on a reserved CR4 bit). Returns false and
+	 * fills `why` with a sentence when the feature set is not enough. */
+	bool (*detect)(char *why, unsigned why_size);
+	/* Turns the extension on for the calling CPU (EFER.SVME + HSAVE /
+	 * VMXON). Returns false with `why` filled. */
+	bool (*cpu_enable)(char *why, unsigned why_size);
+	/* Prepares a vCPU: its VMCB/VMCS, intercepts, tables, initial state. */
+	bool (*vcpu_create)(struct arch_vcpu *, const struct arch_guest_tables *,
+			    const struct vcpu_state *initial, char *why, unsigned why_size);
+	void (*vcpu_destroy)(struct arch_vcpu *);
+	/* Enters the guest and returns at the next exit with `exit` filled. */
+	void (*vcpu_run)(struct arch_vcpu *, struct exit_record *exit);
+	/* Writes the core's answer (registers, RIP advance, injection, dirty
+	 * control registers) back before the next run. */
+	void (*vcpu_apply)(struct arch_vcpu *, const struct exit_record *exit);
+};
+
+extern const struct arch_backend svm_backend;
+extern const struct arch_backend vmx_backend;
+
+#endif
