@@ -51,6 +51,12 @@ uint64_t tsc_hz(void);           /* calibrated at boot */
  * a status (QEMU isa-debug-exit), otherwise it is the same power-off. */
 void power_off(bool success) __attribute__((noreturn));
 
+/* --- CPU tables (boot/gdt.c) ----------------------------------------------*/
+/* The host's selectors, for the VMCS/VMCB host state. */
+#define HV_CS  0x08
+#define HV_DS  0x10
+#define HV_TSS 0x18
+
 /* --- misc (boot/lib.c) -----------------------------------------------------*/
 void *memcpy(void *d, const void *s, size_t n);
 void *memmove(void *d, const void *s, size_t n);

@@ -1,0 +1,70 @@
+/*
+ * What the stub's own files tell each other; the contract with the rest of
+ * the hypervisor is hv.h.
+ */
+#ifndef BOOT_H
+#define BOOT_H
+
+#include "hv.h"
+
+/* boot/console.c */
+void console_flush(void);          /* waits until the UART has sent it all */
+
+/* boot/gdt.c, boot/idt.c; IST slots (1-based, as in the IDT gate). */
+#define IST_DOUBLE_FAULT  1
+#define IST_NMI           2
+#define IST_MACHINE_CHECK 3
+void gdt_init(void);
+void idt_init(void);
+
+/* boot/multiboot2.c */
+struct memory_range {
+	uint64_t base, length;
+	uint32_t type;                 /* MB2_MEMORY_* below */
+};
+#define MB2_MEMORY_AVAILABLE 1
+void multiboot2_parse(uint32_t magic, uint64_t info_phys);
+unsigned multiboot2_memory_count(void);
+const struct memory_range *multiboot2_memory(unsigned index);
+const void *multiboot2_rsdp(void);   /* copy of the RSDP GRUB passed, or NULL */
+/* Physical ranges pmm must never hand out: the boot information, modules. */
+unsigned multiboot2_reserved_count(void);
+void multiboot2_reserved(unsigned index, uint64_t *base, uint64_t *end);
+
+/* boot/pmm.c */
+void pmm_init(void);
+
+/* boot/tsc.c */
+void tsc_calibrate(void);
+
+/* boot/acpi.c: tables by signature (from the RSDT/XSDT) or by address
+ * (the DSDT, which only the FADT points at). NULL if absent or corrupt. */
+const void *acpi_find_table(const char signature[4]);
+const void *acpi_table_at(uint64_t address, const char signature[4]);
+
+/* Linker symbols (linker/kernel.ld): physical bounds of the loaded image. */
+extern const char __kernel_phys_start[], __kernel_phys_end[];
+
+static inline void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(subleaf));
+}
+
+/* A pointer to physical memory below 4 GiB (identity-mapped). The empty asm
+ * hides fixed addresses from GCC, which otherwise treats them as objects of
+ * size 0 and warns (-Warray-bounds) on every access. */
+static inline void *phys_to_virt(uint64_t address)
+{
+	void *p = (void *)(uintptr_t)address;
+	__asm__("" : "+r"(p));
+	return p;
+}
+
+static inline uint64_t read_cr2(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+#endif

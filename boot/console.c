@@ -1,0 +1,199 @@
+/*
+ * The console: COM1, a 16550 UART, polled. 115200 8N1.
+ * Register map: PC16550D datasheet (National Semiconductor), table II.
+ */
+#include <stdarg.h>
+#include "hv.h"
+#include "boot.h"
+
+#define COM1 0x3f8
+#define UART_DATA 0     /* THR/RBR; DLL when LCR.DLAB=1 */
+#define UART_IER  1     /* DLM when LCR.DLAB=1 */
+#define UART_FCR  2
+#define UART_LCR  3
+#define UART_MCR  4
+#define UART_LSR  5
+
+#define LCR_8N1   0x03
+#define LCR_DLAB  0x80
+#define FCR_ENABLE_CLEAR 0x07   /* FIFO on, clear both FIFOs */
+#define MCR_DTR_RTS 0x03
+#define LSR_THRE  0x20  /* transmit holding register empty */
+#define LSR_TEMT  0x40  /* holding and shift register empty: all sent */
+
+/* 115200 = 1.8432 MHz / 16 / divisor 1. */
+#define DIVISOR_115200 1
+
+/* Bounded polling: a machine without COM1 must not hang the stub. On real
+ * hardware a byte takes ~87 us at 115200; this is far longer. */
+#define POLL_LIMIT 1000000
+
+static void wait_lsr(uint8_t bit)
+{
+	for (unsigned i = 0; i < POLL_LIMIT; i++)
+		if (inb(COM1 + UART_LSR) & bit)
+			return;
+}
+
+void console_init(void)
+{
+	outb(COM1 + UART_IER, 0);                  /* polled: no interrupts */
+	outb(COM1 + UART_LCR, LCR_DLAB);
+	outb(COM1 + UART_DATA, DIVISOR_115200 & 0xff);
+	outb(COM1 + UART_IER, DIVISOR_115200 >> 8);
+	outb(COM1 + UART_LCR, LCR_8N1);
+	outb(COM1 + UART_FCR, FCR_ENABLE_CLEAR);
+	outb(COM1 + UART_MCR, MCR_DTR_RTS);
+}
+
+static void uart_put(char c)
+{
+	wait_lsr(LSR_THRE);
+	outb(COM1 + UART_DATA, (uint8_t)c);
+}
+
+void console_putc(char c)
+{
+	if (c == '\n')
+		uart_put('\r');
+	uart_put(c);
+}
+
+void console_write(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		console_putc(s[i]);
+}
+
+void console_flush(void)
+{
+	wait_lsr(LSR_TEMT);
+}
+
+/* --- kprintf ------------------------------------------------------------------*/
+
+static int printed;   /* characters kprintf wrote, for its return value */
+
+static void out(char c)
+{
+	printed++;
+	console_putc(c);
+}
+
+static void put_number(uint64_t value, unsigned base, bool negative, int width, char pad, bool upper)
+{
+	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	char buf[24];
+	int n = 0;
+	do {
+		buf[n++] = digits[value % base];
+		value /= base;
+	} while (value);
+	if (negative)
+		width--;
+	if (negative && pad == '0')
+		out('-');
+	for (; width > n; width--)
+		out(pad);
+	if (negative && pad != '0')
+		out('-');
+	while (n)
+		out(buf[--n]);
+}
+
+static void vkprintf(const char *fmt, va_list ap)
+{
+	for (; *fmt; fmt++) {
+		if (*fmt != '%') {
+			out(*fmt);
+			continue;
+		}
+		fmt++;
+		char pad = ' ';
+		int width = 0;
+		int longs = 0;
+		if (*fmt == '0') {
+			pad = '0';
+			fmt++;
+		}
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (*fmt++ - '0');
+		while (*fmt == 'l') {
+			longs++;
+			fmt++;
+		}
+		if (*fmt == 'z') {
+			longs = 1;
+			fmt++;
+		}
+
+		uint64_t u;
+		int64_t d;
+		switch (*fmt) {
+		case 'd':
+		case 'i':
+			d = longs ? va_arg(ap, long) : va_arg(ap, int);
+			put_number(d < 0 ? -(uint64_t)d : (uint64_t)d, 10, d < 0, width, pad, false);
+			break;
+		case 'u':
+		case 'x':
+		case 'X':
+			u = longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			put_number(u, *fmt == 'u' ? 10 : 16, false, width, pad, *fmt == 'X');
+			break;
+		case 'p':
+			out('0');
+			out('x');
+			put_number((uintptr_t)va_arg(ap, void *), 16, false, 16, '0', false);
+			break;
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+			if (!s)
+				s = "(null)";
+			size_t n = strlen(s);
+			for (; width > (int)n; width--)
+				out(' ');
+			while (*s)
+				out(*s++);
+			break;
+		}
+		case 'c':
+			out((char)va_arg(ap, int));
+			break;
+		case '%':
+			out('%');
+			break;
+		case '\0':
+			return;
+		default:   /* unknown: print it as written */
+			out('%');
+			out(*fmt);
+			break;
+		}
+	}
+}
+
+int kprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printed = 0;
+	vkprintf(fmt, ap);
+	va_end(ap);
+	return printed;
+}
+
+void panic(const char *fmt, ...)
+{
+	static bool panicking;
+	if (!panicking) {
+		panicking = true;
+		va_list ap;
+		va_start(ap, fmt);
+		kprintf("[hv] panic: ");
+		vkprintf(fmt, ap);
+		va_end(ap);
+		kprintf("\n");
+	}
+	power_off(false);
+}

@@ -1,0 +1,238 @@
+/*
+ * The first instructions: GRUB (multiboot2) jumps here in 32-bit protected
+ * mode with paging off. We build the boot page tables, enter long mode and
+ * call boot_main() in the high half.
+ *
+ * Machine state on entry: Multiboot2 spec 3.3 ("I386 machine state"):
+ * EAX = 0x36d76289, EBX = physical address of the boot information, flat
+ * 4 GiB CS/DS, A20 on, interrupts off, no valid stack, no valid GDT.
+ *
+ * This file's first two sections (.multiboot2 and .boot32) are linked at
+ * their physical address (VMA == LMA, see linker/kernel.ld); everything else
+ * lives at KERNEL_VMA + physical, so 32-bit code reaches it through PHYS().
+ */
+#include "layout.h"
+
+#define PHYS(x) ((x) - KERNEL_VMA)
+
+#define MB2_HEADER_MAGIC     0xE85250D6
+#define MB2_BOOTLOADER_MAGIC 0x36d76289
+#define MB2_ARCH_I386        0
+
+#define COM1 0x3f8
+
+/* Page-table entry bits: Intel SDM vol. 3A 4.5, tables 4-15 .. 4-18. */
+#define PTE_P   0x001
+#define PTE_RW  0x002
+#define PTE_PS  0x080   /* 2 MiB page in a page directory */
+
+#define CR0_PE  (1 << 0)
+#define CR0_WP  (1 << 16)
+#define CR0_PG  (1 << 31)
+#define CR4_PAE (1 << 5)
+#define MSR_EFER 0xc0000080
+#define EFER_LME (1 << 8)
+#define EFER_NXE (1 << 11)
+
+/* --- multiboot2 header: Multiboot2 spec 3.1.1; must be 8-byte aligned and
+ *     in the first 32 KiB of the file (kernel.ld puts it first). ---------*/
+	.section .multiboot2, "a"
+	.balign 8
+mb2_header:
+	.long MB2_HEADER_MAGIC
+	.long MB2_ARCH_I386
+	.long mb2_header_end - mb2_header
+	.long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+	/* Module alignment tag (3.1.10): modules start on a page boundary, so
+	 * guest images can be handed out page by page without copying. */
+	.balign 8
+	.short 6, 0
+	.long 8
+	/* End tag. */
+	.balign 8
+	.short 0, 0
+	.long 8
+mb2_header_end:
+
+/* --- 32-bit entry --------------------------------------------------------*/
+	.section .boot32, "ax"
+	.code32
+	.globl _start32
+_start32:
+	cli
+	cld
+	/* EAX/EBX are GRUB's; keep them in EDI/ESI until boot_main. */
+	movl %eax, %edi
+	movl %ebx, %esi
+	movl $PHYS(boot_stack_top), %esp
+
+	cmpl $MB2_BOOTLOADER_MAGIC, %edi
+	jne .Lbad_magic
+
+	/* Long mode and its NX bit: CPUID 0x80000001 EDX bits 29 and 20
+	 * (Intel SDM vol. 2A, CPUID). */
+	movl $0x80000000, %eax
+	cpuid
+	cmpl $0x80000001, %eax
+	jb .Lno_long_mode
+	movl $0x80000001, %eax
+	cpuid
+	btl $29, %edx
+	jnc .Lno_long_mode
+	movl %edx, %ebp                 /* remember bit 20 (NX) */
+
+	/* Zero .bss. GRUB already zeroes memsz beyond filesz of each segment
+	 * (grub-core/loader/multiboot_elfxx.c), but the page tables below live
+	 * there and must be zero whatever loaded us. The stack is not in use. */
+	movl $PHYS(__bss_start), %edi
+	movl $PHYS(__bss_end), %ecx
+	subl %edi, %ecx
+	shrl $2, %ecx
+	xorl %eax, %eax
+	rep stosl
+	movl $MB2_BOOTLOADER_MAGIC, %edi /* was clobbered; the check passed */
+
+	/* Four page directories of 2 MiB pages map physical 0..4 GiB. */
+	movl $PHYS(boot_pd), %ebx
+	xorl %ecx, %ecx
+1:	movl %ecx, %eax
+	shll $21, %eax
+	orl $(PTE_P | PTE_RW | PTE_PS), %eax
+	movl %eax, (%ebx, %ecx, 8)      /* bits 63:32 stay 0 */
+	incl %ecx
+	cmpl $(4 * 512), %ecx
+	jb 1b
+
+	/* Low PDPT: entries 0..3 -> the four page directories (identity). */
+	movl $PHYS(boot_pdpt_low), %ebx
+	movl $PHYS(boot_pd), %eax
+	orl $(PTE_P | PTE_RW), %eax
+	xorl %ecx, %ecx
+2:	movl %eax, (%ebx, %ecx, 8)
+	addl $4096, %eax
+	incl %ecx
+	cmpl $4, %ecx
+	jb 2b
+
+	/* High PDPT: entry 510 (0xffffffff80000000) -> physical 0..1 GiB, the
+	 * same first page directory: the kernel runs at -2 GiB for
+	 * -mcmodel=kernel. */
+	movl $PHYS(boot_pdpt_high), %ebx
+	movl $PHYS(boot_pd), %eax
+	orl $(PTE_P | PTE_RW), %eax
+	movl %eax, 510 * 8(%ebx)
+
+	/* PML4: entry 0 -> low PDPT, entry 511 -> high PDPT. */
+	movl $PHYS(boot_pml4), %ebx
+	movl $PHYS(boot_pdpt_low), %eax
+	orl $(PTE_P | PTE_RW), %eax
+	movl %eax, (%ebx)
+	movl $PHYS(boot_pdpt_high), %eax
+	orl $(PTE_P | PTE_RW), %eax
+	movl %eax, 511 * 8(%ebx)
+
+	/* Enter IA-32e mode: Intel SDM vol. 3A 10.8.5 ("Initializing IA-32e
+	 * Mode"): PAE, CR3, EFER.LME, then CR0.PG. */
+	movl %cr4, %eax
+	orl $CR4_PAE, %eax
+	movl %eax, %cr4
+	movl $PHYS(boot_pml4), %eax
+	movl %eax, %cr3
+	movl $MSR_EFER, %ecx
+	rdmsr
+	orl $EFER_LME, %eax
+	btl $20, %ebp
+	jnc 3f
+	orl $EFER_NXE, %eax
+3:	wrmsr
+	movl %cr0, %eax
+	orl $(CR0_PG | CR0_WP | CR0_PE), %eax
+	movl %eax, %cr0
+
+	/* Now in compatibility mode; a far jump to a 64-bit code segment
+	 * enters 64-bit mode (Intel SDM vol. 3A 10.8.5, step 5). */
+	lgdt boot_gdt_pointer
+	ljmp $0x08, $_start64_low
+
+.Lbad_magic:
+	movl $msg_bad_magic, %ebx
+	jmp .Lfail32
+.Lno_long_mode:
+	movl $msg_no_long_mode, %ebx
+.Lfail32:
+	/* Polled COM1; GRUB has set the line up when serial output was on. */
+	movb (%ebx), %al
+	testb %al, %al
+	jz 5f
+	movl %eax, %ecx
+	movw $(COM1 + 5), %dx
+4:	inb %dx, %al
+	testb $0x20, %al                /* LSR.THRE */
+	jz 4b
+	movl %ecx, %eax
+	movw $COM1, %dx
+	outb %al, %dx
+	incl %ebx
+	jmp .Lfail32
+5:	hlt
+	jmp 5b
+
+/* --- 64-bit, still at the physical address: jump to the high half --------*/
+	.code64
+_start64_low:
+	movl $0x10, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	movl %eax, %ss
+	xorl %eax, %eax
+	movl %eax, %fs
+	movl %eax, %gs
+	movabsq $_start64, %rax
+	jmp *%rax
+
+/* A temporary GDT: null, 64-bit code 0x08, data 0x10. boot/gdt.c loads the
+ * real one (with the TSS) from C. Intel SDM vol. 3A 3.4.5 and 5.2.1. */
+	.balign 16
+boot_gdt:
+	.quad 0
+	.quad 0x00af9a000000ffff         /* code: P, DPL0, L=1 */
+	.quad 0x00cf92000000ffff         /* data: P, DPL0, writable */
+boot_gdt_end:
+boot_gdt_pointer:
+	.short boot_gdt_end - boot_gdt - 1
+	.quad boot_gdt
+
+msg_bad_magic:
+	.asciz "[hv] panic: not loaded by a multiboot2 boot loader (bad magic in EAX)\r\n"
+msg_no_long_mode:
+	.asciz "[hv] panic: this CPU has no 64-bit long mode\r\n"
+
+/* --- 64-bit, high half ----------------------------------------------------*/
+	.text
+	.globl _start64
+_start64:
+	movabsq $boot_stack_top, %rsp
+	xorl %ebp, %ebp
+	/* boot_main(uint32_t magic, uint64_t mb_info_phys): SysV ABI, EDI/RSI.
+	 * The 32-bit writes above zero-extended ESI into RSI. */
+	movl %esi, %esi
+	call boot_main
+6:	cli
+	hlt
+	jmp 6b
+
+/* --- boot page tables and stack (zeroed above) ----------------------------*/
+	.section .bss
+	.balign 4096
+	.globl boot_pml4
+boot_pml4:      .skip 4096
+boot_pdpt_low:  .skip 4096
+boot_pdpt_high: .skip 4096
+boot_pd:        .skip 4 * 4096
+	.balign 16
+boot_stack:     .skip BOOT_STACK_SIZE
+	.globl boot_stack_top
+boot_stack_top:
+
+	/* No executable stack (silences ld; the stub has no such notion). */
+	.section .note.GNU-stack, "", @progbits

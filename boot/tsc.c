@@ -1,0 +1,73 @@
+/*
+ * The TSC, calibrated against the 8254 PIT: channel 2 counts down ~10 ms
+ * in mode 0 with its gate on port 0x61, and the TSC ticks in between give
+ * the frequency. Integer math only (the stub has no FPU state).
+ * PIT: Intel 82C54 datasheet; port 0x61: the PC/AT "system control port B".
+ */
+#include "boot.h"
+
+#define PIT_HZ           1193182ull
+#define PIT_CHANNEL2     0x42
+#define PIT_COMMAND      0x43
+#define PORT_B           0x61
+#define PORT_B_GATE2     0x01   /* channel 2 gate */
+#define PORT_B_SPEAKER   0x02   /* speaker data: keep it off */
+#define PORT_B_OUT2      0x20   /* channel 2 output, read-only */
+/* Channel 2, lobyte/hibyte access, mode 0 (interrupt on terminal count),
+ * binary: OUT2 goes high when the count reaches 0. */
+#define PIT_CH2_MODE0    0xb0
+
+#define CALIBRATION_MS   10
+#define CALIBRATION_RUNS 3
+/* Port reads before giving up on a PIT that does not count (some machines
+ * have none). ~1 us each on hardware, far longer than 10 ms. */
+#define POLL_LIMIT       10000000u
+#define FALLBACK_HZ      1000000000ull
+
+static uint64_t hz;
+
+uint64_t tsc_read(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+uint64_t tsc_hz(void)
+{
+	return hz;
+}
+
+/* TSC ticks during one PIT countdown of `latch` ticks, 0 if it never ends. */
+static uint64_t measure(uint16_t latch)
+{
+	outb(PORT_B, (inb(PORT_B) & ~PORT_B_SPEAKER) | PORT_B_GATE2);
+	outb(PIT_COMMAND, PIT_CH2_MODE0);
+	outb(PIT_CHANNEL2, latch & 0xff);
+	outb(PIT_CHANNEL2, latch >> 8);   /* counting starts here */
+	uint64_t start = tsc_read();
+	for (unsigned i = 0; i < POLL_LIMIT; i++)
+		if (inb(PORT_B) & PORT_B_OUT2)
+			return tsc_read() - start;
+	return 0;
+}
+
+void tsc_calibrate(void)
+{
+	const uint16_t latch = PIT_HZ * CALIBRATION_MS / 1000;
+	/* The shortest run is the one least stretched by the host (under
+	 * emulation) or by SMIs (on hardware). */
+	uint64_t best = 0;
+	for (int run = 0; run < CALIBRATION_RUNS; run++) {
+		uint64_t ticks = measure(latch);
+		if (ticks && (!best || ticks < best))
+			best = ticks;
+	}
+	outb(PORT_B, inb(PORT_B) & ~(PORT_B_GATE2 | PORT_B_SPEAKER));
+	if (!best) {
+		hz = FALLBACK_HZ;
+		kprintf("[hv] tsc: the PIT did not count; assuming %lu MHz\n", hz / 1000000);
+		return;
+	}
+	hz = best * PIT_HZ / latch;
+}
