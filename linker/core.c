@@ -83,7 +83,7 @@ wasm_rt_trap_t core_guest_create(unsigned slot, uint32_t guest_id, uint64_t memo
 		return trap;
 	}
 	g->live = true;
-	trap = CORE_CALL(&frame, status = w2c_guest_create(&g->instance, guest_id, memory_bytes));
+	trap = CORE_CALL(&frame, status = w2c_guest_create(&g->instance, guest_id, memory_bytes, 0, 0));
 	if (trap || status) {
 		core_guest_destroy(slot);
 		return trap ? trap : WASM_RT_TRAP_UNREACHABLE;
@@ -173,3 +173,192 @@ bool core_selftest_instances(unsigned count)
 		(unsigned long long)((free_before - free_after) / 1024));
 	return free_before == free_after;
 }
+
+/* --- running guests ----------------------------------------------------------*/
+
+#include "arch/vcpu.h"
+#include "exit_record.h"
+
+/* A call into the supervisor: a trap there is a hypervisor bug. */
+#define SUPERVISOR(call) \
+	({ wasm_rt_jmp_buf frame_; wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); \
+	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
+
+static uint32_t exit_record_offset[CORE_MAX_GUESTS], initial_state_offset[CORE_MAX_GUESTS];
+
+void core_set_vendor(unsigned vendor)
+{
+	SUPERVISOR(w2c_supervisor_setHostLayout(&core_supervisor,
+		(uint64_t)(uintptr_t)core_supervisor.w2c_memory.data, vendor));
+}
+
+/* A (pointer, length) the supervisor returned, checked like any other. */
+static const uint8_t *supervisor_bytes(uint32_t pointer, uint32_t length)
+{
+	if ((uint64_t)pointer + length > core_supervisor.w2c_memory.size)
+		panic("the supervisor returned a bad string (%#x, %u)", pointer, length);
+	return core_supervisor.w2c_memory.data + pointer;
+}
+
+const char *core_guest_name(unsigned g)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	if (!vm->name[0]) {
+		uint32_t p = 0, n = 0;
+		SUPERVISOR((p = w2c_supervisor_guestNamePointer(&core_supervisor, g),
+			    n = w2c_supervisor_guestNameLength(&core_supervisor, g)));
+		if (n >= sizeof vm->name)
+			n = sizeof vm->name - 1;
+		memcpy(vm->name, supervisor_bytes(p, n), n);
+		vm->name[n] = 0;
+	}
+	return vm->name;
+}
+
+/* Offsets the guest VMM exports must leave room for what the stub writes. */
+static bool instance_range(struct guest_vmm *vm, uint32_t offset, uint32_t length)
+{
+	return (uint64_t)offset + length <= vm->instance.w2c_memory.size;
+}
+
+wasm_rt_trap_t core_guest_start(unsigned g, char *why, unsigned why_size)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	wasm_rt_jmp_buf frame;
+	uint64_t bytes = 0;
+	uint32_t kernel = 0, initrd = 0, status = 0;
+	why[0] = 0;
+	core_guest_name(g);
+	SUPERVISOR((bytes = w2c_supervisor_guestMemoryBytes(&core_supervisor, g),
+		    kernel = w2c_supervisor_guestKernelModule(&core_supervisor, g),
+		    initrd = w2c_supervisor_guestInitrdModule(&core_supervisor, g)));
+
+	/* RAM: one contiguous 2 MiB-aligned block, so the nested tables can
+	 * use 2 MiB pages throughout. */
+	uint8_t *ram = pmm_alloc(bytes / PAGE_SIZE, 2ull << 20);
+	if (!ram) {
+		ksnprintf(why, why_size, "not enough host memory for %llu MiB of RAM (%llu MiB free)",
+			  (unsigned long long)(bytes >> 20), (unsigned long long)(pmm_free_bytes() >> 20));
+		return WASM_RT_TRAP_OOM;
+	}
+	SUPERVISOR(status = w2c_supervisor_buildGuestTables(&core_supervisor, g, (uint64_t)(uintptr_t)ram, bytes));
+	if (status) {
+		pmm_free(ram, bytes / PAGE_SIZE);
+		ksnprintf(why, why_size, "no room for its nested page tables (error %u)", status);
+		return WASM_RT_TRAP_OOM;
+	}
+
+	/* A fresh instance for this guest. */
+	memset(&vm->instance, 0, sizeof vm->instance);
+	vm->env.memory = &vm->instance.w2c_memory;
+	vm->env.guest = (int)g;
+	vm->ram = ram;
+	vm->ram_bytes = bytes;
+	vm->kernel = boot_module_get(kernel);
+	vm->initrd = boot_module_get(initrd);
+	wasm_rt_trap_t trap = CORE_CALL(&frame, wasm2c_guest_instantiate(&vm->instance, &vm->env));
+	if (trap) {
+		wasm2c_guest_free(&vm->instance);
+		goto fail;
+	}
+	vm->live = true;
+
+	/* Name and command line go into the instance's setup area. */
+	uint32_t name_p = 0, name_n = 0, cmd_p = 0, cmd_n = 0, setup = 0, setup_n = 0;
+	SUPERVISOR((name_p = w2c_supervisor_guestNamePointer(&core_supervisor, g),
+		    name_n = w2c_supervisor_guestNameLength(&core_supervisor, g),
+		    cmd_p = w2c_supervisor_guestCmdlinePointer(&core_supervisor, g),
+		    cmd_n = w2c_supervisor_guestCmdlineLength(&core_supervisor, g)));
+	trap = CORE_CALL(&frame, (setup = w2c_guest_setupArea(&vm->instance),
+				  setup_n = w2c_guest_setupAreaBytes(&vm->instance),
+				  exit_record_offset[g] = w2c_guest_exitRecord(&vm->instance),
+				  initial_state_offset[g] = w2c_guest_vcpuInitialState(&vm->instance)));
+	if (trap)
+		goto fail;
+	if ((uint64_t)name_n + cmd_n > setup_n || !instance_range(vm, setup, setup_n) ||
+	    !instance_range(vm, exit_record_offset[g], sizeof(struct exit_record)) ||
+	    !instance_range(vm, initial_state_offset[g], sizeof(struct vcpu_state)) ||
+	    (exit_record_offset[g] & 7) || (initial_state_offset[g] & 7)) {
+		trap = WASM_RT_TRAP_BAD_IMPORT_ARGUMENT;
+		goto fail;
+	}
+	uint8_t *area = vm->instance.w2c_memory.data + setup;
+	memcpy(area, supervisor_bytes(name_p, name_n), name_n);
+	memcpy(area + name_n, supervisor_bytes(cmd_p, cmd_n), cmd_n);
+	trap = CORE_CALL(&frame, status = w2c_guest_create(&vm->instance, g, bytes, name_n, cmd_n));
+	if (!trap && status)
+		trap = WASM_RT_TRAP_UNREACHABLE;
+	if (trap)
+		goto fail;
+	trap = CORE_CALL(&frame, status = w2c_guest_load(&vm->instance));
+	if (!trap && status) {
+		core_guest_release(g);   /* the core printed why */
+		return WASM_RT_TRAP_UNREACHABLE;
+	}
+	if (trap)
+		goto fail;
+	return WASM_RT_TRAP_NONE;
+fail:
+	ksnprintf(why, why_size, "its guest VMM trapped while starting: %s", wasm_rt_strerror(trap));
+	core_guest_release(g);
+	return trap;
+}
+
+void core_guest_tables(unsigned g, struct arch_guest_tables *t)
+{
+	SUPERVISOR((t->nested_root = w2c_supervisor_guestNestedRoot(&core_supervisor, g),
+		    t->io_bitmap = w2c_supervisor_guestIoBitmap(&core_supervisor, g),
+		    t->msr_bitmap = w2c_supervisor_guestMsrBitmap(&core_supervisor, g)));
+}
+
+const struct vcpu_state *core_guest_initial_state(unsigned g)
+{
+	return (const struct vcpu_state *)(core_guests[g].instance.w2c_memory.data + initial_state_offset[g]);
+}
+
+struct exit_record *core_guest_exit_record(unsigned g)
+{
+	return (struct exit_record *)(core_guests[g].instance.w2c_memory.data + exit_record_offset[g]);
+}
+
+wasm_rt_trap_t core_guest_handle_exit(unsigned g)
+{
+	wasm_rt_jmp_buf frame;
+	struct guest_vmm *vm = &core_guests[g];
+	wasm_rt_trap_t trap = CORE_CALL(&frame, w2c_guest_handleExit(&vm->instance));
+	struct exit_record *e = core_guest_exit_record(g);
+	/* What the instance answered is guest-controlled data: keep it to
+	 * what can only hurt this guest. */
+	if (e->advance > 15)
+		e->advance = 0;
+	if (e->action > ACTION_STOP)
+		e->action = ACTION_STOP;
+	return trap;
+}
+
+void core_guest_release(unsigned g)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	if (vm->live) {
+		wasm2c_guest_free(&vm->instance);
+		vm->live = false;
+	}
+	SUPERVISOR(w2c_supervisor_releaseGuestTables(&core_supervisor, g));
+	if (vm->ram) {
+		pmm_free(vm->ram, vm->ram_bytes / PAGE_SIZE);
+		vm->ram = NULL;
+		vm->ram_bytes = 0;
+	}
+	vm->kernel = vm->initrd = NULL;
+}
+
+void core_schedule_reset(unsigned count) { SUPERVISOR(w2c_supervisor_schedulerReset(&core_supervisor, count)); }
+
+int core_schedule_next(int current, unsigned action)
+{
+	uint32_t next = 0;
+	SUPERVISOR(next = w2c_supervisor_scheduleNext(&core_supervisor, (uint32_t)current, action));
+	return (int32_t)next;
+}
+
+void core_schedule_stopped(unsigned g) { SUPERVISOR(w2c_supervisor_guestMarkStopped(&core_supervisor, g)); }

@@ -22,9 +22,14 @@ struct w2c_env {
 };
 
 struct guest_vmm {
-	bool live;
+	bool live;                  /* the instance exists */
 	w2c_guest instance;
 	struct w2c_env env;
+	/* What this guest's imports may reach, and nothing else. */
+	uint8_t *ram;               /* host address == host-physical */
+	uint64_t ram_bytes;
+	const struct boot_module *kernel, *initrd;
+	char name[40];
 };
 
 extern w2c_supervisor core_supervisor;
@@ -37,6 +42,27 @@ wasm_rt_trap_t core_guest_create(unsigned slot, uint32_t guest_id, uint64_t memo
 void core_guest_destroy(unsigned slot);
 /* Bytes of physical memory one guest VMM instance takes (its linear memory). */
 uint64_t core_guest_instance_bytes(void);
+
+struct arch_guest_tables;
+struct exit_record;
+struct vcpu_state;
+
+/* --- running guests (boot/run.c) -------------------------------------------*/
+/* The supervisor builds tables in the format of this vendor (enum arch_vendor). */
+void core_set_vendor(unsigned vendor);
+const char *core_guest_name(unsigned guest);
+/* RAM, nested tables, a fresh guest VMM instance, the kernel loaded. On
+ * failure `why` says why, or is empty when the core already printed it. */
+wasm_rt_trap_t core_guest_start(unsigned guest, char *why, unsigned why_size);
+void core_guest_tables(unsigned guest, struct arch_guest_tables *out);
+const struct vcpu_state *core_guest_initial_state(unsigned guest);
+struct exit_record *core_guest_exit_record(unsigned guest);
+wasm_rt_trap_t core_guest_handle_exit(unsigned guest);
+/* Drops the instance, the tables and the RAM. */
+void core_guest_release(unsigned guest);
+void core_schedule_reset(unsigned count);
+int core_schedule_next(int current, unsigned action);
+void core_schedule_stopped(unsigned guest);
 
 /* Runs the instance self-test: create, exercise, trap and drop `count`
  * instances, checking isolation and that no memory leaks. */

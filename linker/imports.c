@@ -127,3 +127,91 @@ uint32_t w2c_env_moduleRead(struct w2c_env *env, uint32_t index, uint32_t offset
 	memcpy(dst, m->data + offset, n);
 	return n;
 }
+
+/* --- guest VMM only: its own guest, nothing else ---------------------------*/
+
+static struct guest_vmm *require_guest(struct w2c_env *env)
+{
+	if (env->guest < 0 || env->guest >= CORE_MAX_GUESTS)
+		wasm_rt_trap(WASM_RT_TRAP_BAD_IMPORT_ARGUMENT);
+	return &core_guests[env->guest];
+}
+
+/* [gpa, gpa+length) inside this guest's RAM, or NULL. */
+static uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length)
+{
+	if (!vm->ram || gpa > vm->ram_bytes || length > vm->ram_bytes - gpa)
+		return NULL;
+	return vm->ram + gpa;
+}
+
+uint32_t w2c_env_guestRead(struct w2c_env *env, uint64_t gpa, uint32_t destination, uint32_t length)
+{
+	struct guest_vmm *vm = require_guest(env);
+	uint8_t *dst = linear(env, destination, length);
+	const uint8_t *src = guest_ram(vm, gpa, length);
+	if (!src)
+		return 0;
+	memcpy(dst, src, length);
+	return length;
+}
+
+uint32_t w2c_env_guestWrite(struct w2c_env *env, uint64_t gpa, uint32_t source, uint32_t length)
+{
+	struct guest_vmm *vm = require_guest(env);
+	const uint8_t *src = linear(env, source, length);
+	uint8_t *dst = guest_ram(vm, gpa, length);
+	if (!dst)
+		return 0;
+	memcpy(dst, src, length);
+	return length;
+}
+
+static const struct boot_module *guest_module(struct guest_vmm *vm, uint32_t which)
+{
+	return which == 0 ? vm->kernel : which == 1 ? vm->initrd : NULL;
+}
+
+uint32_t w2c_env_guestModuleSize(struct w2c_env *env, uint32_t which)
+{
+	const struct boot_module *m = guest_module(require_guest(env), which);
+	return m ? m->size : 0xFFFFFFFFu;
+}
+
+uint32_t w2c_env_guestModuleRead(struct w2c_env *env, uint32_t which, uint32_t offset, uint32_t destination, uint32_t length)
+{
+	const struct boot_module *m = guest_module(require_guest(env), which);
+	uint8_t *dst = linear(env, destination, length);
+	if (!m || offset >= m->size)
+		return 0;
+	uint32_t n = m->size - offset < length ? m->size - offset : length;
+	memcpy(dst, m->data + offset, n);
+	return n;
+}
+
+uint32_t w2c_env_guestModuleToRam(struct w2c_env *env, uint32_t which, uint32_t offset, uint64_t gpa, uint32_t length)
+{
+	struct guest_vmm *vm = require_guest(env);
+	const struct boot_module *m = guest_module(vm, which);
+	if (!m || offset > m->size || length > m->size - offset)
+		return 0;
+	uint8_t *dst = guest_ram(vm, gpa, length);
+	if (!dst)
+		return 0;
+	memcpy(dst, m->data + offset, length);
+	return length;
+}
+
+void w2c_env_hostCpuid(struct w2c_env *env, uint32_t leaf, uint32_t subleaf, uint32_t destination)
+{
+	require_guest(env);
+	uint32_t *out = (uint32_t *)linear(env, destination, 16);
+	uint32_t r[4];
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(subleaf));
+	memcpy(out, r, sizeof r);
+}
+
+uint64_t w2c_env_readTsc(struct w2c_env *env)
+{
+	return tsc_read();
+}

@@ -1,0 +1,443 @@
+/*
+ * AMD-V with nested paging (AMD APM vol. 2, chapter 15): the backend that
+ * runs guests on AMD CPUs and under QEMU TCG. Sibling of vmx.c behind
+ * boot/arch/vcpu.h; same functions in the same order.
+ */
+#include "hv.h"
+#include "boot.h"
+#include "arch/vcpu.h"
+
+/* --- MSRs and CPUID bits (APM vol. 2, 15.4, 15.30; APM vol. 3, E.4) ------*/
+#define MSR_EFER        0xC0000080
+#define EFER_SVME       (1ull << 12)
+#define MSR_VM_CR       0xC0010114
+#define VM_CR_SVMDIS    (1ull << 4)
+#define MSR_VM_HSAVE_PA 0xC0010117
+#define CPUID_SVM       (1u << 2)   /* Fn8000_0001 ECX */
+#define CPUID_NP        (1u << 0)   /* Fn8000_000A EDX */
+#define CPUID_NRIPS     (1u << 3)   /* Fn8000_000A EDX: next RIP saved on #VMEXIT */
+
+/* --- the VMCB (APM vol. 2, appendix B) -----------------------------------*/
+struct vmcb_segment {
+	uint16_t selector, attributes;
+	uint32_t limit;
+	uint64_t base;
+};
+
+struct vmcb {
+	/* control area, 0x000 */
+	uint32_t intercept_cr;          /* 0x000 reads 0-15, writes 16-31 */
+	uint32_t intercept_dr;          /* 0x004 */
+	uint32_t intercept_exceptions;  /* 0x008 */
+	uint32_t intercept_misc1;       /* 0x00C */
+	uint32_t intercept_misc2;       /* 0x010 */
+	uint32_t intercept_misc3;       /* 0x014 */
+	uint8_t reserved1[0x03C - 0x018];
+	uint16_t pause_filter_threshold;/* 0x03C */
+	uint16_t pause_filter_count;    /* 0x03E */
+	uint64_t iopm_base_pa;          /* 0x040 */
+	uint64_t msrpm_base_pa;         /* 0x048 */
+	uint64_t tsc_offset;            /* 0x050 */
+	uint32_t guest_asid;            /* 0x058 */
+	uint8_t tlb_control;            /* 0x05C */
+	uint8_t reserved2[3];
+	uint64_t vintr;                 /* 0x060 V_TPR, V_IRQ (8), V_INTR_MASKING (24) ... */
+	uint64_t interrupt_shadow;      /* 0x068 */
+	uint64_t exitcode;              /* 0x070 */
+	uint64_t exitinfo1;             /* 0x078 */
+	uint64_t exitinfo2;             /* 0x080 */
+	uint64_t exitintinfo;           /* 0x088 */
+	uint64_t np_enable;             /* 0x090 */
+	uint64_t avic_apic_bar;         /* 0x098 */
+	uint64_t ghcb_pa;               /* 0x0A0 */
+	uint64_t eventinj;              /* 0x0A8 */
+	uint64_t n_cr3;                 /* 0x0B0 */
+	uint64_t lbr_virtualization;    /* 0x0B8 */
+	uint32_t clean_bits;            /* 0x0C0 */
+	uint32_t reserved3;
+	uint64_t next_rip;              /* 0x0C8 */
+	uint8_t bytes_fetched;          /* 0x0D0 */
+	uint8_t guest_instruction_bytes[15];
+	uint8_t reserved4[0x400 - 0x0E0];
+	/* state save area, 0x400 */
+	struct vmcb_segment es, cs, ss, ds, fs, gs, gdtr, ldtr, idtr, tr; /* 0x400-0x49F */
+	uint8_t reserved5[0x4CB - 0x4A0];
+	uint8_t cpl;                    /* 0x4CB */
+	uint32_t reserved6;
+	uint64_t efer;                  /* 0x4D0 */
+	uint8_t reserved7[0x548 - 0x4D8];
+	uint64_t cr4;                   /* 0x548 */
+	uint64_t cr3;                   /* 0x550 */
+	uint64_t cr0;                   /* 0x558 */
+	uint64_t dr7;                   /* 0x560 */
+	uint64_t dr6;                   /* 0x568 */
+	uint64_t rflags;                /* 0x570 */
+	uint64_t rip;                   /* 0x578 */
+	uint8_t reserved8[0x5D8 - 0x580];
+	uint64_t rsp;                   /* 0x5D8 */
+	uint8_t reserved9[0x5F8 - 0x5E0];
+	uint64_t rax;                   /* 0x5F8 */
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base; /* 0x600 */
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;    /* 0x628 */
+	uint64_t cr2;                   /* 0x640 */
+	uint8_t reserved10[0x668 - 0x648];
+	uint64_t g_pat;                 /* 0x668 */
+	uint8_t reserved11[0x1000 - 0x670];
+};
+_Static_assert(__builtin_offsetof(struct vmcb, next_rip) == 0x0C8, "VMCB layout");
+_Static_assert(__builtin_offsetof(struct vmcb, cpl) == 0x4CB, "VMCB layout");
+_Static_assert(__builtin_offsetof(struct vmcb, efer) == 0x4D0, "VMCB layout");
+_Static_assert(__builtin_offsetof(struct vmcb, rax) == 0x5F8, "VMCB layout");
+_Static_assert(__builtin_offsetof(struct vmcb, g_pat) == 0x668, "VMCB layout");
+_Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
+
+/* intercept_misc1 (APM vol. 2, B-1, offset 0x00C) */
+#define INTERCEPT_INTR     (1u << 0)
+#define INTERCEPT_NMI      (1u << 1)
+#define INTERCEPT_SMI      (1u << 2)
+#define INTERCEPT_INIT     (1u << 3)
+#define INTERCEPT_CPUID    (1u << 18)
+#define INTERCEPT_INVD     (1u << 22)
+#define INTERCEPT_HLT      (1u << 24)
+#define INTERCEPT_INVLPGA  (1u << 26)
+#define INTERCEPT_IOIO     (1u << 27)
+#define INTERCEPT_MSR      (1u << 28)
+#define INTERCEPT_SHUTDOWN (1u << 31)
+/* intercept_misc2 (offset 0x010) */
+#define INTERCEPT_VMRUN    (1u << 0)   /* required: VMRUN checks it (15.5.1) */
+#define INTERCEPT_VMMCALL  (1u << 1)
+#define INTERCEPT_VMLOAD   (1u << 2)
+#define INTERCEPT_VMSAVE   (1u << 3)
+#define INTERCEPT_STGI     (1u << 4)
+#define INTERCEPT_CLGI     (1u << 5)
+#define INTERCEPT_SKINIT   (1u << 6)
+#define INTERCEPT_MONITOR  (1u << 10)
+#define INTERCEPT_MWAIT    (1u << 11)
+#define INTERCEPT_MWAIT_C  (1u << 12)
+#define INTERCEPT_XSETBV   (1u << 13)
+
+#define V_INTR_MASKING     (1ull << 24) /* guest IF masks only virtual interrupts */
+#define TLB_FLUSH_ALL      1
+
+/* #VMEXIT codes (APM vol. 2, appendix C) */
+#define VMEXIT_EXCEPTION_0 0x40
+#define VMEXIT_INTR        0x60
+#define VMEXIT_NMI         0x61
+#define VMEXIT_SMI         0x62
+#define VMEXIT_INIT        0x63
+#define VMEXIT_VINTR       0x64
+#define VMEXIT_CPUID       0x72
+#define VMEXIT_INVD        0x76
+#define VMEXIT_HLT         0x78
+#define VMEXIT_INVLPGA     0x7A
+#define VMEXIT_IOIO        0x7B
+#define VMEXIT_MSR         0x7C
+#define VMEXIT_SHUTDOWN    0x7F
+#define VMEXIT_VMRUN       0x80
+#define VMEXIT_VMMCALL     0x81
+#define VMEXIT_SKINIT      0x86
+#define VMEXIT_MONITOR     0x8A
+#define VMEXIT_MWAIT_C     0x8C
+#define VMEXIT_XSETBV      0x8D
+#define VMEXIT_NPF         0x400
+#define VMEXIT_INVALID     ((uint64_t)-1)
+
+/* IOIO EXITINFO1 (APM vol. 2, 15.10.2) */
+#define IOIO_IN   (1u << 0)
+#define IOIO_STR  (1u << 2)
+#define IOIO_REP  (1u << 3)
+/* NPF EXITINFO1: a page-fault error code (15.25.6) */
+#define NPF_PRESENT (1u << 0)
+#define NPF_WRITE   (1u << 1)
+#define NPF_EXECUTE (1u << 4)
+
+/* EVENTINJ / EXITINTINFO (15.20): same bit layout as our inject field in
+ * the low 32 bits, error code in the high 32. */
+#define EVENT_VALID (1ull << 31)
+
+extern void svm_enter(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_save_pa);
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return lo | (uint64_t)hi << 32;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* Per host CPU (one for now; SMP brings one each). */
+static void *host_hsave;        /* VM_HSAVE_PA: where VMRUN keeps the host state */
+static void *host_vmsave;       /* where VMSAVE keeps the host's hidden state */
+static bool has_nrips;
+
+static bool svm_detect(char *why, unsigned why_size)
+{
+	uint32_t a, b, c, d;
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	uint32_t max_extended = a;
+	cpuid(0x80000001, 0, &a, &b, &c, &d);
+	if (max_extended < 0x8000000A || !(c & CPUID_SVM)) {
+		ksnprintf(why, why_size, "the CPU has no AMD-V (CPUID Fn8000_0001 ECX.SVM = 0)");
+		return false;
+	}
+	cpuid(0x8000000A, 0, &a, &b, &c, &d);
+	if (!(d & CPUID_NP)) {
+		ksnprintf(why, why_size, "AMD-V without nested paging (CPUID Fn8000_000A EDX.NP = 0)");
+		return false;
+	}
+	has_nrips = d & CPUID_NRIPS;
+	/* APM vol. 2, 15.4: firmware may disable SVM and lock it off. */
+	if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {
+		ksnprintf(why, why_size, "AMD-V is disabled by the firmware (VM_CR.SVMDIS): enable SVM in the BIOS setup");
+		return false;
+	}
+	return true;
+}
+
+static bool svm_cpu_enable(char *why, unsigned why_size)
+{
+	host_hsave = pmm_alloc(1, PAGE_SIZE);
+	host_vmsave = pmm_alloc(1, PAGE_SIZE);
+	if (!host_hsave || !host_vmsave) {
+		ksnprintf(why, why_size, "out of memory for the host save areas");
+		return false;
+	}
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)host_hsave);
+	return true;
+}
+
+static void load_segment(struct vmcb_segment *to, const struct exit_segment *from)
+{
+	to->selector = from->selector;
+	to->attributes = from->attributes;
+	to->limit = from->limit;
+	to->base = from->base;
+}
+
+static bool svm_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tables *tables,
+			    const struct vcpu_state *s, char *why, unsigned why_size)
+{
+	struct vmcb *v = pmm_alloc(1, PAGE_SIZE);
+	if (!v) {
+		ksnprintf(why, why_size, "out of memory for the VMCB");
+		return false;
+	}
+	vcpu->control = v;
+
+	/* What the guest may not do on its own: everything that reaches
+	 * hardware we share (ports, MSRs), halts, and every SVM instruction. */
+	v->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI | INTERCEPT_INIT |
+			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT | INTERCEPT_INVLPGA |
+			     INTERCEPT_IOIO | INTERCEPT_MSR | INTERCEPT_SHUTDOWN;
+	v->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
+			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT | INTERCEPT_MONITOR |
+			     INTERCEPT_MWAIT | INTERCEPT_MWAIT_C | INTERCEPT_XSETBV;
+	v->iopm_base_pa = tables->io_bitmap;
+	v->msrpm_base_pa = tables->msr_bitmap;
+	v->guest_asid = vcpu->asid;          /* 0 is the host's: VMRUN refuses it */
+	v->tlb_control = TLB_FLUSH_ALL;      /* the ASID may have served an earlier guest */
+	v->vintr = V_INTR_MASKING;
+	v->np_enable = 1;
+	v->n_cr3 = tables->nested_root;
+
+	load_segment((struct vmcb_segment *)&v->es, &s->es);
+	load_segment(&v->cs, &s->cs);
+	load_segment(&v->ss, &s->ss);
+	load_segment(&v->ds, &s->ds);
+	load_segment(&v->fs, &s->fs);
+	load_segment(&v->gs, &s->gs);
+	load_segment(&v->ldtr, &s->ldtr);
+	load_segment(&v->tr, &s->tr);
+	v->gdtr.base = s->gdtr_base;
+	v->gdtr.limit = s->gdtr_limit;
+	v->idtr.base = s->idtr_base;
+	v->idtr.limit = s->idtr_limit;
+	v->cpl = (s->ss.attributes >> 5) & 3;
+	v->efer = s->efer | EFER_SVME;       /* VMRUN requires SVME in the guest EFER */
+	v->cr0 = s->cr0;
+	v->cr3 = s->cr3;
+	v->cr4 = s->cr4;
+	v->dr6 = 0xFFFF0FF0;
+	v->dr7 = 0x400;
+	v->rflags = s->rflags;
+	v->rip = s->rip;
+	v->rsp = s->gpr[RSP];
+	v->rax = s->gpr[RAX];
+	v->g_pat = 0x0007040600070406ull;    /* the power-on PAT */
+	for (int i = 0; i < 16; i++)
+		vcpu->gpr[i] = s->gpr[i];
+	return true;
+}
+
+static void svm_vcpu_destroy(struct arch_vcpu *vcpu)
+{
+	if (vcpu->control)
+		pmm_free(vcpu->control, 1);
+	vcpu->control = NULL;
+}
+
+static void save_segment(struct exit_segment *to, const struct vmcb_segment *from)
+{
+	to->selector = from->selector;
+	to->attributes = from->attributes;
+	to->limit = from->limit;
+	to->base = from->base;
+}
+
+static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
+{
+	struct vmcb *v = vcpu->control;
+	uint64_t pa = (uint64_t)(uintptr_t)v;
+
+	svm_enter(pa, vcpu->gpr, (uint64_t)(uintptr_t)host_vmsave);
+	v->tlb_control = 0;
+	v->eventinj = 0;
+
+	for (int i = 0; i < 16; i++)
+		e->gpr[i] = vcpu->gpr[i];
+	e->gpr[RAX] = v->rax;
+	e->gpr[RSP] = v->rsp;
+	e->rip = v->rip;
+	e->rflags = v->rflags;
+	e->cr0 = v->cr0;
+	e->cr2 = v->cr2;
+	e->cr3 = v->cr3;
+	e->cr4 = v->cr4;
+	e->efer = v->efer & ~EFER_SVME;      /* the guest never sees SVME */
+	e->cpl = v->cpl;
+	save_segment(&e->cs, &v->cs);
+	save_segment(&e->ss, &v->ss);
+	e->raw_reason = (uint32_t)v->exitcode;
+	e->detail = v->exitinfo1;
+	e->gpa = 0;
+	e->access = 0;
+	e->msr = 0;
+	e->port = 0;
+	e->io_size = 0;
+	e->io_flags = 0;
+	e->exception_vector = 0;
+	e->exception_error_code = 0;
+	/* TCG and older CPUs have no next-RIP: the core then knows the
+	 * length of the instructions it emulates (0 = unknown). */
+	e->instruction_length = has_nrips && v->next_rip > v->rip && v->next_rip - v->rip <= 15
+				? (uint32_t)(v->next_rip - v->rip) : 0;
+
+	uint64_t code = v->exitcode;
+	switch (code) {
+	case VMEXIT_CPUID:
+		e->reason = EXIT_CPUID;
+		break;
+	case VMEXIT_IOIO: {
+		uint32_t info = (uint32_t)v->exitinfo1;
+		e->reason = EXIT_IO;
+		e->port = (uint16_t)(info >> 16);
+		e->io_size = (info >> 4) & 1 ? 1 : (info >> 5) & 1 ? 2 : 4;
+		e->io_flags = (info & IOIO_IN ? EXIT_IO_IN : 0) | (info & IOIO_STR ? EXIT_IO_STRING : 0) |
+			      (info & IOIO_REP ? EXIT_IO_REP : 0);
+		/* EXITINFO2 is the RIP of the next instruction, with or without
+		 * NRIPS (APM vol. 2, 15.10.2). */
+		if (v->exitinfo2 > v->rip && v->exitinfo2 - v->rip <= 15)
+			e->instruction_length = (uint32_t)(v->exitinfo2 - v->rip);
+		break;
+	}
+	case VMEXIT_MSR:
+		e->reason = v->exitinfo1 ? EXIT_MSR_WRITE : EXIT_MSR_READ;
+		e->msr = (uint32_t)vcpu->gpr[RCX];
+		break;
+	case VMEXIT_HLT:
+		e->reason = EXIT_HLT;
+		break;
+	case VMEXIT_NPF:
+		e->reason = EXIT_NESTED_PAGE_FAULT;
+		e->gpa = v->exitinfo2;
+		e->access = (v->exitinfo1 & NPF_WRITE ? EXIT_ACCESS_WRITE : EXIT_ACCESS_READ) |
+			    (v->exitinfo1 & NPF_EXECUTE ? EXIT_ACCESS_EXECUTE : 0) |
+			    (v->exitinfo1 & NPF_PRESENT ? EXIT_ACCESS_PRESENT : 0);
+		break;
+	case VMEXIT_INTR:
+	case VMEXIT_NMI:
+	case VMEXIT_SMI:
+	case VMEXIT_INIT:
+		e->reason = EXIT_EXTERNAL_INTERRUPT;
+		break;
+	case VMEXIT_VINTR:
+		e->reason = EXIT_INTERRUPT_WINDOW;
+		break;
+	case VMEXIT_VMMCALL:
+		e->reason = EXIT_HYPERCALL;
+		break;
+	case VMEXIT_VMRUN ... VMEXIT_SKINIT:
+	case VMEXIT_INVLPGA:
+	case VMEXIT_MONITOR ... VMEXIT_MWAIT_C:
+		/* VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA; and
+		 * MONITOR/MWAIT, which could park the physical CPU. */
+		e->reason = EXIT_VIRTUALIZATION_INSTRUCTION;
+		break;
+	case VMEXIT_INVD:
+		/* INVD would drop dirty host cache lines: treat it as WBINVD,
+		 * i.e. nothing to do for the guest. */
+		e->reason = EXIT_VIRTUALIZATION_INSTRUCTION;
+		break;
+	case VMEXIT_XSETBV:
+		e->reason = EXIT_XSETBV;
+		break;
+	case VMEXIT_SHUTDOWN:
+		e->reason = EXIT_SHUTDOWN;
+		break;
+	case VMEXIT_INVALID:
+		e->reason = EXIT_INVALID_STATE;
+		break;
+	default:
+		if (code >= VMEXIT_EXCEPTION_0 && code < VMEXIT_EXCEPTION_0 + 32) {
+			e->reason = EXIT_EXCEPTION;
+			e->exception_vector = (uint32_t)(code - VMEXIT_EXCEPTION_0);
+			e->exception_error_code = (uint32_t)v->exitinfo1;
+		} else {
+			e->reason = EXIT_UNKNOWN;
+		}
+	}
+	/* An event that was being delivered when the exit hit (e.g. an
+	 * interrupt whose IDT access faulted) must be delivered again
+	 * (APM vol. 2, 15.7.2): keep it unless the core injects its own. */
+	if (v->exitintinfo & EVENT_VALID)
+		v->eventinj = v->exitintinfo;
+}
+
+static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
+{
+	struct vmcb *v = vcpu->control;
+	for (int i = 0; i < 16; i++)
+		vcpu->gpr[i] = e->gpr[i];
+	v->rax = e->gpr[RAX];
+	v->rsp = e->gpr[RSP];
+	v->rip = e->rip + e->advance;
+	v->rflags = e->rflags;
+	if (e->advance)
+		v->interrupt_shadow = 0;     /* the instruction retired (STI/MOV SS shadow ends) */
+	if (e->dirty & DIRTY_EFER)
+		v->efer = e->efer | EFER_SVME;
+	if (e->dirty & DIRTY_CR0)
+		v->cr0 = e->cr0;
+	if (e->dirty & DIRTY_CR3)
+		v->cr3 = e->cr3;
+	if (e->dirty & DIRTY_CR4)
+		v->cr4 = e->cr4;
+	if (e->inject & INJECT_VALID)
+		v->eventinj = (uint64_t)e->inject | (uint64_t)e->inject_error_code << 32;
+}
+
+const struct arch_backend svm_backend = {
+	.name = "AMD-V",
+	.vendor = ARCH_SVM,
+	.detect = svm_detect,
+	.cpu_enable = svm_cpu_enable,
+	.vcpu_create = svm_vcpu_create,
+	.vcpu_destroy = svm_vcpu_destroy,
+	.vcpu_run = svm_vcpu_run,
+	.vcpu_apply = svm_vcpu_apply,
+};

@@ -1,0 +1,167 @@
+/*
+ * Running the guests: pick the backend, give each guest its RAM, tables,
+ * guest VMM instance and vCPU, then loop: the core's scheduler names the
+ * next guest, the backend enters it, its guest VMM instance answers the
+ * exit. Vendor-neutral: everything vendor-specific is behind arch_backend.
+ */
+#include "hv.h"
+#include "boot.h"
+#include "core.h"
+#include "arch/vcpu.h"
+
+struct guest_run {
+	bool live;                 /* has a vCPU and RAM */
+	struct arch_vcpu vcpu;
+	uint64_t started_tsc;
+};
+
+static struct guest_run runs[CORE_MAX_GUESTS];
+static const struct arch_backend *backend;
+static int fpu_owner = -1;     /* whose FPU state the CPU holds */
+
+/* Default FXSAVE image: FCW 0x37F, MXCSR 0x1F80, as after reset/FNINIT
+ * (Intel SDM vol. 1, 10.5.1). */
+static void fpu_init_image(uint8_t *area)
+{
+	memset(area, 0, 512);
+	area[0] = 0x7F;
+	area[1] = 0x03;
+	area[24] = 0x80;
+	area[25] = 0x1F;
+}
+
+/* The host never touches the FPU (it is built -mgeneral-regs-only), so the
+ * CPU's FPU state belongs to the last guest run: switch it only when the
+ * next guest is another one. */
+static void fpu_switch_to(int guest)
+{
+	if (fpu_owner == guest)
+		return;
+	if (fpu_owner >= 0 && runs[fpu_owner].live)
+		__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])runs[fpu_owner].vcpu.fpu));
+	__asm__ volatile("fxrstor64 %0" :: "m"(*(const uint8_t (*)[512])runs[guest].vcpu.fpu));
+	fpu_owner = guest;
+}
+
+static void enable_host_fpu(void)
+{
+	uint64_t cr0, cr4;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	cr0 = (cr0 & ~(1ull << 2 | 1ull << 3)) | 1ull << 1 | 1ull << 5; /* EM=0 TS=0 MP=1 NE=1 */
+	cr4 |= 1ull << 9 | 1ull << 10;                               /* OSFXSR, OSXMMEXCPT */
+	__asm__ volatile("mov %0, %%cr0" :: "r"(cr0));
+	__asm__ volatile("mov %0, %%cr4" :: "r"(cr4));
+}
+
+const struct arch_backend *arch_select(char *why, unsigned why_size)
+{
+	static const struct arch_backend *const backends[] = { &svm_backend, &vmx_backend };
+	char reason[160];
+	unsigned used = 0;
+	why[0] = 0;
+	for (unsigned i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+		if (backends[i]->detect(reason, sizeof reason))
+			return backends[i];
+		if (used < why_size)
+			used += ksnprintf(why + used, why_size - used, "%s%s: %s", i ? "; " : "",
+					  backends[i]->name, reason);
+	}
+	return NULL;
+}
+
+static void stop_guest(unsigned g)
+{
+	if (runs[g].live) {
+		backend->vcpu_destroy(&runs[g].vcpu);
+		runs[g].live = false;
+	}
+	if (fpu_owner == (int)g)
+		fpu_owner = -1;
+	core_guest_release(g);
+	core_schedule_stopped(g);
+}
+
+/* Everything a guest needs before its first entry. False: it is stopped
+ * (and the reason was printed). */
+static bool prepare_guest(unsigned g)
+{
+	char why[160];
+	const char *name = core_guest_name(g);
+	wasm_rt_trap_t trap = core_guest_start(g, why, sizeof why);
+	if (trap != WASM_RT_TRAP_NONE) {
+		if (why[0])
+			kprintf("[hv] guest %s stopped: %s\n", name, why);
+		return false;
+	}
+	struct arch_guest_tables tables;
+	core_guest_tables(g, &tables);
+	struct arch_vcpu *vcpu = &runs[g].vcpu;
+	memset(vcpu, 0, sizeof *vcpu);
+	vcpu->backend = backend;
+	vcpu->asid = g + 1;
+	fpu_init_image(vcpu->fpu);
+	if (!backend->vcpu_create(vcpu, &tables, core_guest_initial_state(g), why, sizeof why)) {
+		kprintf("[hv] guest %s stopped: %s\n", name, why);
+		core_guest_release(g);
+		return false;
+	}
+	runs[g].live = true;
+	runs[g].started_tsc = tsc_read();
+	return true;
+}
+
+void run_guests(unsigned count)
+{
+	char why[160];
+	backend = arch_select(why, sizeof why);
+	if (!backend) {
+		kprintf("[hv] cannot run guests: %s\n", why);
+		return;
+	}
+	if (!backend->cpu_enable(why, sizeof why)) {
+		kprintf("[hv] cannot run guests: %s %s\n", backend->name, why);
+		return;
+	}
+	enable_host_fpu();
+	core_set_vendor(backend->vendor);
+	kprintf("[hv] running %u guest(s) on %s\n", count, backend->name);
+
+	core_schedule_reset(count);
+	for (unsigned g = 0; g < count; g++)
+		if (!prepare_guest(g))
+			core_schedule_stopped(g);
+
+	int current = core_schedule_next(-1, ACTION_RESUME);
+	while (current >= 0) {
+		unsigned g = (unsigned)current;
+		struct exit_record *exit = core_guest_exit_record(g);
+		enum exit_action action = ACTION_RESUME;
+		fpu_switch_to(current);
+		/* Run this guest until it yields or stops. Without a host timer
+		 * yet, a guest that never exits keeps the CPU (issue 5). */
+		while (action == ACTION_RESUME) {
+			backend->vcpu_run(&runs[g].vcpu, exit);
+			wasm_rt_trap_t trap = core_guest_handle_exit(g);
+			if (trap != WASM_RT_TRAP_NONE) {
+				kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
+					core_guest_name(g), wasm_rt_strerror(trap),
+					(unsigned long long)exit->rip, exit->reason);
+				action = ACTION_STOP;
+				break;
+			}
+			action = exit->action;
+			if (action != ACTION_STOP)
+				backend->vcpu_apply(&runs[g].vcpu, exit);
+		}
+		if (action == ACTION_STOP) {
+			uint64_t cycles = tsc_read() - runs[g].started_tsc;
+			uint64_t ms = tsc_hz() >= 1000 ? cycles / (tsc_hz() / 1000) : 0;
+			kprintf("[hv] guest %s: %llu exits in %llu ms\n", core_guest_name(g),
+				(unsigned long long)exit->exits, (unsigned long long)ms);
+			stop_guest(g);
+		}
+		current = core_schedule_next(current, action);
+	}
+	kprintf("[hv] all guests stopped\n");
+}
