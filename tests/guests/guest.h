@@ -27,4 +27,15 @@ static inline void putdec(uint32_t v)
 }
 /* Ends the guest with status v (the isa-debug-exit convention). */
 static inline void guest_exit(uint32_t v) { outl(0xf4, v); for (;;) __asm__ volatile("cli; hlt"); }
+
+
+/* lib.c: traps that resume at a recovery label. */
+extern volatile uint32_t last_vector, last_error, recover_eip;
+void guest_setup_traps(void);
+/* Runs the instruction(s) in `insn`; evaluates to the exception vector it
+ * raised, or 0xFFFFFFFF if none. */
+#define TRAP_OF(insn, ...) ({ \
+	last_vector = 0xFFFFFFFF; \
+	__asm__ volatile("movl $1f, recover_eip\n" insn "\n1:" ::: "memory", "eax", "ecx", "edx"); \
+	last_vector; })
 #endif

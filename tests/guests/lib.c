@@ -1,0 +1,61 @@
+/*
+ * What the test guests share beyond guest.h: their own GDT and an IDT whose
+ * handlers record the exception and resume at a recovery point, so a guest
+ * can check that the hypervisor injected #UD or #GP where it should.
+ */
+#include "guest.h"
+
+struct gdt_entry { uint16_t limit, base_lo; uint8_t base_mid, access, flags_limit, base_hi; } __attribute__((packed));
+struct idt_entry { uint16_t offset_lo, selector; uint8_t zero, type; uint16_t offset_hi; } __attribute__((packed));
+struct table_register { uint16_t limit; uint32_t base; } __attribute__((packed));
+
+static struct gdt_entry gdt[3] = {
+	{ 0 },
+	{ 0xFFFF, 0, 0, 0x9A, 0xCF, 0 },   /* 0x08: flat 32-bit code */
+	{ 0xFFFF, 0, 0, 0x92, 0xCF, 0 },   /* 0x10: flat data */
+};
+static struct idt_entry idt[32];
+
+volatile uint32_t last_vector = 0xFFFFFFFF, last_error = 0;
+volatile uint32_t recover_eip;
+
+/* Each stub pushes its vector (and a dummy error code where the CPU does
+ * not push one), then jumps to the common handler. */
+extern char exception_stubs[];
+__asm__(
+	".text\n"
+	".align 16\n"
+	"exception_stubs:\n"
+	".irp v,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+	".align 16\n"
+	".if (\\v == 8) || (\\v >= 10 && \\v <= 14) || (\\v == 17) || (\\v == 21)\n"
+	"  push $\\v\n"
+	".else\n"
+	"  push $0\n"
+	"  push $\\v\n"
+	".endif\n"
+	"  jmp exception_common\n"
+	".endr\n"
+	"exception_common:\n"
+	"  pop last_vector\n"
+	"  pop last_error\n"
+	/* Resume at the recovery point: rewrite the saved EIP. */
+	"  push %eax\n"
+	"  mov recover_eip, %eax\n"
+	"  mov %eax, 4(%esp)\n"
+	"  pop %eax\n"
+	"  iret\n");
+
+void guest_setup_traps(void)
+{
+	for (int v = 0; v < 32; v++) {
+		uint32_t handler = (uint32_t)(exception_stubs + 16 * v);
+		idt[v] = (struct idt_entry){ (uint16_t)handler, 0x08, 0, 0x8E, (uint16_t)(handler >> 16) };
+	}
+	struct table_register g = { sizeof gdt - 1, (uint32_t)gdt }, i = { sizeof idt - 1, (uint32_t)idt };
+	__asm__ volatile("lgdt %0\n"
+			 "ljmp $0x08, $1f\n"
+			 "1: mov $0x10, %%ax\n"
+			 "mov %%ax, %%ds\n mov %%ax, %%es\n mov %%ax, %%ss\n mov %%ax, %%fs\n mov %%ax, %%gs\n"
+			 "lidt %1" :: "m"(g), "m"(i) : "eax", "memory");
+}
