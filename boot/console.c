@@ -70,17 +70,25 @@ void console_flush(void)
 	wait_lsr(LSR_TEMT);
 }
 
-/* --- kprintf ------------------------------------------------------------------*/
+/* --- kprintf, ksnprintf --------------------------------------------------------*/
 
-static int printed;   /* characters kprintf wrote, for its return value */
+/* Where formatted output goes: the console (buffer NULL) or a buffer. */
+struct sink {
+	char *buffer;
+	size_t size, length;   /* length: characters written (console) or stored */
+};
 
-static void out(char c)
+static void out(struct sink *k, char c)
 {
-	printed++;
-	console_putc(c);
+	if (!k->buffer) {
+		console_putc(c);
+		k->length++;
+	} else if (k->length + 1 < k->size) {
+		k->buffer[k->length++] = c;
+	}
 }
 
-static void put_number(uint64_t value, unsigned base, bool negative, int width, char pad, bool upper)
+static void put_number(struct sink *k, uint64_t value, unsigned base, bool negative, int width, char pad, bool upper)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	char buf[24];
@@ -92,20 +100,20 @@ static void put_number(uint64_t value, unsigned base, bool negative, int width, 
 	if (negative)
 		width--;
 	if (negative && pad == '0')
-		out('-');
+		out(k, '-');
 	for (; width > n; width--)
-		out(pad);
+		out(k, pad);
 	if (negative && pad != '0')
-		out('-');
+		out(k, '-');
 	while (n)
-		out(buf[--n]);
+		out(k, buf[--n]);
 }
 
-static void vkprintf(const char *fmt, va_list ap)
+static void vformat(struct sink *k, const char *fmt, va_list ap)
 {
 	for (; *fmt; fmt++) {
 		if (*fmt != '%') {
-			out(*fmt);
+			out(k, *fmt);
 			continue;
 		}
 		fmt++;
@@ -133,18 +141,18 @@ static void vkprintf(const char *fmt, va_list ap)
 		case 'd':
 		case 'i':
 			d = longs ? va_arg(ap, long) : va_arg(ap, int);
-			put_number(d < 0 ? -(uint64_t)d : (uint64_t)d, 10, d < 0, width, pad, false);
+			put_number(k, d < 0 ? -(uint64_t)d : (uint64_t)d, 10, d < 0, width, pad, false);
 			break;
 		case 'u':
 		case 'x':
 		case 'X':
 			u = longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
-			put_number(u, *fmt == 'u' ? 10 : 16, false, width, pad, *fmt == 'X');
+			put_number(k, u, *fmt == 'u' ? 10 : 16, false, width, pad, *fmt == 'X');
 			break;
 		case 'p':
-			out('0');
-			out('x');
-			put_number((uintptr_t)va_arg(ap, void *), 16, false, 16, '0', false);
+			out(k, '0');
+			out(k, 'x');
+			put_number(k, (uintptr_t)va_arg(ap, void *), 16, false, 16, '0', false);
 			break;
 		case 's': {
 			const char *s = va_arg(ap, const char *);
@@ -152,22 +160,22 @@ static void vkprintf(const char *fmt, va_list ap)
 				s = "(null)";
 			size_t n = strlen(s);
 			for (; width > (int)n; width--)
-				out(' ');
+				out(k, ' ');
 			while (*s)
-				out(*s++);
+				out(k, *s++);
 			break;
 		}
 		case 'c':
-			out((char)va_arg(ap, int));
+			out(k, (char)va_arg(ap, int));
 			break;
 		case '%':
-			out('%');
+			out(k, '%');
 			break;
 		case '\0':
 			return;
 		default:   /* unknown: print it as written */
-			out('%');
-			out(*fmt);
+			out(k, '%');
+			out(k, *fmt);
 			break;
 		}
 	}
@@ -175,12 +183,25 @@ static void vkprintf(const char *fmt, va_list ap)
 
 int kprintf(const char *fmt, ...)
 {
+	struct sink k = { 0 };
 	va_list ap;
 	va_start(ap, fmt);
-	printed = 0;
-	vkprintf(fmt, ap);
+	vformat(&k, fmt, ap);
 	va_end(ap);
-	return printed;
+	return (int)k.length;
+}
+
+int ksnprintf(char *buffer, size_t size, const char *fmt, ...)
+{
+	if (!size)
+		return 0;
+	struct sink k = { buffer, size, 0 };
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(&k, fmt, ap);
+	va_end(ap);
+	buffer[k.length] = 0;
+	return (int)k.length;
 }
 
 void panic(const char *fmt, ...)
@@ -188,10 +209,11 @@ void panic(const char *fmt, ...)
 	static bool panicking;
 	if (!panicking) {
 		panicking = true;
+		struct sink k = { 0 };
 		va_list ap;
 		va_start(ap, fmt);
 		kprintf("[hv] panic: ");
-		vkprintf(fmt, ap);
+		vformat(&k, fmt, ap);
 		va_end(ap);
 		kprintf("\n");
 	}

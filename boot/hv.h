@@ -21,6 +21,10 @@ void console_putc(char c);
 /* printf subset: %s %c %d %i %u %x %lx %llx %lu %llu %ld %p %%, with width
  * and zero padding (%08x, %16llx). */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same into buffer[size], always NUL-terminated. Returns the characters
+ * stored (not counting the NUL), never more than size - 1 (unlike
+ * snprintf), so `used += ksnprintf(buf + used, size - used, ...)` is safe. */
+int ksnprintf(char *buffer, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints "[hv] panic: ..." with the message and powers off with failure. */
 void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
