@@ -174,8 +174,12 @@ _start32:
 	outb %al, %dx
 	incl %ebx
 	jmp .Lfail32
-5:	hlt
-	jmp 5b
+5:	/* Stop the emulator with a failure status, as boot/power.c does. */
+	movb $0x11, %al                 /* QEMU isa-debug-exit: failure */
+	outb %al, $0xf4
+	xchgw %bx, %bx                  /* Bochs magic breakpoint */
+6:	hlt
+	jmp 6b
 
 /* --- 64-bit, still at the physical address: jump to the high half --------*/
 	.code64
@@ -203,9 +207,9 @@ boot_gdt_pointer:
 	.quad boot_gdt
 
 msg_bad_magic:
-	.asciz "[hv] panic: not loaded by a multiboot2 boot loader (bad magic in EAX)\r\n"
+	.asciz "[hv] panic: not loaded by a multiboot2 boot loader (bad magic in EAX)\r\n[hv] power off: failure\r\n"
 msg_no_long_mode:
-	.asciz "[hv] panic: this CPU has no 64-bit long mode\r\n"
+	.asciz "[hv] panic: this CPU has no 64-bit long mode\r\n[hv] power off: failure\r\n"
 
 /* --- 64-bit, high half ----------------------------------------------------*/
 	.text
@@ -217,9 +221,9 @@ _start64:
 	 * The 32-bit writes above zero-extended ESI into RSI. */
 	movl %esi, %esi
 	call boot_main
-6:	cli
+7:	cli
 	hlt
-	jmp 6b
+	jmp 7b
 
 /* --- boot page tables and stack (zeroed above) ----------------------------*/
 	.section .bss
