@@ -135,6 +135,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMEXIT_SHUTDOWN    0x7F
 #define VMEXIT_VMRUN       0x80
 #define VMEXIT_VMMCALL     0x81
+#define VMEXIT_VMLOAD      0x82
 #define VMEXIT_SKINIT      0x86
 #define VMEXIT_MONITOR     0x8A
 #define VMEXIT_MWAIT_C     0x8C
@@ -371,7 +372,8 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	case VMEXIT_VMMCALL:
 		e->reason = EXIT_HYPERCALL;
 		break;
-	case VMEXIT_VMRUN ... VMEXIT_SKINIT:
+	case VMEXIT_VMRUN:
+	case VMEXIT_VMLOAD ... VMEXIT_SKINIT:
 	case VMEXIT_INVLPGA:
 	case VMEXIT_MONITOR ... VMEXIT_MWAIT_C:
 		/* VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA; and
