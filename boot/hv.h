@@ -82,5 +82,11 @@ static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1
  * config module, print the plan. Returns the number of guests to run, 0 when
  * there are none or the config is broken (the core printed why). */
 unsigned core_init(void);
+/* True when init found errors in the config (it printed them). */
+bool core_config_failed(void);
+
+/* --- running guests (boot/run.c) -----------------------------------------*/
+/* Runs the configured guests until every one has stopped. */
+void run_guests(unsigned count);
 
 #endif

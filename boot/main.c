@@ -4,6 +4,7 @@
  * the VMM core.
  */
 #include "boot.h"
+#include "core.h"
 
 #ifndef HV_VERSION
 #define HV_VERSION "0.0.0"
@@ -14,14 +15,17 @@
 /* kernel.ld brackets the compiled Wasm core's code with these. */
 extern const char __core_text_start[], __core_text_end[];
 
-/* Until linker/core.c is linked in. */
-__attribute__((weak)) unsigned core_init(void)
-{
-	kprintf("[hv] core not linked\n");
-	return 0;
-}
-
 void boot_main(uint32_t magic, uint64_t mb_info_phys);
+
+/* The value after `key` in a space-separated command line, or NULL. */
+static const char *find_option(const char *cmdline, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *p = cmdline; *p; p++)
+		if ((p == cmdline || p[-1] == ' ') && !strncmp(p, key, n))
+			return p + n;
+	return NULL;
+}
 
 /* Virtualization support by CPUID alone: probing by setting CR4.VMXE hangs
  * QEMU 7.2 instead of raising #GP. SVM: CPUID 0x80000001 ECX bit 2 (AMD APM
@@ -96,12 +100,28 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	kprintf("[hv] core: %lu KiB of compiled Wasm code\n",
 		(unsigned long)(__core_text_end - __core_text_start + 1023) / 1024);
 
+	/* selftest=instances:N on the hypervisor's command line: prove guest
+	 * VMM instances can be made, trapped and dropped at will. */
+	const char *selftest = find_option(boot_cmdline(), "selftest=instances:");
+	if (selftest) {
+		unsigned count = 0;
+		while (*selftest >= '0' && *selftest <= '9')
+			count = count * 10 + (unsigned)(*selftest++ - '0');
+		bool ok = core_selftest_instances(count);
+		kprintf("[hv] selftest %s\n", ok ? "passed" : "FAILED");
+		if (!ok)
+			power_off(false);
+	}
+
 	unsigned guests = core_init();
+	if (core_config_failed()) {
+		kprintf("[hv] the config has errors: nothing to run, powering off\n");
+		power_off(false);
+	}
 	if (!guests) {
 		kprintf("[hv] no guest to run: powering off\n");
 		power_off(true);
 	}
-	kprintf("[hv] %u guest(s) configured; running guests is not implemented yet: powering off\n",
-		guests);
+	run_guests(guests);
 	power_off(true);
 }

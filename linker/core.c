@@ -61,6 +61,15 @@ unsigned core_init(void)
 	return guests;
 }
 
+bool core_config_failed(void)
+{
+	wasm_rt_jmp_buf frame;
+	uint32_t errors = 0;
+	if (CORE_CALL(&frame, errors = w2c_supervisor_configErrors(&core_supervisor)))
+		panic("the supervisor trapped in configErrors");
+	return errors != 0;
+}
+
 uint64_t core_guest_instance_bytes(void)
 {
 	return core_guests[0].live ? core_guests[0].instance.w2c_memory.max_pages * 65536ull : 0;
