@@ -10,7 +10,7 @@ VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || ec
 
 # Linear memory of each module, in 64 KiB Wasm pages. Fixed: the stub hands
 # each instance one contiguous region and memory.grow always fails.
-SUPERVISOR_PAGES := 64
+SUPERVISOR_PAGES := 128
 GUEST_PAGES      := 4
 
 ASC_FLAGS := --runtime stub -O3 --converge \
