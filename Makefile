@@ -35,6 +35,9 @@ BOOT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BOOT_C) $(LINK_C)) $(patsubst %.S
 CORE_OBJS := $(BUILD)/obj/core/supervisor.o $(BUILD)/obj/core/guest.o
 HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
 
+# Keep the unoptimised Wasm: it is what a reader compares against.
+.SECONDARY:
+
 .PHONY: all deps core elf guests iso run test test-unit test-host test-boot clean check-config
 all: iso
 
@@ -102,6 +105,7 @@ test: deps
 
 test-unit: core
 	$(BIN)/asp --config as-pect.config.js
+	node --test tests/unit/*.test.mjs
 
 test-host: core
 	$(MAKE) -C tests/host

@@ -106,3 +106,10 @@ export function guestCmdlinePointer(index: u32): usize {
 export function guestCmdlineLength(index: u32): u32 {
   return index < configGuestCount() ? configGuest(index).cmdlineLength : 0;
 }
+
+// Guest memory (nested tables, permission bitmaps) and scheduling.
+export {
+  setHostLayout, buildGuestTables, guestNestedRoot, guestIoBitmap, guestMsrBitmap,
+  releaseGuestTables, tableBytesInUse, guestTableBytes,
+} from "./tables";
+export { schedulerReset, scheduleNext, guestMarkStopped, runnableCount } from "./schedule";
