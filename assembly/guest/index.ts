@@ -6,22 +6,65 @@
 // instantiation, and nothing is allocated afterwards.
 
 import "../lib/abort";
-import { GuestState } from "./state";
+import { ExitRecord, VcpuState, EXIT_RECORD_BYTES, VCPU_STATE_BYTES } from "../vcpu/exit_record";
+import { Platform } from "./platform";
+import { StubPlatform } from "./stub_platform";
+import { layoutMachine, createGuest, loadGuest, SETUP_AREA_BYTES } from "./machine";
+import { dispatchExit } from "./exits";
 
-const state = changetype<GuestState>(memory.data(offsetof<GuestState>(), 16));
+// Where the stub and this instance meet: fixed places in linear memory.
+const record = changetype<ExitRecord>(memory.data(EXIT_RECORD_BYTES, 16));
+const initialState = changetype<VcpuState>(memory.data(VCPU_STATE_BYTES, 16));
+const machine = layoutMachine();
+// The only allocation of the instance's life, at instantiation.
+const platform: Platform = new StubPlatform();
 
-// Called once, right after instantiation. Returns 0, or 1 if this instance
-// was already given a guest (an instance serves one guest for its life).
-export function create(guestId: u32, memoryBytes: u64): u32 {
-  if (state.created) return 1;
-  state.created = true;
-  state.guestId = guestId;
-  state.memoryBytes = memoryBytes;
-  return 0;
+// The ExitRecord (linker/exit_record.h, 320 bytes): the stub fills it before
+// handleExit() and applies the answer after.
+export function exitRecord(): usize {
+  return changetype<usize>(record);
+}
+
+// The vCPU's first state (struct vcpu_state, 336 bytes), filled by load().
+export function vcpuInitialState(): usize {
+  return changetype<usize>(initialState);
+}
+
+// Before create(), the stub copies the guest's name and then its command
+// line into this area of setupAreaBytes() bytes.
+export function setupArea(): usize {
+  return machine.setupArea;
+}
+
+export function setupAreaBytes(): u32 {
+  return SETUP_AREA_BYTES;
+}
+
+// Called once, right after instantiation, with the name and command line
+// in the setup area. 0: done; 1: this instance already has a guest (an
+// instance serves one guest for its life); 2: the lengths overflow the area.
+export function create(guestId: u32, memoryBytes: u64, nameLength: u32, cmdlineLength: u32): u32 {
+  return createGuest(machine, guestId, memoryBytes, nameLength, cmdlineLength);
+}
+
+// Loads the guest's kernel (and initrd) into its RAM and fills the initial
+// vCPU state. 0: ready to run; else the guest is stopped and the reason was
+// printed ("[hv] guest <name> stopped: cannot load kernel: <why>").
+// Exported as `load`; named apart here, since `load` is also the builtin
+// memory read the self-test hooks below use.
+function loadKernelExport(): u32 {
+  return loadGuest(machine, initialState, platform);
+}
+export { loadKernelExport as load };
+
+// Answers the exit in the ExitRecord (action, advance, inject, dirty, stop
+// reason; registers in place).
+export function handleExit(): void {
+  dispatchExit(record, machine, platform);
 }
 
 export function guestId(): u32 {
-  return state.guestId;
+  return machine.state.guestId;
 }
 
 // --- self-test hooks, used by the stub's instance test (selftest=instances) --

@@ -1,0 +1,154 @@
+// The guest's I/O port space: which device answers which ports. A port no
+// device claims reads as all ones and drops writes, as an ISA bus with
+// nothing on it does.
+//
+// Devices are @unmanaged state at fixed places; the bus names each by kind
+// and address and calls it with a switch (no virtual calls, no allocation).
+// A device whose registers are bytes (`byteWide`, e.g. the UART) sees a
+// 2- or 4-byte access as that many 1-byte accesses to consecutive ports,
+// the way the ISA bus splits them; other devices see the whole access.
+
+import { DebugExit } from "./debug_exit";
+import { Uart16550 } from "./uart16550";
+
+export const enum DeviceKind {
+  None = 0,
+  Uart16550 = 1,
+  DebugExit = 2,
+}
+
+export const PORT_BUS_RANGES: u32 = 8;
+const RANGE_BYTES: u32 = 16;
+
+// One claimed range: [base, base+count).
+@unmanaged
+class PortRange {
+  base: u32;
+  count: u32;
+  kind: u32;
+  device: usize;
+}
+
+const FIELDS_BYTES: u32 = 16;
+// What a PortBus needs in all: its fields and its ranges.
+export const PORT_BUS_BYTES: u32 = FIELDS_BYTES + PORT_BUS_RANGES * RANGE_BYTES;
+
+@unmanaged
+export class PortBus {
+  ranges: u32;
+  // Bit i set: range i is byte-wide.
+  byteWide: u32;
+
+  clear(): void {
+    this.ranges = 0;
+    this.byteWide = 0;
+  }
+
+  // Claims [base, base+count) for a device. False when the table is full
+  // or the range overlaps one already claimed (a wiring bug).
+  map(base: u32, count: u32, kind: DeviceKind, device: usize, byteWide: bool): bool {
+    if (this.ranges >= PORT_BUS_RANGES || count == 0 || base + count > 0x10000) return false;
+    for (let i: u32 = 0; i < this.ranges; i++) {
+      let r = this.range(i);
+      if (base < r.base + r.count && r.base < base + count) return false;
+    }
+    let r = this.range(this.ranges);
+    r.base = base;
+    r.count = count;
+    r.kind = <u32>kind;
+    r.device = device;
+    if (byteWide) this.byteWide |= <u32>1 << this.ranges;
+    this.ranges++;
+    return true;
+  }
+
+  // Reads `size` (1, 2 or 4) bytes from `port`; the value is zero-extended.
+  read(port: u32, size: u32): u32 {
+    let index = this.find(port);
+    if (index >= 0 && !this.isByteWide(index)) {
+      let r = this.range(index);
+      return deviceRead(r.kind, r.device, port - r.base, size) & sizeMask(size);
+    }
+    let value: u32 = 0;
+    for (let i: u32 = 0; i < size; i++) value |= this.readByte((port + i) & 0xffff) << (i * 8);
+    return value;
+  }
+
+  // Writes the low `size` (1, 2 or 4) bytes of `value` to `port`.
+  write(port: u32, size: u32, value: u32): void {
+    let index = this.find(port);
+    if (index >= 0 && !this.isByteWide(index)) {
+      let r = this.range(index);
+      deviceWrite(r.kind, r.device, port - r.base, size, value & sizeMask(size));
+      return;
+    }
+    for (let i: u32 = 0; i < size; i++) this.writeByte((port + i) & 0xffff, (value >> (i * 8)) & 0xff);
+  }
+
+  // Puts every device on the bus back in its power-on state.
+  reset(): void {
+    for (let i: u32 = 0; i < this.ranges; i++) {
+      let r = this.range(i);
+      deviceReset(r.kind, r.device);
+    }
+  }
+
+  private readByte(port: u32): u32 {
+    let index = this.find(port);
+    if (index < 0) return 0xff;
+    let r = this.range(index);
+    return deviceRead(r.kind, r.device, port - r.base, 1) & 0xff;
+  }
+
+  private writeByte(port: u32, value: u32): void {
+    let index = this.find(port);
+    if (index < 0) return;
+    let r = this.range(index);
+    deviceWrite(r.kind, r.device, port - r.base, 1, value);
+  }
+
+  private find(port: u32): i32 {
+    for (let i: u32 = 0; i < this.ranges; i++) {
+      let r = this.range(i);
+      if (port - r.base < r.count) return <i32>i;
+    }
+    return -1;
+  }
+
+  @inline private isByteWide(index: i32): bool {
+    return (this.byteWide & (<u32>1 << <u32>index)) != 0;
+  }
+
+  @inline private range(index: u32): PortRange {
+    return changetype<PortRange>(changetype<usize>(this) + <usize>FIELDS_BYTES + <usize>(index * RANGE_BYTES));
+  }
+}
+
+// All ones of an access size: what an unclaimed port reads.
+export function sizeMask(size: u32): u32 {
+  return size >= 4 ? 0xffffffff : (<u32>1 << (size * 8)) - 1;
+}
+
+function deviceRead(kind: u32, device: usize, offset: u32, size: u32): u32 {
+  switch (kind) {
+    case DeviceKind.Uart16550: return changetype<Uart16550>(device).read(offset, size);
+    case DeviceKind.DebugExit: return changetype<DebugExit>(device).read(offset, size);
+    default: return 0xffffffff;
+  }
+}
+
+function deviceWrite(kind: u32, device: usize, offset: u32, size: u32, value: u32): void {
+  switch (kind) {
+    case DeviceKind.Uart16550: { changetype<Uart16550>(device).write(offset, size, value); break; }
+    case DeviceKind.DebugExit: { changetype<DebugExit>(device).write(offset, size, value); break; }
+    default: break;
+  }
+}
+
+function deviceReset(kind: u32, device: usize): void {
+  switch (kind) {
+    case DeviceKind.Uart16550: { changetype<Uart16550>(device).reset(); break; }
+    case DeviceKind.DebugExit: { changetype<DebugExit>(device).reset(); break; }
+    default: break;
+  }
+}

@@ -1,0 +1,259 @@
+// One VM exit, start to end: read the ExitRecord, do what the exit asks,
+// answer in the record's result fields. Vendor-neutral: svm.c and vmx.c
+// fill the same record, and nothing here asks which one did.
+//
+// Every result field is set on every exit; registers, RIP and RFLAGS are
+// changed in place (the stub always writes them back). Whatever the record
+// holds, the answer is a resume, an injected exception or a clean stop:
+// never a trap.
+
+import { appendAddress } from "../lib/address";
+import { TextWriter } from "../lib/text";
+import {
+  ExitRecord, ExitReason, ExitAction, StopReason, IoFlags, Access,
+  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0,
+} from "../vcpu/exit_record";
+import { guestCpuid } from "../vcpu/cpuid";
+import { checkXsetbv, hostXcr0, XSETBV_OK } from "../vcpu/xsetbv";
+import { sizeMask } from "../devices/port_bus";
+import { Platform } from "./platform";
+import { Machine, beginStopLine, stopGuest } from "./machine";
+
+export const VECTOR_UD: u32 = 6;
+export const VECTOR_GP: u32 = 13;
+const RFLAGS_IF: u64 = 1 << 9;
+
+// Scratch for CPUID answers (EAX, EBX, ECX, EDX).
+const CPUID_OUT: usize = memory.data(16, 16);
+
+export function dispatchExit(record: ExitRecord, machine: Machine, platform: Platform): void {
+  record.action = ExitAction.Resume;
+  record.advance = 0;
+  record.inject = 0;
+  record.injectErrorCode = 0;
+  record.dirty = 0;
+  record.stopReason = 0;
+  record.stopCode = 0;
+  record.exits++;
+  let state = machine.state;
+  if (state.stopped) {
+    // Stopped already (and said so): the answer does not change.
+    record.action = ExitAction.Stop;
+    record.stopReason = state.stopReason;
+    record.stopCode = state.stopCode;
+    return;
+  }
+  switch (record.reason) {
+    case ExitReason.Cpuid: { handleCpuid(record, platform); break; }
+    case ExitReason.Io: { handleIo(record, machine, platform); break; }
+    case ExitReason.MsrRead: { handleMsrRead(record, machine, platform); break; }
+    case ExitReason.MsrWrite: { handleMsrWrite(record, machine); break; }
+    case ExitReason.Hlt: { handleHlt(record, machine, platform); break; }
+    case ExitReason.NestedPageFault: { handleNestedPageFault(record, machine, platform); break; }
+    case ExitReason.ExternalInterrupt:
+    case ExitReason.InterruptWindow: break; // nothing for the guest: resume it
+    case ExitReason.Hypercall:
+    case ExitReason.VirtualizationInstruction: {
+      // No hypercalls yet and no nested virtualization: VMMCALL/VMCALL,
+      // VMRUN, VMXON, ... raise #UD as on a CPU without them.
+      injectException(record, VECTOR_UD, false, 0);
+      break;
+    }
+    case ExitReason.Exception: { handleException(record, machine, platform); break; }
+    case ExitReason.Shutdown: {
+      beginStopLine(machine).text("triple fault");
+      stopGuest(record, machine, platform, StopReason.TripleFault, 0);
+      break;
+    }
+    case ExitReason.InvalidState: {
+      let line = beginStopLine(machine).text("invalid guest state, the VM entry failed (raw reason ");
+      appendAddress(line, record.rawReason).text(", detail ");
+      appendAddress(line, record.detail);
+      appendRip(line, record).text(")");
+      stopGuest(record, machine, platform, StopReason.InvalidState, 0);
+      break;
+    }
+    case ExitReason.Xsetbv: { handleXsetbv(record, platform); break; }
+    case ExitReason.NestedPageMisconfig: {
+      let line = beginStopLine(machine).text("bug: nested page tables misconfigured at GPA ");
+      appendAddress(line, record.gpa).text(" (");
+      appendRip(line, record, false).text(")");
+      stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+      break;
+    }
+    default: {
+      let line = beginStopLine(machine).text("unsupported exit (reason ").decimal(record.reason).text(", raw reason ");
+      appendAddress(line, record.rawReason);
+      appendRip(line, record).text(")");
+      stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+    }
+  }
+  // Lines the guest finished during this exit.
+  machine.console.drain(platform);
+}
+
+// --- the exits -------------------------------------------------------------------
+
+function handleCpuid(record: ExitRecord, platform: Platform): void {
+  guestCpuid(<u32>record.rax, <u32>record.rcx, record.cr4, platform, CPUID_OUT);
+  // CPUID writes all four registers, zero-extending in 64-bit mode.
+  record.rax = <u64>load<u32>(CPUID_OUT, 0);
+  record.rbx = <u64>load<u32>(CPUID_OUT, 4);
+  record.rcx = <u64>load<u32>(CPUID_OUT, 8);
+  record.rdx = <u64>load<u32>(CPUID_OUT, 12);
+  record.advance = lengthOr(record, 2); // 0F A2
+}
+
+function handleIo(record: ExitRecord, machine: Machine, platform: Platform): void {
+  let port = <u32>record.port;
+  let size = <u32>record.ioSize;
+  let input = (record.ioFlags & IoFlags.In) != 0;
+  if ((record.ioFlags & IoFlags.String) != 0) {
+    let line = beginStopLine(machine).text("string port I/O (OUTS/INS) at port ");
+    appendAddress(line, port).text(input ? " (in" : " (out");
+    appendRip(line, record).text(")");
+    stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+    return;
+  }
+  if (size != 1 && size != 2 && size != 4) {
+    let line = beginStopLine(machine).text("bug: port I/O exit of ").decimal(size).text(" bytes at port ");
+    appendAddress(line, port).text(" (");
+    appendRip(line, record, false).text(")");
+    stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+    return;
+  }
+  if (record.instructionLength == 0) {
+    // IN/OUT are 1 or 2 bytes plus prefixes: only the CPU knows. Both
+    // vendors report it for I/O exits, so this is a stub bug.
+    let line = beginStopLine(machine).text("bug: port I/O exit without an instruction length at port ");
+    appendAddress(line, port).text(" (");
+    appendRip(line, record, false).text(")");
+    stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+    return;
+  }
+  if (input) {
+    record.rax = mergeInput(record.rax, machine.bus.read(port, size), size);
+  } else {
+    machine.bus.write(port, size, <u32>record.rax & sizeMask(size));
+    let exitPort = machine.debugExit;
+    if (exitPort.requested) {
+      exitPort.requested = false;
+      beginStopLine(machine).text("exit code ").decimal(exitPort.code);
+      stopGuest(record, machine, platform, StopReason.ExitCode, exitPort.code);
+      return;
+    }
+  }
+  record.advance = record.instructionLength;
+}
+
+// IN to AL or AX leaves the rest of RAX alone; IN to EAX zero-extends into
+// RAX, like every 32-bit register write (SDM vol. 1, 3.4.1.1).
+export function mergeInput(rax: u64, value: u32, size: u32): u64 {
+  if (size == 1) return (rax & ~<u64>0xff) | <u64>(value & 0xff);
+  if (size == 2) return (rax & ~<u64>0xffff) | <u64>(value & 0xffff);
+  return <u64>value;
+}
+
+function handleMsrRead(record: ExitRecord, machine: Machine, platform: Platform): void {
+  let msrs = machine.msrs;
+  if (!msrs.read(record.msr, record, platform)) {
+    injectException(record, VECTOR_GP, true, 0);
+    return;
+  }
+  // EDX:EAX, the upper halves of RAX and RDX cleared.
+  record.rax = msrs.value & 0xffffffff;
+  record.rdx = msrs.value >> 32;
+  record.advance = lengthOr(record, 2); // 0F 32
+}
+
+function handleMsrWrite(record: ExitRecord, machine: Machine): void {
+  let value = (record.rdx << 32) | (record.rax & 0xffffffff);
+  if (!machine.msrs.write(record.msr, value, record)) {
+    injectException(record, VECTOR_GP, true, 0);
+    return;
+  }
+  record.advance = lengthOr(record, 2); // 0F 30
+}
+
+function handleHlt(record: ExitRecord, machine: Machine, platform: Platform): void {
+  if ((record.rflags & RFLAGS_IF) == 0) {
+    // No interrupt can end this HLT: the guest is done for good.
+    let line = beginStopLine(machine).text("halted with interrupts disabled (");
+    appendRip(line, record, false).text(")");
+    stopGuest(record, machine, platform, StopReason.Halted, 0);
+    return;
+  }
+  // Waiting for an interrupt: let the other guests run meanwhile.
+  record.advance = lengthOr(record, 1); // F4
+  record.action = ExitAction.Yield;
+}
+
+function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: Platform): void {
+  let outside = record.gpa >= machine.state.memoryBytes;
+  // No MMIO devices yet: every access outside RAM ends the guest.
+  let line = beginStopLine(machine)
+    .text(outside ? "access outside RAM at guest-physical " : "bug: nested page fault inside RAM at guest-physical ");
+  appendAddress(line, record.gpa).text(" (");
+  let access = record.access;
+  line.text((access & Access.Execute) != 0 ? "execute" : (access & Access.Write) != 0 ? "write" : "read");
+  appendRip(line, record).text(")");
+  stopGuest(record, machine, platform, outside ? StopReason.OutsideRam : StopReason.Unsupported, 0);
+}
+
+function handleXsetbv(record: ExitRecord, platform: Platform): void {
+  let value = (record.rdx << 32) | (record.rax & 0xffffffff);
+  let verdict = checkXsetbv(<u32>record.rcx, value, hostXcr0(platform), record.cr4, record.cpl);
+  if (verdict != XSETBV_OK) {
+    injectException(record, verdict, verdict == VECTOR_GP, 0);
+    return;
+  }
+  record.xcr0 = value;
+  record.dirty |= DIRTY_XCR0;
+  record.advance = lengthOr(record, 3); // 0F 01 D1
+}
+
+// Nothing intercepts exceptions yet. Those a backend may intercept later
+// (#DB, #AC, ...) go back to the guest unchanged; those that cannot be
+// re-injected from the record alone stop the guest: NMI (not an
+// exception), #BP/#OF (software exceptions: RIP and type differ per
+// vendor), #PF (needs CR2), #MC (a host machine check), reserved vectors.
+function handleException(record: ExitRecord, machine: Machine, platform: Platform): void {
+  let vector = record.exceptionVector;
+  if (vector < 32 && ((REINJECTED >> vector) & 1) != 0) {
+    let errorCode = ((ERROR_CODE_VECTORS >> vector) & 1) != 0;
+    injectException(record, vector, errorCode, errorCode ? record.exceptionErrorCode : 0);
+    return;
+  }
+  let line = beginStopLine(machine).text("unexpected exception vector ").decimal(vector).text(" (error code ");
+  appendAddress(line, record.exceptionErrorCode);
+  appendRip(line, record).text(")");
+  stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+}
+
+// #DE #DB #BR #UD #NM #DF #TS #NP #SS #GP #MF #AC #XM #VE #CP
+const REINJECTED: u32 =
+  1 << 0 | 1 << 1 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13 |
+  1 << 16 | 1 << 17 | 1 << 19 | 1 << 20 | 1 << 21;
+// Exceptions that push an error code (SDM vol. 3A, 6.3.1, Table 6-1).
+const ERROR_CODE_VECTORS: u32 = 1 << 8 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13 | 1 << 14 | 1 << 17 | 1 << 21;
+
+// --- helpers ---------------------------------------------------------------------
+
+// Injects a hardware exception; RIP stays on the instruction (a fault).
+export function injectException(record: ExitRecord, vector: u32, hasErrorCode: bool, errorCode: u32): void {
+  record.inject = INJECT_VALID | INJECT_TYPE_EXCEPTION | (vector & 0xff) | (hasErrorCode ? INJECT_HAS_ERROR_CODE : 0);
+  record.injectErrorCode = hasErrorCode ? errorCode : 0;
+  record.advance = 0;
+}
+
+// The exiting instruction's length, or `fallback` (its usual encoding)
+// when the CPU did not say (no next-RIP, as under QEMU TCG).
+@inline function lengthOr(record: ExitRecord, fallback: u32): u32 {
+  return record.instructionLength != 0 ? record.instructionLength : fallback;
+}
+
+// ", RIP 0x..." (or "RIP 0x..." with `comma` false).
+function appendRip(line: TextWriter, record: ExitRecord, comma: bool = true): TextWriter {
+  line.text(comma ? ", RIP " : "RIP ");
+  return appendAddress(line, record.rip);
+}

@@ -1,0 +1,141 @@
+// One guest's machine as its exits see it: the guest's state and its
+// devices, each at a fixed place in static memory, wired once. Also the
+// guest's life around the exits: create (name, command line, RAM size),
+// load (the kernel), stop (one line on the console saying why).
+
+import { TextWriter } from "../lib/text";
+import { GuestState } from "./state";
+import { Platform } from "./platform";
+import { ConsoleLine, CONSOLE_LINE_BYTES } from "../devices/console_line";
+import { DebugExit } from "../devices/debug_exit";
+import { PortBus, PORT_BUS_BYTES, DeviceKind } from "../devices/port_bus";
+import { Uart16550 } from "../devices/uart16550";
+import { MsrFile, MSR_FILE_BYTES } from "../vcpu/msr";
+import { ExitRecord, ExitAction, StopReason, VcpuState } from "../vcpu/exit_record";
+import { loadKernel } from "../loaders/kernel";
+
+export const COM1_BASE: u32 = 0x3f8;
+export const COM1_PORTS: u32 = 8;
+export const DEBUG_EXIT_PORT: u32 = 0xf4;
+
+// Before create(), the stub copies the guest's name and then its command
+// line here (create says how long each is).
+export const SETUP_AREA_BYTES: u32 = 8192;
+// The guest's name is cut to this many bytes in "[hv] guest <name> ..." lines.
+const STOP_NAME_BYTES: u32 = 64;
+
+@unmanaged
+export class Machine {
+  state: GuestState;
+  bus: PortBus;
+  uart: Uart16550;
+  debugExit: DebugExit;
+  console: ConsoleLine;
+  msrs: MsrFile;
+  setupArea: usize;
+}
+
+// Lays the machine out at its fixed places, zeroed, with the UART (COM1)
+// and the exit port on the bus. Every call answers the same machine,
+// emptied again (the tests start each case from here).
+export function layoutMachine(): Machine {
+  let machine = changetype<Machine>(place(memory.data(offsetof<Machine>(), 16), offsetof<Machine>()));
+  machine.state = changetype<GuestState>(place(memory.data(offsetof<GuestState>(), 16), offsetof<GuestState>()));
+  machine.bus = changetype<PortBus>(place(memory.data(PORT_BUS_BYTES, 16), PORT_BUS_BYTES));
+  machine.uart = changetype<Uart16550>(place(memory.data(offsetof<Uart16550>(), 16), offsetof<Uart16550>()));
+  machine.debugExit = changetype<DebugExit>(place(memory.data(offsetof<DebugExit>(), 16), offsetof<DebugExit>()));
+  machine.console = changetype<ConsoleLine>(place(memory.data(CONSOLE_LINE_BYTES, 16), CONSOLE_LINE_BYTES));
+  machine.msrs = changetype<MsrFile>(place(memory.data(MSR_FILE_BYTES, 16), MSR_FILE_BYTES));
+  machine.setupArea = place(memory.data(SETUP_AREA_BYTES, 16), SETUP_AREA_BYTES);
+  machine.uart.output = machine.console;
+  machine.bus.clear();
+  machine.bus.map(COM1_BASE, COM1_PORTS, DeviceKind.Uart16550, changetype<usize>(machine.uart), true);
+  machine.bus.map(DEBUG_EXIT_PORT, 1, DeviceKind.DebugExit, changetype<usize>(machine.debugExit), false);
+  machine.console.init(0, 0);
+  return machine;
+}
+
+@inline function place(at: usize, bytes: usize): usize {
+  memory.fill(at, 0, bytes);
+  return at;
+}
+
+// Gives the instance its guest: `nameLength` bytes of name then
+// `cmdlineLength` bytes of command line are in the setup area. Returns 0,
+// 1 if the instance already has a guest (one guest for its life), 2 if the
+// lengths do not fit the setup area.
+export function createGuest(machine: Machine, guestId: u32, memoryBytes: u64, nameLength: u32,
+                            cmdlineLength: u32): u32 {
+  let state = machine.state;
+  if (state.created) return 1;
+  if (<u64>nameLength + <u64>cmdlineLength > <u64>SETUP_AREA_BYTES) return 2;
+  state.created = true;
+  state.guestId = guestId;
+  state.memoryBytes = memoryBytes;
+  state.name = machine.setupArea;
+  state.nameLength = nameLength;
+  state.cmdline = machine.setupArea + <usize>nameLength;
+  state.cmdlineLength = cmdlineLength;
+  machine.console.init(state.name, nameLength);
+  machine.bus.reset();
+  machine.msrs.reset();
+  return 0;
+}
+
+// Loads the guest's kernel and fills `initial`. 0 on success; else the
+// guest is stopped, the reason printed ("... cannot load kernel: <why>"),
+// and the answer is StopReason.LoadFailed (or 1 before create, 2 when
+// already loaded).
+export function loadGuest(machine: Machine, initial: VcpuState, platform: Platform): u32 {
+  let state = machine.state;
+  if (!state.created) return 1;
+  if (state.loaded || state.stopped) return 2;
+  let line = beginStopLine(machine).text("cannot load kernel: ");
+  if (!loadKernel(platform, state.memoryBytes, state.cmdline, state.cmdlineLength, initial, line)) {
+    markStopped(machine, StopReason.LoadFailed, 0);
+    printStopLine(machine, platform);
+    return <u32>StopReason.LoadFailed;
+  }
+  state.loaded = true;
+  return 0;
+}
+
+// --- stopping ------------------------------------------------------------------
+
+const LINE_BYTES: u32 = 512;
+const LINE: usize = memory.data(LINE_BYTES);
+// One byte short of the buffer: the '\n' always fits.
+const line = new TextWriter(LINE, LINE_BYTES - 1);
+
+// Starts "[hv] guest <name> stopped: " and answers the writer, for the
+// reason to be appended.
+export function beginStopLine(machine: Machine): TextWriter {
+  let state = machine.state;
+  let nameLength = state.nameLength < STOP_NAME_BYTES ? state.nameLength : STOP_NAME_BYTES;
+  line.clear().text("[hv] guest ").bytes(state.name, nameLength);
+  return line.text(" stopped: ");
+}
+
+// Prints the line begun by beginStopLine, after everything the guest wrote
+// to its console (a partial line too): its last words come first.
+export function printStopLine(machine: Machine, platform: Platform): void {
+  machine.console.flush(platform);
+  store<u8>(LINE + <usize>line.length, 0x0a);
+  platform.consoleWrite(LINE, line.length + 1);
+}
+
+export function markStopped(machine: Machine, reason: StopReason, code: u64): void {
+  machine.state.stopped = true;
+  machine.state.stopReason = <u32>reason;
+  machine.state.stopCode = code;
+}
+
+// Answers Stop in the record, prints the line begun by beginStopLine.
+export function stopGuest(record: ExitRecord, machine: Machine, platform: Platform, reason: StopReason,
+                          code: u64): void {
+  markStopped(machine, reason, code);
+  record.action = ExitAction.Stop;
+  record.stopReason = <u32>reason;
+  record.stopCode = code;
+  printStopLine(machine, platform);
+}

@@ -1,0 +1,82 @@
+// Loading a guest's kernel: which format it is, then the loader for it.
+//   - a multiboot header in the first 8 KiB: a multiboot (v1) kernel
+//     (multiboot.ts), a.out kludge or ELF32;
+//   - ELF without one: refused (we would not know how to enter it);
+//   - anything else: a flat binary, loaded and entered at 1 MiB.
+// On success the vCPU's initial state is filled; on failure `why` says why
+// in one clause ("the guest has no kernel", "ELF segment [...] lies outside
+// guest RAM ...").
+
+import { TextWriter } from "../lib/text";
+import { Platform, MODULE_KERNEL, MODULE_INITRD, NO_MODULE } from "../guest/platform";
+import { VcpuState } from "../vcpu/exit_record";
+import { setProtectedModeEntry } from "./boot_state";
+import { isElf, elfClass, ELFCLASS64, LoadedImage } from "./elf";
+import { checkPlacement, copyModuleToRam } from "./guest_ram";
+import {
+  findMultibootHeader, loadMultiboot, MultibootGuest, MULTIBOOT_SEARCH_BYTES, MULTIBOOT_BOOTLOADER_MAGIC,
+  INFO_ADDRESS,
+} from "./multiboot";
+
+export const FLAT_LOAD_ADDRESS: u64 = 0x100000;
+// Below this a kernel at 1 MiB has no room: 1 MiB of PC layout, 1 MiB above.
+export const MIN_GUEST_RAM: u64 = 2 << 20;
+
+// The first bytes of the image, where the formats are told apart.
+const WINDOW: usize = memory.data(MULTIBOOT_SEARCH_BYTES, 16);
+const image = changetype<LoadedImage>(memory.data(offsetof<LoadedImage>(), 16));
+const guest = changetype<MultibootGuest>(memory.data(offsetof<MultibootGuest>(), 16));
+
+// Loads the kernel (and initrd) of a guest with `memoryBytes` of RAM and the
+// given command line, and fills `state` for its first entry.
+export function loadKernel(platform: Platform, memoryBytes: u64, cmdline: usize, cmdlineLength: u32,
+                           state: VcpuState, why: TextWriter): bool {
+  let size = platform.moduleSize(MODULE_KERNEL);
+  if (size == NO_MODULE) {
+    why.text("the guest has no kernel");
+    return false;
+  }
+  if (size == 0) {
+    why.text("the kernel image is empty");
+    return false;
+  }
+  if (memoryBytes < MIN_GUEST_RAM) {
+    why.text("guest RAM of ").decimal(memoryBytes >> 10).text(" KiB is too small (at least 2 MiB)");
+    return false;
+  }
+  let windowLength = size < MULTIBOOT_SEARCH_BYTES ? size : MULTIBOOT_SEARCH_BYTES;
+  if (platform.moduleRead(MODULE_KERNEL, 0, WINDOW, windowLength) != windowLength) {
+    why.text("cannot read the kernel image");
+    return false;
+  }
+
+  let headerOffset = findMultibootHeader(WINDOW, windowLength);
+  if (headerOffset >= 0) {
+    guest.memoryBytes = memoryBytes;
+    guest.cmdline = cmdline;
+    guest.cmdlineLength = cmdlineLength;
+    if (!loadMultiboot(platform, WINDOW, windowLength, <u32>headerOffset, size, guest, image, why)) return false;
+    setProtectedModeEntry(state, image.entry, MULTIBOOT_BOOTLOADER_MAGIC, <u32>INFO_ADDRESS);
+    return true;
+  }
+  if (isElf(WINDOW, windowLength)) {
+    why.text(elfClass(WINDOW) == ELFCLASS64
+      ? "ELF without a multiboot header (64-bit ELF; a Linux vmlinux needs the bzImage loader)"
+      : "ELF without a multiboot header");
+    return false;
+  }
+  return loadFlat(platform, size, memoryBytes, state, why);
+}
+
+// A flat binary: its bytes at 1 MiB, entered there with EAX = EBX = 0. It
+// gets no boot information, so it cannot be given an initrd.
+function loadFlat(platform: Platform, size: u32, memoryBytes: u64, state: VcpuState, why: TextWriter): bool {
+  if (platform.moduleSize(MODULE_INITRD) != NO_MODULE) {
+    why.text("a flat binary cannot be given an initrd (it gets no boot information)");
+    return false;
+  }
+  if (!checkPlacement("the flat binary", FLAT_LOAD_ADDRESS, size, memoryBytes, why)) return false;
+  if (!copyModuleToRam(platform, MODULE_KERNEL, "the flat binary", 0, FLAT_LOAD_ADDRESS, size, why)) return false;
+  setProtectedModeEntry(state, FLAT_LOAD_ADDRESS, 0, 0);
+  return true;
+}

@@ -1,0 +1,107 @@
+// CPUID as the guest sees it: the host CPU's answers, with what a guest
+// must not see removed (nested virtualization, MONITOR/MWAIT) and what a
+// guest should know added (that it runs under a hypervisor, and which).
+// Vendor-neutral: the same policy on AMD-V and VT-x hosts.
+// Leaf numbers and bits: Intel SDM vol. 2A, CPUID; AMD APM vol. 3, appendix E.
+
+import { Platform } from "../guest/platform";
+
+// Leaves 0x40000000-0x400000FF belong to the hypervisor (the range CPUs
+// leave unused for software; SDM vol. 2A CPUID, "Hypervisor use").
+export const HYPERVISOR_LEAF_FIRST: u32 = 0x40000000;
+export const HYPERVISOR_LEAF_LAST: u32 = 0x400000ff;
+export const HYPERVISOR_LEAF_MAX: u32 = 0x40000001;
+
+// The signature in EBX, ECX, EDX of leaf 0x40000000: "tshv-hv-core", as
+// KVM answers "KVMKVMKVM" and Xen "XenVMMXenVMM". Little-endian: EBX holds
+// bytes 0-3 ("tshv"), ECX 4-7 ("-hv-"), EDX 8-11 ("core").
+export const SIGNATURE_EBX: u32 = 0x76687374; // "tshv"
+export const SIGNATURE_ECX: u32 = 0x2d76682d; // "-hv-"
+export const SIGNATURE_EDX: u32 = 0x65726f63; // "core"
+
+// Leaf 1 (SDM vol. 2A, Table 3-10 / 3-11)
+export const LEAF1_ECX_MONITOR: u32 = 1 << 3;
+export const LEAF1_ECX_VMX: u32 = 1 << 5;
+export const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
+export const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
+// Leaf 7 subleaf 0, ECX
+export const LEAF7_ECX_OSPKE: u32 = 1 << 4;
+// Leaf 0x80000001 ECX (APM vol. 3, E.4.2)
+export const EXT1_ECX_SVM: u32 = 1 << 2;
+
+const CR4_OSXSAVE: u64 = 1 << 18;
+const CR4_PKE: u64 = 1 << 22;
+
+// Answers CPUID (leaf, subleaf) for the guest, whose CR4 is `guestCr4`:
+// EAX, EBX, ECX, EDX as 4 u32 at `out`.
+export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, platform: Platform, out: usize): void {
+  if (leaf >= HYPERVISOR_LEAF_FIRST && leaf <= HYPERVISOR_LEAF_LAST) {
+    hypervisorLeaf(leaf, out);
+    return;
+  }
+  // Everything else starts from the host's answer, also leaves beyond the
+  // host's maximum: the CPU then answers as it does for them, and the guest
+  // sees the same thing as on bare metal.
+  platform.cpuid(leaf, subleaf, out);
+  applyCpuidPolicy(leaf, subleaf, guestCr4, out);
+}
+
+// Our own leaves. 0x40000001 and above are reserved for later features and
+// answer zeros.
+export function hypervisorLeaf(leaf: u32, out: usize): void {
+  if (leaf == HYPERVISOR_LEAF_FIRST) {
+    setRegisters(out, HYPERVISOR_LEAF_MAX, SIGNATURE_EBX, SIGNATURE_ECX, SIGNATURE_EDX);
+  } else {
+    setRegisters(out, 0, 0, 0, 0);
+  }
+}
+
+// Edits a host answer (at `regs`) into the guest's.
+export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: usize): void {
+  let ebx = load<u32>(regs, 4);
+  let ecx = load<u32>(regs, 8);
+  switch (leaf) {
+    case 1: {
+      ecx |= LEAF1_ECX_HYPERVISOR;
+      // No nested VMX. No MONITOR/MWAIT: both are intercepted and raise
+      // #UD, since MWAIT could park the physical CPU.
+      ecx &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
+      // OSXSAVE mirrors CR4.OSXSAVE, and the guest's CR4 is not the host's.
+      ecx = (ecx & ~LEAF1_ECX_OSXSAVE) | ((guestCr4 & CR4_OSXSAVE) != 0 ? LEAF1_ECX_OSXSAVE : 0);
+      // EBX[31:24] is the initial APIC ID: the guest's only vCPU is 0,
+      // whichever host CPU answered.
+      ebx &= 0x00ffffff;
+      break;
+    }
+    case 5: {
+      // The MONITOR/MWAIT leaf describes a feature the guest does not have.
+      setRegisters(regs, 0, 0, 0, 0);
+      return;
+    }
+    case 7: {
+      // OSPKE mirrors CR4.PKE (subleaf 0 only).
+      if (subleaf == 0) ecx = (ecx & ~LEAF7_ECX_OSPKE) | ((guestCr4 & CR4_PKE) != 0 ? LEAF7_ECX_OSPKE : 0);
+      break;
+    }
+    case 0x80000001: {
+      ecx &= ~EXT1_ECX_SVM; // no nested SVM
+      break;
+    }
+    case 0x8000000a: {
+      // SVM revision and features (APM vol. 3, E.4.9): none, since SVM is hidden.
+      setRegisters(regs, 0, 0, 0, 0);
+      return;
+    }
+    default:
+      return;
+  }
+  store<u32>(regs, ebx, 4);
+  store<u32>(regs, ecx, 8);
+}
+
+@inline function setRegisters(out: usize, eax: u32, ebx: u32, ecx: u32, edx: u32): void {
+  store<u32>(out, eax, 0);
+  store<u32>(out, ebx, 4);
+  store<u32>(out, ecx, 8);
+  store<u32>(out, edx, 12);
+}

@@ -1,0 +1,166 @@
+// The MSRs a guest owns, virtualized in this instance; every other MSR,
+// the host's own among them, raises #GP(0) in the guest.
+//
+// Nothing here reaches a real MSR: a guest reading or writing VM_CR
+// (0xC0010114), VM_HSAVE_PA (0xC0010117), IA32_FEATURE_CONTROL (0x3A),
+// IA32_VMX_* (0x480-0x491) or any MSR not in the table below gets #GP, as
+// on a CPU without that MSR. Indices: Intel SDM vol. 4 (MSRs), AMD APM
+// vol. 2 appendix A.
+
+import { ExitRecord, DIRTY_EFER } from "./exit_record";
+import { Platform } from "../guest/platform";
+
+export const MSR_IA32_TSC: u32 = 0x10;
+export const MSR_IA32_PLATFORM_ID: u32 = 0x17;
+export const MSR_IA32_APIC_BASE: u32 = 0x1b;
+export const MSR_IA32_FEATURE_CONTROL: u32 = 0x3a;
+export const MSR_IA32_BIOS_SIGN_ID: u32 = 0x8b;
+export const MSR_IA32_MTRRCAP: u32 = 0xfe;
+export const MSR_IA32_MISC_ENABLE: u32 = 0x1a0;
+export const MSR_MTRR_PHYS_FIRST: u32 = 0x200; // PHYSBASE0/PHYSMASK0 ...
+export const MSR_MTRR_PHYS_LAST: u32 = 0x20f;  // ... PHYSMASK7
+export const MSR_MTRR_FIX64K_00000: u32 = 0x250;
+export const MSR_MTRR_FIX16K_80000: u32 = 0x258;
+export const MSR_MTRR_FIX16K_A0000: u32 = 0x259;
+export const MSR_MTRR_FIX4K_FIRST: u32 = 0x268; // FIX4K_C0000 ...
+export const MSR_MTRR_FIX4K_LAST: u32 = 0x26f;  // ... FIX4K_F8000
+export const MSR_IA32_PAT: u32 = 0x277;
+export const MSR_MTRR_DEF_TYPE: u32 = 0x2ff;
+export const MSR_IA32_VMX_BASIC: u32 = 0x480;
+export const MSR_EFER: u32 = 0xc0000080;
+export const MSR_TSC_AUX: u32 = 0xc0000103;
+export const MSR_K7_HWCR: u32 = 0xc0010015;
+export const MSR_VM_CR: u32 = 0xc0010114;
+export const MSR_VM_HSAVE_PA: u32 = 0xc0010117;
+
+// The local APIC at its architectural base, enabled (bit 11), this vCPU the
+// bootstrap processor (bit 8) (SDM vol. 3A, 11.4.4).
+export const APIC_BASE_DEFAULT: u64 = 0xfee00900;
+// IA32_MISC_ENABLE bit 0: fast string operations enabled.
+const MISC_ENABLE_DEFAULT: u64 = 1;
+// The power-on PAT (SDM vol. 3A, 12.12.4).
+export const PAT_DEFAULT: u64 = 0x0007040600070406;
+
+// EFER bits (APM vol. 2, 3.1.7).
+export const EFER_SCE: u64 = 1 << 0;
+export const EFER_LME: u64 = 1 << 8;
+export const EFER_LMA: u64 = 1 << 10;
+export const EFER_NXE: u64 = 1 << 11;
+export const EFER_SVME: u64 = 1 << 12;
+const EFER_GUEST_BITS: u64 = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+const CR0_PG: u64 = 1 << 31;
+
+// Storage slots of the MSRs kept as written.
+const SLOT_MTRR_DEF_TYPE: u32 = 0;
+const SLOT_PAT: u32 = 1;
+const SLOT_TSC_AUX: u32 = 2;
+const SLOT_MTRR_PHYS: u32 = 3;                    // 16 slots
+const SLOT_MTRR_FIX64K: u32 = SLOT_MTRR_PHYS + 16;
+const SLOT_MTRR_FIX16K: u32 = SLOT_MTRR_FIX64K + 1; // 2 slots
+const SLOT_MTRR_FIX4K: u32 = SLOT_MTRR_FIX16K + 2;  // 8 slots
+const SLOTS: u32 = SLOT_MTRR_FIX4K + 8;
+const NOT_STORED: i32 = -1;
+
+const FIELDS_BYTES: u32 = 16;
+// What an MsrFile needs in all: its result field, then one u64 per slot.
+export const MSR_FILE_BYTES: u32 = FIELDS_BYTES + SLOTS * 8;
+
+@unmanaged
+export class MsrFile {
+  // The value of the last successful read.
+  value: u64;
+
+  // The values a guest finds at power-on.
+  reset(): void {
+    memory.fill(changetype<usize>(this), 0, <usize>MSR_FILE_BYTES);
+    this.setSlot(SLOT_PAT, PAT_DEFAULT);
+  }
+
+  // RDMSR: true with the value in `value`, or false for #GP(0).
+  read(index: u32, record: ExitRecord, platform: Platform): bool {
+    let slot = storedSlot(index);
+    if (slot != NOT_STORED) {
+      this.value = this.slot(<u32>slot);
+      return true;
+    }
+    switch (index) {
+      case MSR_IA32_TSC: { this.value = platform.readTsc(); return true; }
+      case MSR_IA32_APIC_BASE: { this.value = APIC_BASE_DEFAULT; return true; }
+      case MSR_IA32_MISC_ENABLE: { this.value = MISC_ENABLE_DEFAULT; return true; }
+      case MSR_EFER: { this.value = record.efer & ~EFER_SVME; return true; }
+      // No MTRRs offered (MTRRCAP 0), no microcode revision, no platform ID
+      // and no AMD hardware configuration bits to report.
+      case MSR_IA32_MTRRCAP:
+      case MSR_IA32_BIOS_SIGN_ID:
+      case MSR_IA32_PLATFORM_ID:
+      case MSR_K7_HWCR: { this.value = 0; return true; }
+      default: return false;
+    }
+  }
+
+  // WRMSR: true when done (or deliberately ignored), false for #GP(0).
+  // An EFER write updates record.efer and marks it dirty.
+  write(index: u32, value: u64, record: ExitRecord): bool {
+    let slot = storedSlot(index);
+    if (slot != NOT_STORED) {
+      // TSC_AUX bits 63:32 are reserved (SDM vol. 4, IA32_TSC_AUX).
+      if (<u32>slot == SLOT_TSC_AUX && (value >> 32) != 0) return false;
+      this.setSlot(<u32>slot, value);
+      return true;
+    }
+    switch (index) {
+      case MSR_EFER: return writeEfer(value, record);
+      // Accepted and ignored: the guest may not move the TSC, the APIC or
+      // change CPU features; Linux writes BIOS_SIGN_ID (0) before reading
+      // the microcode revision, and HWCR on AMD.
+      case MSR_IA32_TSC:
+      case MSR_IA32_APIC_BASE:
+      case MSR_IA32_MISC_ENABLE:
+      case MSR_IA32_BIOS_SIGN_ID:
+      case MSR_K7_HWCR: return true;
+      // Read-only: #GP, as on hardware.
+      default: return false;
+    }
+  }
+
+  @inline private slot(index: u32): u64 {
+    return load<u64>(changetype<usize>(this) + <usize>FIELDS_BYTES + (<usize>index << 3));
+  }
+
+  @inline private setSlot(index: u32, value: u64): void {
+    store<u64>(changetype<usize>(this) + <usize>FIELDS_BYTES + (<usize>index << 3), value);
+  }
+}
+
+// The storage slot of an MSR kept as written, or NOT_STORED.
+function storedSlot(index: u32): i32 {
+  if (index - MSR_MTRR_PHYS_FIRST <= MSR_MTRR_PHYS_LAST - MSR_MTRR_PHYS_FIRST) {
+    return <i32>(SLOT_MTRR_PHYS + index - MSR_MTRR_PHYS_FIRST);
+  }
+  if (index - MSR_MTRR_FIX4K_FIRST <= MSR_MTRR_FIX4K_LAST - MSR_MTRR_FIX4K_FIRST) {
+    return <i32>(SLOT_MTRR_FIX4K + index - MSR_MTRR_FIX4K_FIRST);
+  }
+  switch (index) {
+    case MSR_MTRR_DEF_TYPE: return <i32>SLOT_MTRR_DEF_TYPE;
+    case MSR_IA32_PAT: return <i32>SLOT_PAT;
+    case MSR_TSC_AUX: return <i32>SLOT_TSC_AUX;
+    case MSR_MTRR_FIX64K_00000: return <i32>SLOT_MTRR_FIX64K;
+    case MSR_MTRR_FIX16K_80000: return <i32>SLOT_MTRR_FIX16K;
+    case MSR_MTRR_FIX16K_A0000: return <i32>(SLOT_MTRR_FIX16K + 1);
+    default: return NOT_STORED;
+  }
+}
+
+// EFER as the guest may set it (APM vol. 2, 3.1.7): SCE, LME, NXE. SVME is
+// dropped without a fault (the guest never sees it set); LMA is the CPU's
+// to change, so the current LMA is kept; any other bit is reserved (#GP).
+// LME cannot change while paging is on (#GP, APM vol. 2, 14.6.1).
+export function writeEfer(value: u64, record: ExitRecord): bool {
+  if ((value & ~(EFER_GUEST_BITS | EFER_SVME)) != 0) return false;
+  let current = record.efer & ~EFER_SVME;
+  let next = (value & (EFER_SCE | EFER_LME | EFER_NXE)) | (current & EFER_LMA);
+  if ((record.cr0 & CR0_PG) != 0 && ((next ^ current) & EFER_LME) != 0) return false;
+  record.efer = next;
+  record.dirty |= DIRTY_EFER;
+  return true;
+}

@@ -1,0 +1,191 @@
+import {
+  Uart16550, UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR, UART_MSR, UART_SCR,
+  IIR_NONE, IIR_THR_EMPTY, IIR_RECEIVED_DATA, IIR_LINE_STATUS, IIR_MODEM_STATUS,
+} from "../../../assembly/devices/uart16550";
+import { ConsoleLine, CONSOLE_LINE_BYTES } from "../../../assembly/devices/console_line";
+import { FakePlatform } from "../guest/helpers";
+
+const UART: usize = memory.data(64, 16);
+const CONSOLE: usize = memory.data(CONSOLE_LINE_BYTES, 16);
+
+function newUart(): Uart16550 {
+  memory.fill(CONSOLE, 0, CONSOLE_LINE_BYTES);
+  let console = changetype<ConsoleLine>(CONSOLE);
+  let name = String.UTF8.encode("web");
+  console.init(changetype<usize>(name), name.byteLength);
+  let uart = changetype<Uart16550>(UART);
+  uart.output = console;
+  uart.reset();
+  return uart;
+}
+
+function send(uart: Uart16550, text: string): void {
+  for (let i = 0; i < text.length; i++) uart.write(UART_RBR_THR, 1, text.charCodeAt(i));
+}
+
+describe("the 16550 UART", () => {
+  it("sends bytes written to THR to the guest's console, a line at a time", () => {
+    let platform = new FakePlatform();
+    let uart = newUart();
+    send(uart, "Hello, world\r\n");
+    changetype<ConsoleLine>(CONSOLE).drain(platform);
+    expect(platform.console.length).toBe(1);
+    expect(platform.console[0]).toBe("[web] Hello, world\n");
+  });
+
+  it("always reports THR and the transmitter empty in LSR", () => {
+    let uart = newUart();
+    expect(uart.read(UART_LSR, 1) & 0x60).toBe(0x60);
+    send(uart, "x");
+    expect(uart.read(UART_LSR, 1)).toBe(0x60);
+  });
+
+  it("keeps a value in the scratch register", () => {
+    let uart = newUart();
+    uart.write(UART_SCR, 1, 0xa5);
+    expect(uart.read(UART_SCR, 1)).toBe(0xa5);
+  });
+
+  it("reaches the divisor latch with DLAB set, without transmitting", () => {
+    let platform = new FakePlatform();
+    let uart = newUart();
+    uart.write(UART_LCR, 1, 0x83);
+    uart.write(UART_RBR_THR, 1, 0x01);
+    uart.write(UART_IER, 1, 0x00);
+    expect(uart.read(UART_RBR_THR, 1)).toBe(0x01);
+    expect(uart.read(UART_IER, 1)).toBe(0x00);
+    uart.write(UART_LCR, 1, 0x03);
+    expect(uart.read(UART_LCR, 1)).toBe(0x03);
+    expect(uart.ier).toBe(0);
+    changetype<ConsoleLine>(CONSOLE).flush(platform);
+    expect(platform.console.length).toBe(0);
+  });
+
+  it("says no interrupt is pending after reset", () => {
+    let uart = newUart();
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+    expect(uart.interruptPending()).toBe(false);
+  });
+
+  it("raises the THR-empty interrupt when it is enabled, and a read of IIR clears it", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x02);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_THR_EMPTY);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+  });
+
+  it("raises the THR-empty interrupt again after each byte sent", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x02);
+    uart.read(UART_IIR_FCR, 1);
+    send(uart, "a");
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_THR_EMPTY);
+  });
+
+  it("drops a pending THR-empty interrupt when IER disables it", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x02);
+    uart.write(UART_IER, 1, 0x00);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+  });
+
+  it("keeps only IER's four defined bits", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0xff);
+    expect(uart.read(UART_IER, 1)).toBe(0x0f);
+  });
+
+  it("reports enabled FIFOs in IIR bits 6-7, as a 16550A", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x07);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(0xc0 | IIR_NONE);
+    uart.write(UART_IIR_FCR, 1, 0x00);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+  });
+
+  it("asserts its IRQ only with OUT2 set, as a PC wires it", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x02);
+    expect(uart.interruptPending()).toBe(false);
+    uart.write(UART_MCR, 1, 0x08);
+    expect(uart.interruptPending()).toBe(true);
+  });
+
+  it("reports a connected terminal (DCD, DSR, CTS) outside loopback", () => {
+    let uart = newUart();
+    expect(uart.read(UART_MSR, 1)).toBe(0xb0);
+  });
+
+  it("wires the modem outputs to the inputs in loopback, as Linux's probe expects", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x10 | 0x0a); // loop, OUT2, RTS
+    expect(uart.read(UART_MSR, 1) & 0xf0).toBe(0x90); // DCD, CTS
+    uart.write(UART_MCR, 1, 0x1f);
+    expect(uart.read(UART_MSR, 1) & 0xf0).toBe(0xf0);
+  });
+
+  it("flags modem line changes in MSR bits 0-3 until MSR is read", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x10 | 0x0f); // all inputs on
+    uart.read(UART_MSR, 1);
+    uart.write(UART_MCR, 1, 0x10);        // all off
+    expect(uart.read(UART_MSR, 1)).toBe(0x0f); // DCTS, DDSR, TERI, DDCD
+    expect(uart.read(UART_MSR, 1)).toBe(0x00);
+  });
+
+  it("raises the modem status interrupt on a line change when enabled", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x08);
+    uart.write(UART_MCR, 1, 0x10 | 0x01);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_MODEM_STATUS);
+    uart.read(UART_MSR, 1);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+  });
+
+  it("receives its own bytes in loopback instead of printing them", () => {
+    let platform = new FakePlatform();
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x10);
+    send(uart, "Z\n");
+    expect(uart.read(UART_LSR, 1) & 0x03).toBe(0x03); // data ready, overrun
+    expect(uart.read(UART_RBR_THR, 1)).toBe(0x0a);
+    expect(uart.read(UART_LSR, 1) & 0x03).toBe(0x00);
+    changetype<ConsoleLine>(CONSOLE).flush(platform);
+    expect(platform.console.length).toBe(0);
+  });
+
+  it("orders interrupts: line status, received data, THR empty, modem status", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x10);
+    uart.write(UART_IER, 1, 0x0f);
+    send(uart, "a");
+    send(uart, "b"); // overrun
+    uart.write(UART_MCR, 1, 0x11); // DTR: a modem line change
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_LINE_STATUS);
+    uart.read(UART_LSR, 1);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_RECEIVED_DATA);
+    uart.read(UART_RBR_THR, 1);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_THR_EMPTY);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_MODEM_STATUS);
+  });
+
+  it("clears the receiver when FCR asks", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x10);
+    send(uart, "q");
+    uart.write(UART_IIR_FCR, 1, 0x03);
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+  });
+
+  it("returns to its power-on state on reset", () => {
+    let uart = newUart();
+    uart.write(UART_LCR, 1, 0x03);
+    uart.write(UART_IER, 1, 0x0f);
+    uart.write(UART_SCR, 1, 0x55);
+    uart.reset();
+    expect(uart.read(UART_LCR, 1)).toBe(0);
+    expect(uart.read(UART_IER, 1)).toBe(0);
+    expect(uart.read(UART_SCR, 1)).toBe(0);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+  });
+});

@@ -1,0 +1,125 @@
+import { dispatchExit } from "../../../assembly/guest/exits";
+import { ExitReason, ExitAction } from "../../../assembly/vcpu/exit_record";
+import { ExitRecord } from "../../../assembly/vcpu/exit_record";
+import { FakePlatform, newGuest, newRecord } from "./helpers";
+
+function cpuid(platform: FakePlatform, leaf: u32, subleaf: u32 = 0, cr4: u64 = 0): ExitRecord {
+  let machine = newGuest();
+  let record = newRecord(ExitReason.Cpuid);
+  record.rax = 0xffffffff00000000 | leaf;
+  record.rcx = 0xffffffff00000000 | subleaf;
+  record.rbx = 0xdeadbeefdeadbeef;
+  record.rdx = 0xdeadbeefdeadbeef;
+  record.cr4 = cr4;
+  record.instructionLength = 2;
+  dispatchExit(record, machine, platform);
+  return record;
+}
+
+describe("CPUID", () => {
+  it("sets the hypervisor-present bit in leaf 1 ECX", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(1, 0, 0x000a0f00, 0x03020800, 0x00000001, 0x178bfbff);
+    let record = cpuid(platform, 1);
+    expect((record.rcx >> 31) & 1).toBe(1);
+  });
+
+  it("hides VMX (leaf 1 ECX bit 5) and MONITOR/MWAIT (bit 3)", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(1, 0, 0, 0, 0x00000028, 0);
+    let record = cpuid(platform, 1);
+    expect(record.rcx & 0x28).toBe(0);
+  });
+
+  it("reports initial APIC ID 0 in leaf 1, whichever host CPU answered", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(1, 0, 0, 0x05020800, 0, 0);
+    let record = cpuid(platform, 1);
+    expect(record.rbx).toBe(0x00020800);
+  });
+
+  it("mirrors the guest's CR4.OSXSAVE in leaf 1 ECX bit 27, not the host's", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(1, 0, 0, 0, 1 << 27, 0);
+    expect((cpuid(platform, 1, 0, 0).rcx >> 27) & 1).toBe(0);
+    platform.setCpuid(1, 0, 0, 0, 0, 0);
+    expect((cpuid(platform, 1, 0, 1 << 18).rcx >> 27) & 1).toBe(1);
+  });
+
+  it("mirrors the guest's CR4.PKE in leaf 7 ECX bit 4 (OSPKE)", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(7, 0, 0, 0, 0x10 | 0x08, 0);
+    expect(cpuid(platform, 7, 0, 0).rcx).toBe(0x08);
+    expect(cpuid(platform, 7, 0, 1 << 22).rcx).toBe(0x18);
+  });
+
+  it("hides SVM in leaf 0x80000001 ECX bit 2", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0x80000001, 0, 0, 0, 0x000000ff, 0);
+    let record = cpuid(platform, 0x80000001);
+    expect(record.rcx).toBe(0xfb);
+  });
+
+  it("answers zeros for the SVM feature leaf 0x8000000A", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0x8000000a, 0, 1, 0x8000, 0, 0x1ebfbcff);
+    let record = cpuid(platform, 0x8000000a);
+    expect(record.rax).toBe(0);
+    expect(record.rbx).toBe(0);
+    expect(record.rcx).toBe(0);
+    expect(record.rdx).toBe(0);
+  });
+
+  it("answers our signature at 0x40000000 without asking the host", () => {
+    let platform = new FakePlatform();
+    let record = cpuid(platform, 0x40000000);
+    expect(platform.cpuidCalls).toBe(0);
+    expect(record.rax).toBe(0x40000001);
+    let signature = new ArrayBuffer(12);
+    store<u32>(changetype<usize>(signature), <u32>record.rbx);
+    store<u32>(changetype<usize>(signature), <u32>record.rcx, 4);
+    store<u32>(changetype<usize>(signature), <u32>record.rdx, 8);
+    expect(String.UTF8.decode(signature)).toBe("tshv-hv-core");
+  });
+
+  it("answers zeros for the rest of our range 0x40000001-0x400000FF", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0x40000001, 0, 1, 2, 3, 4);
+    let record = cpuid(platform, 0x40000001);
+    expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
+    record = cpuid(platform, 0x400000ff);
+    expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
+  });
+
+  it("passes other leaves through, zero-extended into the 64-bit registers", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0, 0, 0x16, 0x68747541, 0x444d4163, 0x69746e65);
+    let record = cpuid(platform, 0);
+    expect(record.rax).toBe(0x16);
+    expect(record.rbx).toBe(0x68747541);
+    expect(record.rcx).toBe(0x444d4163);
+    expect(record.rdx).toBe(0x69746e65);
+  });
+
+  it("passes the subleaf from ECX", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0xd, 1, 0xf, 0, 0, 0);
+    expect(cpuid(platform, 0xd, 1).rax).toBe(0xf);
+    expect(cpuid(platform, 0xd, 0).rax).toBe(0);
+  });
+
+  it("moves past CPUID by the instruction length, or 2 bytes when unknown", () => {
+    let platform = new FakePlatform();
+    let record = cpuid(platform, 0);
+    expect(record.advance).toBe(2);
+    expect(record.action).toBe(ExitAction.Resume);
+    let machine = newGuest();
+    record = newRecord(ExitReason.Cpuid);
+    record.instructionLength = 3; // with a prefix
+    dispatchExit(record, machine, platform);
+    expect(record.advance).toBe(3);
+    record = newRecord(ExitReason.Cpuid);
+    dispatchExit(record, machine, platform);
+    expect(record.advance).toBe(2);
+  });
+});

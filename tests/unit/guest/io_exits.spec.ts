@@ -1,0 +1,152 @@
+import { dispatchExit, mergeInput } from "../../../assembly/guest/exits";
+import { ExitReason, ExitAction, StopReason, IoFlags } from "../../../assembly/vcpu/exit_record";
+import { Machine } from "../../../assembly/guest/machine";
+import { ExitRecord } from "../../../assembly/vcpu/exit_record";
+import { FakePlatform, newGuest, newRecord } from "./helpers";
+
+function io(port: u32, size: u32, flags: u32, rax: u64): ExitRecord {
+  let record = newRecord(ExitReason.Io);
+  record.port = <u16>port;
+  record.ioSize = <u8>size;
+  record.ioFlags = <u8>flags;
+  record.rax = rax;
+  record.instructionLength = 1;
+  return record;
+}
+
+function outText(machine: Machine, platform: FakePlatform, text: string): void {
+  for (let i = 0; i < text.length; i++) dispatchExit(io(0x3f8, 1, 0, text.charCodeAt(i)), machine, platform);
+}
+
+describe("port I/O", () => {
+  it("reads all ones into AL from an unmapped port, keeping the rest of RAX", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x2f0, 1, IoFlags.In, 0x1122334455667700);
+    dispatchExit(record, machine, platform);
+    expect(record.rax).toBe(0x11223344556677ff);
+    expect(record.advance).toBe(1);
+    expect(record.action).toBe(ExitAction.Resume);
+  });
+
+  it("reads all ones into AX from an unmapped port, keeping the rest of RAX", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x2f0, 2, IoFlags.In, 0x1122334455667788);
+    dispatchExit(record, machine, platform);
+    expect(record.rax).toBe(0x112233445566ffff);
+  });
+
+  it("zero-extends a 32-bit IN into RAX", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x2f0, 4, IoFlags.In, 0x1122334455667788);
+    dispatchExit(record, machine, platform);
+    expect(record.rax).toBe(0xffffffff);
+  });
+
+  it("merges IN values as hardware does", () => {
+    expect(mergeInput(0xaaaaaaaaaaaaaaaa, 0x12345678, 1)).toBe(0xaaaaaaaaaaaaaa78);
+    expect(mergeInput(0xaaaaaaaaaaaaaaaa, 0x12345678, 2)).toBe(0xaaaaaaaaaaaa5678);
+    expect(mergeInput(0xaaaaaaaaaaaaaaaa, 0x12345678, 4)).toBe(0x12345678);
+  });
+
+  it("drops an OUT to an unmapped port and moves past the instruction", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x80, 1, 0, 0x55);
+    record.instructionLength = 2;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Resume);
+    expect(record.advance).toBe(2);
+  });
+
+  it("stops the guest with the value written to port 0xf4", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0xf4, 4, 0, 0xffffffff00000007);
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.ExitCode);
+    expect(record.stopCode).toBe(7);
+    expect(platform.console[0]).toBe("[hv] guest web stopped: exit code 7\n");
+  });
+
+  it("takes only the access size of RAX as the exit code", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0xf4, 1, 0, 0x1234);
+    dispatchExit(record, machine, platform);
+    expect(record.stopCode).toBe(0x34);
+    expect(platform.console[0]).toBe("[hv] guest web stopped: exit code 52\n");
+  });
+
+  it("reads all ones from the exit port", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0xf4, 1, IoFlags.In, 0);
+    dispatchExit(record, machine, platform);
+    expect(record.rax).toBe(0xff);
+    expect(record.action).toBe(ExitAction.Resume);
+  });
+
+  it("prints what the guest writes to COM1, one line per call", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("web");
+    outText(machine, platform, "Hello");
+    expect(platform.console.length).toBe(0);
+    outText(machine, platform, " world\r\nbye\n");
+    expect(platform.console.length).toBe(2);
+    expect(platform.console[0]).toBe("[web] Hello world\n");
+    expect(platform.console[1]).toBe("[web] bye\n");
+  });
+
+  it("flushes the guest's partial line before the exit code line", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("web");
+    outText(machine, platform, "io: a line without a newline at the end");
+    dispatchExit(io(0xf4, 4, 0, 7), machine, platform);
+    expect(platform.console.length).toBe(2);
+    expect(platform.console[0]).toBe("[web] io: a line without a newline at the end\n");
+    expect(platform.console[1]).toBe("[hv] guest web stopped: exit code 7\n");
+  });
+
+  it("keeps a value in the UART's scratch register across exits", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    dispatchExit(io(0x3ff, 1, 0, 0xa5), machine, platform);
+    let record = io(0x3ff, 1, IoFlags.In, 0);
+    dispatchExit(record, machine, platform);
+    expect(record.rax).toBe(0xa5);
+  });
+
+  it("stops the guest on string port I/O, naming the port", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x3f8, 1, IoFlags.String | IoFlags.Rep, 0);
+    record.rip = 0x100010;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.Unsupported);
+    expect(platform.console[0]).toBe("[hv] guest web stopped: string port I/O (OUTS/INS) at port 0x3f8 (out, RIP 0x100010)\n");
+  });
+
+  it("stops the guest cleanly on an access size the CPU cannot produce", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x3f8, 3, IoFlags.In, 0);
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(platform.console[0]).toBe("[hv] guest web stopped: bug: port I/O exit of 3 bytes at port 0x3f8 (RIP 0x100000)\n");
+  });
+
+  it("stops the guest when the stub gave no instruction length", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x3f8, 1, 0, 0x41);
+    record.instructionLength = 0;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.Unsupported);
+  });
+});
