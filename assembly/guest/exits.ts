@@ -201,6 +201,13 @@ function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: P
 }
 
 function handleXsetbv(record: ExitRecord, platform: Platform): void {
+  // XSAVE is not offered (vcpu/cpuid.ts): the stub switches FPU state with
+  // FXSAVE and does not switch XCR0 between guests, so XSETBV is #UD, as
+  // on a CPU without XSAVE (SDM vol. 2C, XSETBV: #UD if CPUID.01H:ECX.XSAVE = 0).
+  if (!XSAVE_OFFERED) {
+    injectException(record, 6, false, 0);
+    return;
+  }
   let value = (record.rdx << 32) | (record.rax & 0xffffffff);
   let verdict = checkXsetbv(<u32>record.rcx, value, hostXcr0(platform), record.cr4, record.cpl);
   if (verdict != XSETBV_OK) {
@@ -211,6 +218,9 @@ function handleXsetbv(record: ExitRecord, platform: Platform): void {
   record.dirty |= DIRTY_XCR0;
   record.advance = lengthOr(record, 3); // 0F 01 D1
 }
+
+// Flip when the stub switches XCR0 and saves guest state with XSAVE.
+const XSAVE_OFFERED = false;
 
 // Nothing intercepts exceptions yet. Those a backend may intercept later
 // (#DB, #AC, ...) go back to the guest unchanged; those that cannot be

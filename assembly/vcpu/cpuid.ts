@@ -23,14 +23,21 @@ export const SIGNATURE_EDX: u32 = 0x65726f63; // "core"
 export const LEAF1_ECX_MONITOR: u32 = 1 << 3;
 export const LEAF1_ECX_VMX: u32 = 1 << 5;
 export const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
+// XSAVE and everything whose state only XSAVE manages (AVX, FMA, F16C):
+// the stub switches guests' FPU state with FXSAVE (512 bytes, x87 + SSE)
+// and does not switch XCR0, so a guest must not be told about them.
+export const LEAF1_ECX_XSAVE_FAMILY: u32 = (1 << 12) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 29);
+// Leaf 7 subleaf 0: AVX2 and AVX-512 (EBX), VEX/EVEX-only and PKU (ECX),
+// AVX-512/AMX (EDX): SDM vol. 2A, Table 3-8 (leaf 07H).
+export const LEAF7_EBX_AVX: u32 = (1 << 5) | (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 30) | (1 << 31);
+export const LEAF7_ECX_AVX: u32 = (1 << 1) | (1 << 3) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 14);
+export const LEAF7_EDX_AVX: u32 = (1 << 2) | (1 << 3) | (1 << 8) | (1 << 22) | (1 << 23) | (1 << 24) | (1 << 25);
 export const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 // Leaf 7 subleaf 0, ECX
 export const LEAF7_ECX_OSPKE: u32 = 1 << 4;
 // Leaf 0x80000001 ECX (APM vol. 3, E.4.2)
 export const EXT1_ECX_SVM: u32 = 1 << 2;
 
-const CR4_OSXSAVE: u64 = 1 << 18;
-const CR4_PKE: u64 = 1 << 22;
 
 // Answers CPUID (leaf, subleaf) for the guest, whose CR4 is `guestCr4`:
 // EAX, EBX, ECX, EDX as 4 u32 at `out`.
@@ -66,8 +73,8 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
       // No nested VMX. No MONITOR/MWAIT: both are intercepted and raise
       // #UD, since MWAIT could park the physical CPU.
       ecx &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
-      // OSXSAVE mirrors CR4.OSXSAVE, and the guest's CR4 is not the host's.
-      ecx = (ecx & ~LEAF1_ECX_OSXSAVE) | ((guestCr4 & CR4_OSXSAVE) != 0 ? LEAF1_ECX_OSXSAVE : 0);
+      // No XSAVE (see LEAF1_ECX_XSAVE_FAMILY), hence no OSXSAVE either.
+      ecx &= ~LEAF1_ECX_XSAVE_FAMILY;
       // EBX[31:24] is the initial APIC ID: the guest's only vCPU is 0,
       // whichever host CPU answered.
       ebx &= 0x00ffffff;
@@ -79,9 +86,20 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
       return;
     }
     case 7: {
-      // OSPKE mirrors CR4.PKE (subleaf 0 only).
-      if (subleaf == 0) ecx = (ecx & ~LEAF7_ECX_OSPKE) | ((guestCr4 & CR4_PKE) != 0 ? LEAF7_ECX_OSPKE : 0);
+      if (subleaf == 0) {
+        // PKU's PKRU register is XSAVE state too; OSPKE follows it out.
+        ebx &= ~LEAF7_EBX_AVX;
+        ecx &= ~(LEAF7_ECX_AVX | LEAF7_ECX_OSPKE);
+        store<u32>(regs, load<u32>(regs, 12) & ~LEAF7_EDX_AVX, 12);
+      } else if (subleaf == 1) {
+        store<u32>(regs, load<u32>(regs) & ~((1 << 4) | (1 << 5)), 0); // AVX-VNNI, AVX512_BF16
+      }
       break;
+    }
+    case 0xd: {
+      // The XSAVE leaf describes a feature the guest does not have.
+      setRegisters(regs, 0, 0, 0, 0);
+      return;
     }
     case 0x80000001: {
       ecx &= ~EXT1_ECX_SVM; // no nested SVM

@@ -24,6 +24,18 @@ int kprintf(const char *fmt, ...)
 	return n;
 }
 
+int ksnprintf(char *buffer, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buffer, size, fmt, ap);
+	va_end(ap);
+	/* As the kernel's: the characters stored, never more than size - 1. */
+	if (n < 0)
+		return 0;
+	return size == 0 ? 0 : (size_t)n >= size ? (int)size - 1 : n;
+}
+
 void panic(const char *fmt, ...)
 {
 	va_list ap;

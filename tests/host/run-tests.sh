@@ -1,7 +1,7 @@
 #!/bin/bash
 # Host-harness tests: the real generated core and glue as a Linux program.
 set -u
-HVHOST=$1
+HVHOST=$(realpath "$1")
 pass=0 fail=0
 check() { # name, expected exit, command...
   local name=$1 want=$2; shift 2
@@ -19,7 +19,7 @@ check "10000 guest VMM instances made, trapped and dropped" 0 "$HVHOST" instance
 expect_line "no memory leaked over 10000 instances" '^\[hv\] selftest: 10000 guest VMM instances created and destroyed \(2500 made to trap\), [0-9]+ us, 0 KiB leaked$'
 
 cd "$(dirname "$0")/../.."
-check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml
+check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml build/guests/hello.elf
 expect_line "the demo plan names its guests" '^\[hv\] guest [a-z0-9-]+: '
 
 echo "host: $pass passed, $fail failed"

@@ -38,19 +38,28 @@ describe("CPUID", () => {
     expect(record.rbx).toBe(0x00020800);
   });
 
-  it("mirrors the guest's CR4.OSXSAVE in leaf 1 ECX bit 27, not the host's", () => {
+  it("hides XSAVE, OSXSAVE, AVX, FMA and F16C in leaf 1 ECX (no XSAVE state switching)", () => {
     let platform = new FakePlatform();
-    platform.setCpuid(1, 0, 0, 0, 1 << 27, 0);
-    expect((cpuid(platform, 1, 0, 0).rcx >> 27) & 1).toBe(0);
-    platform.setCpuid(1, 0, 0, 0, 0, 0);
-    expect((cpuid(platform, 1, 0, 1 << 18).rcx >> 27) & 1).toBe(1);
+    platform.setCpuid(1, 0, 0, 0, 0xffffffff, 0);
+    let ecx = cpuid(platform, 1, 0, 1 << 18).rcx;
+    expect((ecx >> 26) & 1).toBe(0);
+    expect((ecx >> 27) & 1).toBe(0);
+    expect((ecx >> 28) & 1).toBe(0);
+    expect((ecx >> 12) & 1).toBe(0);
+    expect((ecx >> 29) & 1).toBe(0);
+    expect((ecx >> 0) & 1).toBe(1); // SSE3 stays
   });
 
-  it("mirrors the guest's CR4.PKE in leaf 7 ECX bit 4 (OSPKE)", () => {
+  it("hides AVX2, AVX-512, PKU and OSPKE in leaf 7 and answers zeros for leaf 0xD", () => {
     let platform = new FakePlatform();
-    platform.setCpuid(7, 0, 0, 0, 0x10 | 0x08, 0);
-    expect(cpuid(platform, 7, 0, 0).rcx).toBe(0x08);
-    expect(cpuid(platform, 7, 0, 1 << 22).rcx).toBe(0x18);
+    platform.setCpuid(7, 0, 0, 0xffffffff, 0x18, 0);
+    let record = cpuid(platform, 7, 0, 1 << 22);
+    expect((record.rbx >> 5) & 1).toBe(0);
+    expect((record.rbx >> 16) & 1).toBe(0);
+    expect((record.rbx >> 0) & 1).toBe(1); // FSGSBASE stays
+    expect(record.rcx).toBe(0);
+    platform.setCpuid(0xd, 0, 0x7, 0x240, 0x240, 0);
+    expect(cpuid(platform, 0xd, 0).rax).toBe(0);
   });
 
   it("hides SVM in leaf 0x80000001 ECX bit 2", () => {
@@ -103,9 +112,9 @@ describe("CPUID", () => {
 
   it("passes the subleaf from ECX", () => {
     let platform = new FakePlatform();
-    platform.setCpuid(0xd, 1, 0xf, 0, 0, 0);
-    expect(cpuid(platform, 0xd, 1).rax).toBe(0xf);
-    expect(cpuid(platform, 0xd, 0).rax).toBe(0);
+    platform.setCpuid(0xb, 1, 0xf, 0, 0, 0);
+    expect(cpuid(platform, 0xb, 1).rax).toBe(0xf);
+    expect(cpuid(platform, 0xb, 0).rax).toBe(0);
   });
 
   it("moves past CPUID by the instruction length, or 2 bytes when unknown", () => {
