@@ -13,6 +13,7 @@ struct guest_run {
 	bool live;                 /* has a vCPU and RAM */
 	struct arch_vcpu vcpu;
 	uint64_t started_tsc;
+	uint64_t core_cycles;      /* time spent in the guest VMM, for the stats line */
 };
 
 static struct guest_run runs[CORE_MAX_GUESTS];
@@ -108,6 +109,7 @@ static bool prepare_guest(unsigned g)
 	}
 	runs[g].live = true;
 	runs[g].started_tsc = tsc_read();
+	runs[g].core_cycles = 0;
 	return true;
 }
 
@@ -142,7 +144,9 @@ void run_guests(unsigned count)
 		 * yet, a guest that never exits keeps the CPU (issue 5). */
 		while (action == ACTION_RESUME) {
 			backend->vcpu_run(&runs[g].vcpu, exit);
+			uint64_t t0 = tsc_read();
 			wasm_rt_trap_t trap = core_guest_handle_exit(g);
+			runs[g].core_cycles += tsc_read() - t0;
 			if (trap != WASM_RT_TRAP_NONE) {
 				kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
 					core_guest_name(g), wasm_rt_strerror(trap),
@@ -157,8 +161,9 @@ void run_guests(unsigned count)
 		if (action == ACTION_STOP) {
 			uint64_t cycles = tsc_read() - runs[g].started_tsc;
 			uint64_t ms = tsc_hz() >= 1000 ? cycles / (tsc_hz() / 1000) : 0;
-			kprintf("[hv] guest %s: %llu exits in %llu ms\n", core_guest_name(g),
-				(unsigned long long)exit->exits, (unsigned long long)ms);
+			kprintf("[hv] guest %s: %llu exits in %llu ms, %llu%% of it in the core\n",
+				core_guest_name(g), (unsigned long long)exit->exits, (unsigned long long)ms,
+				(unsigned long long)(cycles ? runs[g].core_cycles * 100 / cycles : 0));
 			stop_guest(g);
 		}
 		current = core_schedule_next(current, action);

@@ -19,9 +19,9 @@ function assertBootLines(r) {
   line(r, /^\[hv\]   module tests\/configs\/demo\.toml \d+ bytes$/);
   line(r, /^\[hv\]   module build\/guests\/hello\.elf \d+ bytes$/);
   line(r, /^\[hv\] core: \d+ KiB of compiled Wasm code$/);
-  line(r, /^\[hv\] config tests\/configs\/demo\.toml: 2 guest\(s\)$/);
-  line(r, /^\[hv\] guest alpha: 32 MiB, 1 vCPU\(s\), kernel build\/guests\/hello\.elf/);
-  line(r, /^\[hv\] guest beta: 16 MiB, 1 vCPU\(s\), kernel build\/guests\/hello\.elf.*on_crash restart \(max 2\)/);
+  line(r, /^\[hv\] config tests\/configs\/demo\.toml: 2 guests$/);
+  line(r, /^\[hv\] guest alpha: 32 MiB, 1 vCPU, kernel build\/guests\/hello\.elf/);
+  line(r, /^\[hv\] guest beta: 16 MiB, 1 vCPU, kernel build\/guests\/hello\.elf.*on_crash restart \(max 2\)/);
   for (const l of r.hv) assert.match(l, /^\[hv\] /);
 }
 
