@@ -96,7 +96,7 @@ check-config: $(BUILD)/supervisor.wasm
 # --- running and testing -------------------------------------------------------
 run: deps
 	$(MAKE) iso
-	scripts/run $(if $(EMU),--emu $(EMU)) $(ISO)
+	scripts/run --emu $(or $(EMU),auto) $(ISO)
 
 test: deps
 	$(MAKE) test-unit
