@@ -71,7 +71,8 @@ const struct arch_backend *arch_select(char *why, unsigned why_size)
 	return NULL;
 }
 
-static void stop_guest(unsigned g)
+/* Drops the guest's vCPU, instance, tables and RAM. */
+static void release_guest(unsigned g)
 {
 	if (runs[g].live) {
 		backend->vcpu_destroy(&runs[g].vcpu);
@@ -80,6 +81,11 @@ static void stop_guest(unsigned g)
 	if (fpu_owner == (int)g)
 		fpu_owner = -1;
 	core_guest_release(g);
+}
+
+static void stop_guest(unsigned g)
+{
+	release_guest(g);
 	core_schedule_stopped(g);
 }
 
@@ -139,6 +145,7 @@ void run_guests(unsigned count)
 		unsigned g = (unsigned)current;
 		struct exit_record *exit = core_guest_exit_record(g);
 		enum exit_action action = ACTION_RESUME;
+		uint32_t stop_reason = 0;
 		fpu_switch_to(current);
 		/* Run this guest until it yields or stops. Without a host timer
 		 * yet, a guest that never exits keeps the CPU (issue 5). */
@@ -147,7 +154,9 @@ void run_guests(unsigned count)
 			uint64_t t0 = tsc_read();
 			wasm_rt_trap_t trap = core_guest_handle_exit(g);
 			runs[g].core_cycles += tsc_read() - t0;
+			stop_reason = exit->stop_reason;
 			if (trap != WASM_RT_TRAP_NONE) {
+				stop_reason = STOP_VMM_TRAP;
 				kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
 					core_guest_name(g), wasm_rt_strerror(trap),
 					(unsigned long long)exit->rip, exit->reason);
@@ -164,7 +173,16 @@ void run_guests(unsigned count)
 			kprintf("[hv] guest %s: %llu exits in %llu ms, %llu%% of it in the core\n",
 				core_guest_name(g), (unsigned long long)exit->exits, (unsigned long long)ms,
 				(unsigned long long)(cycles ? runs[g].core_cycles * 100 / cycles : 0));
-			stop_guest(g);
+			if (core_guest_should_restart(g, stop_reason)) {
+				/* Everything anew: instance, RAM, tables, image, vCPU. */
+				release_guest(g);
+				if (prepare_guest(g))
+					action = ACTION_YIELD;
+				else
+					core_schedule_stopped(g);
+			} else {
+				stop_guest(g);
+			}
 		}
 		current = core_schedule_next(current, action);
 	}

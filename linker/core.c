@@ -361,6 +361,13 @@ void core_guest_release(unsigned g)
 	vm->kernel = vm->initrd = NULL;
 }
 
+bool core_guest_should_restart(unsigned g, uint32_t stop_reason)
+{
+	uint32_t restart = 0;
+	SUPERVISOR(restart = w2c_supervisor_guestStopped(&core_supervisor, g, stop_reason));
+	return restart != 0;
+}
+
 void core_schedule_reset(unsigned count) { SUPERVISOR(w2c_supervisor_schedulerReset(&core_supervisor, count)); }
 
 int core_schedule_next(int current, unsigned action)

@@ -60,6 +60,9 @@ struct exit_record *core_guest_exit_record(unsigned guest);
 wasm_rt_trap_t core_guest_handle_exit(unsigned guest);
 /* Drops the instance, the tables and the RAM. */
 void core_guest_release(unsigned guest);
+/* The crash policy: true when the guest, stopped for `stop_reason`, is to
+ * be restarted (the supervisor printed "restarted (n of N)"). */
+bool core_guest_should_restart(unsigned guest, uint32_t stop_reason);
 void core_schedule_reset(unsigned count);
 int core_schedule_next(int current, unsigned action);
 void core_schedule_stopped(unsigned guest);

@@ -113,3 +113,4 @@ export {
   releaseGuestTables, tableBytesInUse, guestTableBytes,
 } from "./tables";
 export { schedulerReset, scheduleNext, guestMarkStopped, runnableCount } from "./schedule";
+export { guestStopped } from "./crash";

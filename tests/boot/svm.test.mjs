@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildIso, boot, line } from "./lib.mjs";
 import { assertExitPaths } from "./guests.mjs";
+import { assertCrashPolicy } from "./crash.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -20,4 +21,10 @@ test("the demo's two guests run to completion under AMD-V", () => {
   line(r, /^\[hv\] guest alpha stopped: exit code 0$/);
   line(r, /^\[hv\] guest beta stopped: exit code 0$/);
   assert.equal(r.code, 0);
+});
+
+test("a crashing guest is restarted by policy, then stops; its neighbour finishes (AMD-V)", () => {
+  const iso = buildIso("crash-svm", { config: "tests/configs/crash.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  assertCrashPolicy(boot(iso.iso, { emu: "qemu", timeout: 120 }));
 });

@@ -1,0 +1,24 @@
+// The crash policy's entry point for the stub: called when a guest has
+// stopped; answers whether to restart it (with a fresh guest VMM instance,
+// fresh RAM and its image loaded again) and says so on the console.
+
+import { consoleWrite } from "./host";
+import { configGuest, configGuestCount } from "../config/schema";
+import { decideRestart } from "../sched/crash_policy";
+import { TextWriter } from "../lib/text";
+
+const LINE_CAPACITY: u32 = 256;
+const LINE: usize = memory.data(<i32>LINE_CAPACITY);
+const line = new TextWriter(LINE, LINE_CAPACITY - 1);
+
+// 1: restart it now; 0: it stays stopped.
+export function guestStopped(guest: u32, stopReason: u32): u32 {
+  if (guest >= configGuestCount()) return 0;
+  let config = configGuest(guest);
+  let restart = decideRestart(guest, stopReason, config.onCrashRestart, config.maxRestarts);
+  if (restart == 0) return 0;
+  line.clear().text("[hv] guest ").bytes(config.namePointer, config.nameLength)
+    .text(" restarted (").decimal(restart).text(" of ").decimal(config.maxRestarts).text(")\n");
+  consoleWrite(LINE, line.length);
+  return 1;
+}

@@ -1,0 +1,23 @@
+// The crash policy, the same under both vendors: a crashing guest is
+// restarted with a fresh instance until max_restarts, then stays stopped;
+// its neighbour finishes untouched.
+import assert from "node:assert/strict";
+import { line } from "./lib.mjs";
+import { guestLines } from "./guests.mjs";
+
+export function assertCrashPolicy(r) {
+  const crashy = r.hv.filter((l) => l.startsWith("[hv] guest crashy "));
+  assert.deepEqual(crashy.filter((l) => !l.includes(" exits in ")), [
+    "[hv] guest crashy stopped: triple fault",
+    "[hv] guest crashy restarted (1 of 2)",
+    "[hv] guest crashy stopped: triple fault",
+    "[hv] guest crashy restarted (2 of 2)",
+    "[hv] guest crashy stopped: triple fault",
+  ], r.output.slice(-3000));
+  // Each life of the guest ran its image from the start.
+  assert.equal(guestLines(r, "crashy").filter((l) => l.startsWith("triple: loading")).length, 3);
+  assert.deepEqual(guestLines(r, "steady"), ["memtest: 6 MiB checked, ok: 0 bad words"]);
+  line(r, /^\[hv\] guest steady stopped: exit code 0$/);
+  line(r, /^\[hv\] all guests stopped$/);
+  assert.equal(r.code, 0);
+}
