@@ -136,9 +136,22 @@ void run_guests(unsigned count)
 	kprintf("[hv] running %u guest(s) on %s\n", count, backend->name);
 
 	core_schedule_reset(count);
-	for (unsigned g = 0; g < count; g++)
-		if (!prepare_guest(g))
+	uint64_t overhead = 0, started = 0, t0 = tsc_read();
+	for (unsigned g = 0; g < count; g++) {
+		if (!prepare_guest(g)) {
 			core_schedule_stopped(g);
+			continue;
+		}
+		/* Beyond its RAM: the core's share, the VMCB/VMCS page, the vCPU. */
+		overhead += core_guest_overhead_bytes(g) + PAGE_SIZE + sizeof(struct guest_run);
+		started++;
+	}
+	if (started)
+		kprintf("[hv] %llu guest(s) ready in %llu ms; per-guest overhead %llu KiB "
+			"(guest VMM memory, nested tables, bitmaps, VMCB/VMCS, vCPU)\n",
+			(unsigned long long)started,
+			(unsigned long long)((tsc_read() - t0) / (tsc_hz() / 1000 ? tsc_hz() / 1000 : 1)),
+			(unsigned long long)(overhead / started / 1024));
 
 	int current = core_schedule_next(-1, ACTION_RESUME);
 	while (current >= 0) {

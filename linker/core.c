@@ -361,6 +361,13 @@ void core_guest_release(unsigned g)
 	vm->kernel = vm->initrd = NULL;
 }
 
+uint64_t core_guest_overhead_bytes(unsigned g)
+{
+	uint32_t tables = 0;
+	SUPERVISOR(tables = w2c_supervisor_guestTableBytes(&core_supervisor, g));
+	return core_guests[g].instance.w2c_memory.max_pages * 65536ull + tables;
+}
+
 bool core_guest_should_restart(unsigned g, uint32_t stop_reason)
 {
 	uint32_t restart = 0;

@@ -60,6 +60,9 @@ struct exit_record *core_guest_exit_record(unsigned guest);
 wasm_rt_trap_t core_guest_handle_exit(unsigned guest);
 /* Drops the instance, the tables and the RAM. */
 void core_guest_release(unsigned guest);
+/* What the core keeps for a running guest beyond its RAM: the guest VMM's
+ * linear memory, nested tables and permission bitmaps. */
+uint64_t core_guest_overhead_bytes(unsigned guest);
 /* The crash policy: true when the guest, stopped for `stop_reason`, is to
  * be restarted (the supervisor printed "restarted (n of N)"). */
 bool core_guest_should_restart(unsigned guest, uint32_t stop_reason);

@@ -1,7 +1,9 @@
 // Guests on AMD-V with nested paging under QEMU TCG (issue 3).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildIso, boot, line } from "./lib.mjs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { buildIso, boot, line, root } from "./lib.mjs";
 import { assertExitPaths } from "./guests.mjs";
 import { assertCrashPolicy } from "./crash.mjs";
 
@@ -27,4 +29,24 @@ test("a crashing guest is restarted by policy, then stops; its neighbour finishe
   const iso = buildIso("crash-svm", { config: "tests/configs/crash.toml" });
   assert.equal(iso.code, 0, iso.output);
   assertCrashPolicy(boot(iso.iso, { emu: "qemu", timeout: 120 }));
+});
+
+test("64 guests of 8 MiB run to completion on a 2 GiB host, overhead printed", () => {
+  mkdirSync(path.join(root, "build/test-configs"), { recursive: true });
+  let toml = "# 64 guests of 8 MiB on a 2 GiB host (written by tests/boot/svm.test.mjs).\n";
+  for (let i = 0; i < 64; i++) {
+    toml += `[[guest]]\nname = "g${String(i).padStart(2, "0")}"\nkernel = "../guests/hello.elf"\ncmdline = "guest=${i}"\nmemory = "8M"\n\n`;
+  }
+  writeFileSync(path.join(root, "build/test-configs/density.toml"), toml);
+  const iso = buildIso("density", { config: "build/test-configs/density.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  const r = boot(iso.iso, { emu: "qemu", memory: 2048, timeout: 300 });
+  line(r, /^\[hv\] 64 guest\(s\) ready in \d+ ms; per-guest overhead \d+ KiB/);
+  for (let i = 0; i < 64; i++) {
+    const name = `g${String(i).padStart(2, "0")}`;
+    line(r, new RegExp(`^\\[${name}\\] magic 0x2badb002, memory 640 KiB low, 7168 KiB high, cmdline "guest=${i}"$`));
+    line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
+  }
+  line(r, /^\[hv\] all guests stopped$/);
+  assert.equal(r.code, 0);
 });
