@@ -16,6 +16,20 @@ void console_flush(void);          /* waits until the UART has sent it all */
 #define IST_MACHINE_CHECK 3
 void gdt_init(void);
 void idt_init(void);
+#define VECTOR_TIMER    0x20
+#define VECTOR_SPURIOUS 0xFF
+extern char isr_timer[], isr_spurious[];
+
+/* boot/lapic.c: the local APIC timer, the host's time slice */
+/* Masks the legacy PICs, enables the LAPIC and starts a periodic timer
+ * every `period_ms`. False when there is no usable LAPIC. */
+bool lapic_timer_start(unsigned period_ms);
+extern volatile uint64_t lapic_ticks;
+void lapic_timer_interrupt(void);
+/* Takes an interrupt that is pending (a VM exit for a host interrupt leaves
+ * it pending: SVM with interrupts masked until here, VT-x without
+ * acknowledge-on-exit). */
+static inline void host_interrupt_window(void) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
 
 /* boot/multiboot2.c */
 struct memory_range {
@@ -58,6 +72,19 @@ static inline void *phys_to_virt(uint64_t address)
 	void *p = (void *)(uintptr_t)address;
 	__asm__("" : "+r"(p));
 	return p;
+}
+
+/* Model-specific registers; both arch backends and the stub use them. */
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return lo | (uint64_t)hi << 32;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
 static inline uint64_t read_cr2(void)

@@ -50,6 +50,18 @@ static const char *const exception_names[32] = {
 	"security exception", "reserved",
 };
 
+/* A host interrupt (no IST: they arrive only where the host stack is fine). */
+static void idt_set_interrupt(unsigned vector, uint64_t handler)
+{
+	struct idt_gate *g = &idt[vector];
+	g->offset_low = handler & 0xffff;
+	g->offset_middle = (handler >> 16) & 0xffff;
+	g->offset_high = handler >> 32;
+	g->selector = HV_CS;
+	g->type_attributes = GATE_INTERRUPT_PRESENT;
+	g->ist = 0;
+}
+
 void idt_init(void)
 {
 	for (unsigned v = 0; v < 32; v++) {
@@ -68,6 +80,8 @@ void idt_init(void)
 		uint16_t limit;
 		uint64_t base;
 	} __attribute__((packed)) pointer = { sizeof(idt) - 1, (uint64_t)idt };
+	idt_set_interrupt(VECTOR_TIMER, (uint64_t)isr_timer);
+	idt_set_interrupt(VECTOR_SPURIOUS, (uint64_t)isr_spurious);
 	__asm__ volatile("lidt %0" :: "m"(pointer));
 }
 

@@ -79,6 +79,38 @@ isr_common:
 	hlt
 	jmp 1b
 
+/* The host timer (boot/lapic.c): count the tick, EOI, back. It only ever
+ * interrupts the run loop between guest runs, so it saves just what the
+ * C handler may clobber. */
+	.globl isr_timer
+isr_timer:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	cld
+	call lapic_timer_interrupt
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rax
+	iretq
+
+/* Spurious LAPIC interrupts need no EOI (Intel SDM vol. 3A 12.9). */
+	.globl isr_spurious
+isr_spurious:
+	iretq
+
 	.section .rodata
 	.balign 8
 	.globl isr_table

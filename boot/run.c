@@ -133,7 +133,10 @@ void run_guests(unsigned count)
 	}
 	enable_host_fpu();
 	core_set_vendor(backend->vendor);
-	kprintf("[hv] running %u guest(s) on %s\n", count, backend->name);
+	unsigned slice_ms = core_timeslice_ms();
+	if (!lapic_timer_start(slice_ms))
+		kprintf("[hv] no usable local APIC timer: guests are not preempted\n");
+	kprintf("[hv] running %u guest(s) on %s, time slice %u ms\n", count, backend->name, slice_ms);
 
 	core_schedule_reset(count);
 	uint64_t overhead = 0, started = 0, t0 = tsc_read();
@@ -160,10 +163,13 @@ void run_guests(unsigned count)
 		enum exit_action action = ACTION_RESUME;
 		uint32_t stop_reason = 0;
 		fpu_switch_to(current);
-		/* Run this guest until it yields or stops. Without a host timer
-		 * yet, a guest that never exits keeps the CPU (issue 5). */
-		while (action == ACTION_RESUME) {
+		/* Run this guest until it yields, stops, or its time slice ends
+		 * (a host timer tick: the guest exits for it whatever it does). */
+		uint64_t slice_start = lapic_ticks;
+		while (action == ACTION_RESUME && lapic_ticks == slice_start) {
 			backend->vcpu_run(&runs[g].vcpu, exit);
+			if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
+				host_interrupt_window();
 			uint64_t t0 = tsc_read();
 			wasm_rt_trap_t trap = core_guest_handle_exit(g);
 			runs[g].core_cycles += tsc_read() - t0;

@@ -368,6 +368,13 @@ uint64_t core_guest_overhead_bytes(unsigned g)
 	return core_guests[g].instance.w2c_memory.max_pages * 65536ull + tables;
 }
 
+unsigned core_timeslice_ms(void)
+{
+	uint32_t ms = 0;
+	SUPERVISOR(ms = w2c_supervisor_hypervisorTimesliceMs(&core_supervisor));
+	return ms ? ms : 10;
+}
+
 bool core_guest_should_restart(unsigned g, uint32_t stop_reason)
 {
 	uint32_t restart = 0;

@@ -63,6 +63,8 @@ void core_guest_release(unsigned guest);
 /* What the core keeps for a running guest beyond its RAM: the guest VMM's
  * linear memory, nested tables and permission bitmaps. */
 uint64_t core_guest_overhead_bytes(unsigned guest);
+/* [hypervisor] timeslice_ms */
+unsigned core_timeslice_ms(void);
 /* The crash policy: true when the guest, stopped for `stop_reason`, is to
  * be restarted (the supervisor printed "restarted (n of N)"). */
 bool core_guest_should_restart(unsigned guest, uint32_t stop_reason);

@@ -158,18 +158,6 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 
 extern void svm_enter(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_save_pa);
 
-static inline uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return lo | (uint64_t)hi << 32;
-}
-
-static inline void wrmsr(uint32_t msr, uint64_t v)
-{
-	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
-
 /* Per host CPU (one for now; SMP brings one each). */
 static void *host_hsave;        /* VM_HSAVE_PA: where VMRUN keeps the host state */
 static void *host_vmsave;       /* where VMSAVE keeps the host's hidden state */

@@ -32,6 +32,8 @@ svm_enter:
 	push %rdi                 /*  0(%rsp): VMCB */
 
 	clgi                      /* no interrupt between here and stgi */
+	sti                       /* V_INTR_MASKING: the host's IF at VMRUN decides whether a
+	                             physical interrupt makes the guest exit (APM vol. 2, 15.21.1) */
 	mov %rdx, %rax
 	vmsave                    /* the host's hidden state */
 
@@ -73,7 +75,8 @@ svm_enter:
 
 	mov 16(%rsp), %rax
 	vmload                    /* the host's hidden state back (TR for the IST stacks) */
-	stgi                      /* a host interrupt pending since the exit is taken here */
+	cli
+	stgi                      /* a host interrupt stays pending: the run loop takes it */
 
 	add $24, %rsp
 	pop %r15

@@ -6,12 +6,13 @@ import path from "node:path";
 import { buildIso, boot, line, root } from "./lib.mjs";
 import { assertExitPaths } from "./guests.mjs";
 import { assertCrashPolicy } from "./crash.mjs";
+import { preemptIso, assertPreemption } from "./preempt.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
   assert.equal(iso.code, 0, iso.output);
   const r = boot(iso.iso, { emu: "qemu", timeout: 180, memory: 512 });
-  line(r, /^\[hv\] running 10 guest\(s\) on AMD-V$/);
+  line(r, /^\[hv\] running 10 guest\(s\) on AMD-V, time slice 10 ms$/);
   assertExitPaths(r);
 });
 
@@ -49,4 +50,10 @@ test("64 guests of 8 MiB run to completion on a 2 GiB host, overhead printed", (
   }
   line(r, /^\[hv\] all guests stopped$/);
   assert.equal(r.code, 0);
+});
+
+test("a guest spinning with interrupts off is preempted at each time slice (AMD-V)", () => {
+  const iso = preemptIso("preempt-svm", { spinLoops: 400000000, tickLoops: 20000000 });
+  const gap = assertPreemption(boot(iso, { emu: "qemu", timeout: 120 }));
+  console.log(`# longest wait of the ticker beside the spinner: ${gap.toFixed(1)} ms`);
 });

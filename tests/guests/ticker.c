@@ -1,0 +1,48 @@
+/* Measures its own progress: `loops=N` iterations, each reading the TSC,
+ * and reports the longest gap between two iterations, i.e. the longest
+ * time another guest kept it from running. */
+#include "guest.h"
+
+struct multiboot_info { uint32_t flags, mem_lower, mem_upper, boot_device, cmdline; };
+
+static uint32_t option(const struct multiboot_info *info, const char *key, uint32_t fallback)
+{
+	if (!(info->flags & 4))
+		return fallback;
+	for (const char *p = (const char *)info->cmdline; *p; p++) {
+		const char *k = key, *q = p;
+		while (*k && *q == *k) { k++; q++; }
+		if (*k)
+			continue;
+		uint32_t v = 0;
+		while (*q >= '0' && *q <= '9')
+			v = v * 10 + (uint32_t)(*q++ - '0');
+		return v;
+	}
+	return fallback;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return lo | (uint64_t)hi << 32;
+}
+
+uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
+{
+	uint32_t loops = option(info, "loops=", 10000000);
+	uint64_t previous = rdtsc(), longest = 0, first = previous;
+	for (uint32_t i = 0; i < loops; i++) {
+		uint64_t now = rdtsc();
+		if (now - previous > longest)
+			longest = now - previous;
+		previous = now;
+	}
+	puts("ticker: longest gap ");
+	putdec((uint32_t)(longest >> 10));
+	puts(" Ki TSC cycles in ");
+	putdec((uint32_t)((previous - first) >> 20));
+	puts(" Mi TSC cycles\n");
+	return 0;
+}
