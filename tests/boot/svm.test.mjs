@@ -7,6 +7,7 @@ import { buildIso, boot, line, root } from "./lib.mjs";
 import { assertExitPaths } from "./guests.mjs";
 import { assertCrashPolicy } from "./crash.mjs";
 import { preemptIso, assertPreemption } from "./preempt.mjs";
+import { assertFlood } from "./flood.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -56,4 +57,10 @@ test("a guest spinning with interrupts off is preempted at each time slice (AMD-
   const iso = preemptIso("preempt-svm", { spinLoops: 400000000, tickLoops: 20000000 });
   const gap = assertPreemption(boot(iso, { emu: "qemu", timeout: 120 }));
   console.log(`# longest wait of the ticker beside the spinner: ${gap.toFixed(1)} ms`);
+});
+
+test("a guest flooding its UART loses nothing and the others still print (AMD-V)", () => {
+  const iso = buildIso("flood-svm", { config: "tests/configs/flood.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  assertFlood(boot(iso.iso, { emu: "qemu", timeout: 120 }), 1000);
 });
