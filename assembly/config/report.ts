@@ -51,6 +51,7 @@ export function reportConfig(file: usize, fileLength: u32, sink: LineSink): u32 
     if (guest.hasInitrd) line.text(", initrd ").bytes(guest.initrdPointer, guest.initrdLength);
     if (guest.cmdlineLength > 0) line.text(", cmdline ").quoted(guest.cmdlinePointer, guest.cmdlineLength, 4096);
     if (guest.onCrashRestart) line.text(", on_crash restart (max ").decimal(guest.maxRestarts).text(")");
+    if (guest.cpuMask != 0) writeCpus(guest.cpuMask);
     endLine(sink);
   }
   return count;
@@ -60,6 +61,19 @@ export function reportConfig(file: usize, fileLength: u32, sink: LineSink): u32 
 export function reportNoConfig(sink: LineSink): void {
   startLine().text("no config: no boot module named *.toml (add one to grub.cfg)");
   endLine(sink);
+}
+
+// ", cpus [1, 2]": the CPUs of a pinned guest, ascending.
+function writeCpus(mask: u64): void {
+  line.text(", cpus [");
+  let first = true;
+  for (let cpu: u32 = 0; cpu < 64; cpu++) {
+    if ((mask & (<u64>1 << cpu)) == 0) continue;
+    if (!first) line.text(", ");
+    line.decimal(cpu);
+    first = false;
+  }
+  line.text("]");
 }
 
 function startLine(): TextWriter {

@@ -11,6 +11,7 @@
 //   cmdline = "console=ttyS0"  # default "", at most 4095 bytes
 //   memory = "256M"            # default "32M"; K/M/G; 1M..64G, 4K multiple
 //   vcpus = 2                  # default 1; 1..64
+//   cpus = [1, 2]              # host CPUs it may run on, 0..63; default any
 //   on_crash = "restart"       # "stop" (default) | "restart"
 //   max_restarts = 3           # default 3; 0..1000
 //
@@ -48,20 +49,24 @@ export const MIN_MEMORY_BYTES: u64 = MiB;
 export const MAX_MEMORY_BYTES: u64 = 64 * GiB;
 export const MEMORY_ALIGNMENT: u64 = 4 * KiB;
 
+// Host CPU numbers a guest can be pinned to: 0..MAX_CPU.
+export const MAX_CPU: u32 = 63;
+
 // --- keys ------------------------------------------------------------------
 
 const HYPERVISOR_KEYS: StaticArray<string> = ["timeslice_ms"];
 const TIMESLICE_MS: i32 = 0;
 
-const GUEST_KEYS: StaticArray<string> = ["name", "kernel", "initrd", "cmdline", "memory", "vcpus", "on_crash", "max_restarts"];
+const GUEST_KEYS: StaticArray<string> = ["name", "kernel", "initrd", "cmdline", "memory", "vcpus", "cpus", "on_crash", "max_restarts"];
 const NAME: i32 = 0;
 const KERNEL: i32 = 1;
 const INITRD: i32 = 2;
 const CMDLINE: i32 = 3;
 const MEMORY: i32 = 4;
 const VCPUS: i32 = 5;
-const ON_CRASH: i32 = 6;
-const MAX_RESTARTS: i32 = 7;
+const CPUS: i32 = 6;
+const ON_CRASH: i32 = 7;
+const MAX_RESTARTS: i32 = 8;
 
 const TABLE_NAMES: StaticArray<string> = ["hypervisor", "guest"];
 
@@ -97,6 +102,8 @@ export class GuestConfig {
   hasInitrd: bool;
   kernelModule: i32;
   initrdModule: i32;
+  // Host CPUs it may run on: bit n = CPU n; 0 = any (no `cpus`).
+  cpuMask: u64;
 
   get namePointer(): usize {
     return changetype<usize>(this) + GUEST_NAME_OFFSET;
@@ -272,6 +279,7 @@ function startGuest(): void {
   guest.vcpus = DEFAULT_VCPUS;
   guest.onCrashRestart = false;
   guest.maxRestarts = DEFAULT_MAX_RESTARTS;
+  guest.cpuMask = 0;
   guest.kernelModule = -1;
   guest.initrdModule = -1;
   table = Table.Guest;
@@ -325,6 +333,7 @@ function setKey(): void {
     case CMDLINE: setCmdline(value); break;
     case MEMORY: setMemory(value); break;
     case VCPUS: if (expectInteger(value, 1, 64)) guest.vcpus = <u32>value.integer; break;
+    case CPUS: setCpus(value); break;
     case ON_CRASH: setOnCrash(value); break;
     case MAX_RESTARTS: if (expectInteger(value, 0, 1000)) guest.maxRestarts = <u32>value.integer; break;
   }
@@ -489,6 +498,93 @@ function setOnCrash(value: Value): void {
   } else {
     valueError(value).quoted(pointer, value.storedLength, 32).text(' is not one of "stop", "restart"');
   }
+}
+
+// An array of host CPU numbers, each 0..MAX_CPU, none twice. The reader
+// keeps only the array's kind and length, so its elements are read again
+// here from the source (the reader has checked their syntax), for their
+// values and positions.
+function setCpus(value: Value): void {
+  if (value.kind != ValueKind.Array || value.arrayKind == ValueKind.String) {
+    let found = value.kind == ValueKind.Array ? "an array of strings" : describeKind(value.kind);
+    valueError(value).text("expected an array of CPU numbers, found ").text(found);
+    return;
+  }
+  if (value.arrayLength == 0) {
+    valueError(value).text("the list is empty");
+    return;
+  }
+  let mask: u64 = 0;
+  let p = value.start + 1; // after "["
+  let end = value.end;
+  let line = value.line;
+  let column = value.column + 1;
+  while (p < end) {
+    let c = <u32>load<u8>(p);
+    if (c == 0x0a) {
+      p++;
+      line++;
+      column = 1;
+      continue;
+    }
+    if (c == 0x23) { // a comment, to the end of its line
+      while (p < end && load<u8>(p) != 0x0a) {
+        if ((<u32>load<u8>(p) & 0xc0) != 0x80) column++;
+        p++;
+      }
+      continue;
+    }
+    if (c == 0x20 || c == 0x09 || c == 0x0d || c == 0x2c) {
+      p++;
+      column++;
+      continue;
+    }
+    if (c == 0x5d) break;
+    // An integer: [+-]digits with "_", or 0x and hex digits.
+    let start = p;
+    let negative = c == 0x2d;
+    if (c == 0x2b || c == 0x2d) p++;
+    let base: u64 = 10;
+    if (p + 1 < end && load<u8>(p) == 0x30 && load<u8>(p + 1) == 0x78) {
+      base = 16;
+      p += 2;
+    }
+    let number: u64 = 0; // saturates above MAX_CPU
+    while (p < end) {
+      let d = digitValue(<u32>load<u8>(p), base);
+      if (d < 0 && load<u8>(p) != 0x5f) break;
+      if (d >= 0 && number <= <u64>MAX_CPU) number = number * base + <u64>d;
+      p++;
+    }
+    let length = <u32>(p - start);
+    if (length == 0) { // not reached: the reader let only integers through
+      p++;
+      column++;
+      continue;
+    }
+    if ((negative && number != 0) || number > <u64>MAX_CPU) {
+      let message = diagnostics.error(line, column, reader.keyStart, reader.keyLength);
+      if (length <= 32) message.bytes(start, length);
+      else message.bytes(start, 32).text("...");
+      message.text(" is out of range (0 to ").decimal(MAX_CPU).text(")");
+      return;
+    }
+    let bit = <u64>1 << number;
+    if ((mask & bit) != 0) {
+      diagnostics.error(line, column, reader.keyStart, reader.keyLength).decimal(number).text(" is listed twice");
+      return;
+    }
+    mask |= bit;
+    column += length;
+  }
+  guest.cpuMask = mask;
+}
+
+function digitValue(c: u32, base: u64): i32 {
+  if (c >= 0x30 && c <= 0x39) return <i32>(c - 0x30);
+  if (base == 16 && c >= 0x61 && c <= 0x66) return <i32>(c - 0x61 + 10);
+  if (base == 16 && c >= 0x41 && c <= 0x46) return <i32>(c - 0x41 + 10);
+  return -1;
 }
 
 // --- modules ------------------------------------------------------------------------

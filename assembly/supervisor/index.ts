@@ -114,3 +114,9 @@ export {
 } from "./tables";
 export { schedulerReset, scheduleNext, guestMarkStopped, runnableCount } from "./schedule";
 export { guestStopped } from "./crash";
+
+// Host CPUs guest `index` may run on (bit n = CPU n); 0 = any CPU, and for
+// out-of-range indices. Whether a pinned CPU exists is known only at boot.
+export function guestCpuMask(index: u32): u64 {
+  return index < configGuestCount() ? configGuest(index).cpuMask : 0;
+}

@@ -56,7 +56,7 @@ test("a config that uses every key", () => {
   const r = check(["tests/configs/good-full.toml"]);
   assert.equal(r.stdout, lines(
     "config tests/configs/good-full.toml: 2 guests",
-    'guest web: 256 MiB, 2 vCPUs, kernel tests/configs/images/tiny.elf, initrd tests/configs/images/tiny.cpio, cmdline "console=ttyS0 msg=\\"hi\\"\\tquiet", on_crash restart (max 1000)',
+    'guest web: 256 MiB, 2 vCPUs, kernel tests/configs/images/tiny.elf, initrd tests/configs/images/tiny.cpio, cmdline "console=ttyS0 msg=\\"hi\\"\\tquiet", on_crash restart (max 1000), cpus [1, 3]',
     "guest db-2: 1028 KiB, 1 vCPU, kernel tests/configs/images/tiny.elf",
   ));
   assert.equal(r.status, 0);
@@ -206,8 +206,8 @@ test("after 20 errors, a count of the rest", () => {
   const r = check([f]);
   const out = r.stdout.split("\n");
   assert.equal(out.length, 22); // 20 errors, the count, and the final newline
-  assert.equal(out[0], `${f}:4:1: unknown_0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, on_crash, max_restarts)`);
-  assert.equal(out[19], `${f}:23:1: unknown_19: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, on_crash, max_restarts)`);
+  assert.equal(out[0], `${f}:4:1: unknown_0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts)`);
+  assert.equal(out[19], `${f}:23:1: unknown_19: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts)`);
   assert.equal(out[20], "and 10 more errors");
   assert.equal(r.status, 1);
 });

@@ -76,7 +76,7 @@ describe("hostile input", () => {
   });
   it("cuts a very long key in its message", () => {
     let key = "k".repeat(100000);
-    expect(onlyError("[[guest]]\n" + key + ' = 1\nname = "a"\nkernel = "a.elf"\n')).toBe("hv.toml:2:1: " + "k".repeat(48) + "...: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, on_crash, max_restarts)");
+    expect(onlyError("[[guest]]\n" + key + ' = 1\nname = "a"\nkernel = "a.elf"\n')).toBe("hv.toml:2:1: " + "k".repeat(48) + "...: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts)");
   });
   it("cuts a very long value in its message", () => {
     setModules(["a.elf"]);
@@ -94,6 +94,25 @@ describe("hostile input", () => {
     expect(parse("a = [\n".repeat(20000))).toBe(1);
     // The array opened on line 1 goes on to line 2, where "a" is no value.
     expect(errors()[0]).toBe('hv.toml:2:1: a: expected a value, found "a" (strings need quotes)');
+  });
+  it("answers hostile cpus arrays with errors", () => {
+    setModules(["a.elf"]);
+    const G = '[[guest]]\nname = "a"\nkernel = "a.elf"\n';
+    let zeros = new Array<string>(1000);
+    zeros.fill("0");
+    expect(onlyError(G + "cpus = [" + zeros.join(", ") + "]\n")).toBe("hv.toml:4:12: cpus: 0 is listed twice");
+    let counting = new Array<string>(1000);
+    for (let i = 0; i < 1000; i++) counting[i] = i.toString();
+    expect(onlyError(G + "cpus = [" + counting.join(",\n") + "]\n")).toBe("hv.toml:68:1: cpus: 64 is out of range (0 to 63)");
+    let strings = new Array<string>(1000);
+    strings.fill('"x"');
+    expect(onlyError(G + "cpus = [" + strings.join(",") + "]\n")).toBe("hv.toml:4:8: cpus: expected an array of CPU numbers, found an array of strings");
+    expect(onlyError(G + "cpus = " + "[".repeat(1000) + "1" + "]".repeat(1000) + "\n")).toBe("hv.toml:4:9: cpus: nested arrays are not supported");
+    expect(onlyError(G + "cpus = [1, [2, [3]], 4]\n")).toBe("hv.toml:4:12: cpus: nested arrays are not supported");
+    expect(onlyError(G + "cpus = [" + "-".repeat(1000) + "]\n").length).toBeGreaterThan(0);
+    expect(onlyError(G + "cpus = [" + "1,".repeat(100000) + "]\n")).toBe("hv.toml:4:11: cpus: 1 is listed twice");
+    expect(parse(G + "cpus = [1, 2\n")).toBe(1);
+    expect(errors()[0]).toBe('hv.toml:4:8: cpus: unterminated array: the file ends before the closing "]"');
   });
   it("handles 10k keys in one table", () => {
     let lines = new Array<string>(10000);

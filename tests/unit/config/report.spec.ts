@@ -47,6 +47,12 @@ describe("the plan of a valid config", () => {
     let cmdline = "c".repeat(4095);
     expect(report(GUEST + 'cmdline = "' + cmdline + '"\n')[1]).toBe('[hv] guest web: 32 MiB, 1 vCPU, kernel web.elf, cmdline "' + cmdline + '"\n');
   });
+  it("gives a pinned guest's CPUs last, ascending, and leaves them out when unpinned", () => {
+    setModules(["web.elf"]);
+    expect(report(GUEST + "cpus = [2, 1]\n")[1]).toBe("[hv] guest web: 32 MiB, 1 vCPU, kernel web.elf, cpus [1, 2]\n");
+    expect(report(GUEST + 'cpus = [63, 0]\non_crash = "restart"\n')[1]).toBe("[hv] guest web: 32 MiB, 1 vCPU, kernel web.elf, on_crash restart (max 3), cpus [0, 63]\n");
+    expect(report(GUEST + "cpus = [5]\n")[1]).toBe("[hv] guest web: 32 MiB, 1 vCPU, kernel web.elf, cpus [5]\n");
+  });
   it("leaves out on_crash when it is stop", () => {
     setModules(["web.elf"]);
     expect(report(GUEST + 'on_crash = "stop"\nmax_restarts = 9\n')[1]).toBe("[hv] guest web: 32 MiB, 1 vCPU, kernel web.elf\n");
@@ -91,8 +97,8 @@ describe("a config with errors", () => {
     expect(lines.length).toBe(21);
     expect(lines[0]).toBe("[hv] hv.toml:1:1: name: missing in [[guest]]\n");
     expect(lines[1]).toBe("[hv] hv.toml:1:1: kernel: missing in [[guest]]\n");
-    expect(lines[2]).toBe("[hv] hv.toml:2:1: bad0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, on_crash, max_restarts)\n");
-    expect(lines[19]).toBe("[hv] hv.toml:19:1: bad17: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, on_crash, max_restarts)\n");
+    expect(lines[2]).toBe("[hv] hv.toml:2:1: bad0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts)\n");
+    expect(lines[19]).toBe("[hv] hv.toml:19:1: bad17: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts)\n");
     expect(lines[20]).toBe("[hv] and 7 more errors\n");
   });
   it("says 1 more error, not 1 more errors", () => {

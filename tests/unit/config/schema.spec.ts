@@ -24,6 +24,10 @@ function firstGuest(source: string): GuestConfig {
   return configGuest(0);
 }
 
+function cpusOf(value: string): u64 {
+  return firstGuest(GUEST + "cpus = " + value + "\n").cpuMask;
+}
+
 function memoryOf(value: string): u64 {
   return firstGuest(GUEST + "memory = " + value + "\n").memoryBytes;
 }
@@ -96,11 +100,13 @@ describe("[hypervisor]", () => {
 describe("[[guest]] keys", () => {
   it("rejects an unknown key, suggesting the key meant", () => {
     expect(onlyError(GUEST + 'memroy = "64M"\n')).toBe('hv.toml:4:1: memroy: unknown key in [[guest]] (did you mean "memory"?)');
-    expect(onlyError(GUEST + "cpus = 2\n")).toBe('hv.toml:4:1: cpus: unknown key in [[guest]] (did you mean "vcpus"?)');
+    expect(onlyError(GUEST + "vcpu = 2\n")).toBe('hv.toml:4:1: vcpu: unknown key in [[guest]] (did you mean "vcpus"?)');
+    expect(onlyError(GUEST + "cpu = [1]\n")).toBe('hv.toml:4:1: cpu: unknown key in [[guest]] (did you mean "cpus"?)');
+    expect(onlyError(GUEST + "cpsu = [1]\n")).toBe('hv.toml:4:1: cpsu: unknown key in [[guest]] (did you mean "cpus"?)');
     expect(onlyError(GUEST + 'Memory = "64M"\n')).toBe('hv.toml:4:1: Memory: unknown key in [[guest]] (did you mean "memory"?)');
   });
   it("lists the known keys when no key is close", () => {
-    expect(onlyError(GUEST + "colour = 1\n")).toBe("hv.toml:4:1: colour: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, on_crash, max_restarts)");
+    expect(onlyError(GUEST + "colour = 1\n")).toBe("hv.toml:4:1: colour: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts)");
   });
   it("rejects a [hypervisor] key, saying where it belongs", () => {
     expect(onlyError(GUEST + "timeslice_ms = 5\n")).toBe("hv.toml:4:1: timeslice_ms: unknown key in [[guest]] (it belongs in [hypervisor])");
@@ -134,6 +140,7 @@ describe("[[guest]] defaults", () => {
     expect(guest.cmdlineLength).toBe(0);
     expect(guest.onCrashRestart).toBe(false);
     expect(guest.maxRestarts).toBe(3);
+    expect(guest.cpuMask).toBe(0);
   });
 });
 
@@ -309,6 +316,69 @@ describe("[[guest]] vcpus", () => {
   });
   it("rejects a string", () => {
     expect(onlyError(GUEST + '  vcpus = "2"\n')).toBe("hv.toml:4:11: vcpus: expected an integer, found a string");
+  });
+});
+
+describe("[[guest]] cpus", () => {
+  it("takes host CPU numbers as a mask, bit n for CPU n", () => {
+    expect(cpusOf("[1, 2]")).toBe(0b110);
+    expect(cpusOf("[0]")).toBe(1);
+    expect(cpusOf("[63]")).toBe(<u64>1 << 63);
+    expect(cpusOf("[3, 1]")).toBe(0b1010);
+    expect(cpusOf("[ 0x3f , +5, -0, 1_0 ]")).toBe((<u64>1 << 63) | (1 << 5) | 1 | (1 << 10));
+  });
+  it("takes all 64 CPUs", () => {
+    let all: string[] = [];
+    for (let i = 63; i >= 0; i--) all.push(i.toString());
+    expect(cpusOf("[" + all.join(", ") + "]")).toBe(u64.MAX_VALUE);
+  });
+  it("takes an array over several lines, with comments", () => {
+    expect(cpusOf("[\n  4,   # é: the fast one\n  7,\n]")).toBe(0b10010000);
+  });
+  it("keeps each guest's own CPUs", () => {
+    setModules(["web.elf", "db.elf"]);
+    expect(parse(GUEST + "cpus = [1]\n[[guest]]\nname = \"db\"\nkernel = \"db.elf\"\n")).toBe(0);
+    expect(configGuest(0).cpuMask).toBe(2);
+    expect(configGuest(1).cpuMask).toBe(0);
+  });
+  it("rejects a value that is not an array of integers, at the value", () => {
+    expect(onlyError(GUEST + 'cpus = "1,2"\n')).toBe("hv.toml:4:8: cpus: expected an array of CPU numbers, found a string");
+    expect(onlyError(GUEST + "cpus = 1\n")).toBe("hv.toml:4:8: cpus: expected an array of CPU numbers, found an integer");
+    expect(onlyError(GUEST + "cpus   = true\n")).toBe("hv.toml:4:10: cpus: expected an array of CPU numbers, found a boolean");
+    expect(onlyError(GUEST + "cpus = ['1', \"2\"]\n")).toBe("hv.toml:4:8: cpus: expected an array of CPU numbers, found an array of strings");
+  });
+  it("rejects an empty list", () => {
+    expect(onlyError(GUEST + "cpus = []\n")).toBe("hv.toml:4:8: cpus: the list is empty");
+    expect(onlyError(GUEST + "cpus = [ # none\n]\n")).toBe("hv.toml:4:8: cpus: the list is empty");
+  });
+  it("rejects a CPU out of 0..63, at the element, as written", () => {
+    expect(onlyError(GUEST + "cpus = [1, 64]\n")).toBe("hv.toml:4:12: cpus: 64 is out of range (0 to 63)");
+    expect(onlyError(GUEST + "cpus = [-1]\n")).toBe("hv.toml:4:9: cpus: -1 is out of range (0 to 63)");
+    expect(onlyError(GUEST + "cpus = [0x40]\n")).toBe("hv.toml:4:9: cpus: 0x40 is out of range (0 to 63)");
+    expect(onlyError(GUEST + "cpus = [1,\t1_000]\n")).toBe("hv.toml:4:12: cpus: 1_000 is out of range (0 to 63)");
+    expect(onlyError(GUEST + "cpus = [99999999999999999999]\n")).toBe("hv.toml:4:9: cpus: 99999999999999999999 is out of range (0 to 63)");
+    expect(onlyError(GUEST + "cpus = [" + "9".repeat(40) + "]\n")).toBe("hv.toml:4:9: cpus: " + "9".repeat(32) + "... is out of range (0 to 63)");
+  });
+  it("finds the element's line and column in an array over several lines", () => {
+    expect(onlyError(GUEST + "cpus = [\n  1,  # é\n\t70,\n]\n")).toBe("hv.toml:6:2: cpus: 70 is out of range (0 to 63)");
+    expect(onlyError(GUEST + "cpus = [1,\r\n 2, 1]\r\n")).toBe("hv.toml:5:5: cpus: 1 is listed twice");
+  });
+  it("rejects a CPU listed twice, at the second, however written", () => {
+    expect(onlyError(GUEST + "cpus = [1, 2, 1]\n")).toBe("hv.toml:4:15: cpus: 1 is listed twice");
+    expect(onlyError(GUEST + "cpus = [0x1, 1]\n")).toBe("hv.toml:4:14: cpus: 1 is listed twice");
+    expect(onlyError(GUEST + "cpus = [0, -0]\n")).toBe("hv.toml:4:12: cpus: 0 is listed twice");
+  });
+  it("reports one error per value", () => {
+    expect(onlyError(GUEST + "cpus = [64, 65, 1, 1]\n")).toBe("hv.toml:4:9: cpus: 64 is out of range (0 to 63)");
+  });
+  it("rejects a second cpus", () => {
+    expect(onlyError(GUEST + "cpus = [1]\ncpus = [2]\n")).toBe("hv.toml:5:1: cpus: duplicate key, already set at line 4");
+  });
+  it("leaves syntax errors in the array to the reader", () => {
+    expect(onlyError(GUEST + "cpus = [1, [2]]\n")).toBe("hv.toml:4:12: cpus: nested arrays are not supported");
+    expect(onlyError(GUEST + "cpus = [1, \"2\"]\n")).toBe("hv.toml:4:12: cpus: an array cannot mix integers and strings");
+    expect(onlyError(GUEST + "cpus = [1 2]\n")).toBe('hv.toml:4:11: cpus: expected "," or "]" in the array, found "2"');
+    expect(onlyError(GUEST + "cpus = [1.5]\n")).toBe("hv.toml:4:9: cpus: floating-point numbers are not supported");
   });
 });
 
