@@ -14,18 +14,31 @@ void console_flush(void);          /* waits until the UART has sent it all */
 #define IST_DOUBLE_FAULT  1
 #define IST_NMI           2
 #define IST_MACHINE_CHECK 3
-void gdt_init(void);
-void idt_init(void);
+void gdt_init(unsigned cpu);   /* this CPU's GDT and TSS */
+void idt_init(void);          /* the IDT, shared; idt_load on the other CPUs */
+void idt_load(void);
 #define VECTOR_TIMER    0x20
 #define VECTOR_SPURIOUS 0xFF
 extern char isr_timer[], isr_spurious[];
 
-/* boot/lapic.c: the local APIC timer, the host's time slice */
-/* Masks the legacy PICs, enables the LAPIC and starts a periodic timer
- * every `period_ms`. False when there is no usable LAPIC. */
+/* boot/lapic.c: the local APIC: time slices and starting CPUs */
+/* On the boot CPU: masks the legacy PICs, enables the LAPIC, measures the
+ * timer. False when there is no usable LAPIC. */
+bool lapic_init(void);
+uint32_t lapic_id(void);
+/* Starts a periodic timer on the calling CPU every `period_ms`. */
 bool lapic_timer_start(unsigned period_ms);
-extern volatile uint64_t lapic_ticks;
+void lapic_timer_stop(void);
 void lapic_timer_interrupt(void);
+void lapic_start_cpu(uint32_t apic_id, uint8_t vector);
+
+/* boot/smp.c: the other CPUs */
+/* Starts every enabled CPU the ACPI MADT lists; returns how many CPUs are
+ * online (at least 1). They wait in smp_wait_for_work until released. */
+unsigned smp_start(void);
+/* Releases the other CPUs into `work(cpu index)`, runs it on this CPU
+ * too, and returns when every CPU has returned from it. */
+void smp_run_everywhere(void (*work)(unsigned cpu));
 /* Takes an interrupt that is pending (a VM exit for a host interrupt leaves
  * it pending: SVM with interrupts masked until here, VT-x without
  * acknowledge-on-exit). */

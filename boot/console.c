@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include "hv.h"
 #include "boot.h"
+#include "percpu.h"
 
 #define COM1 0x3f8
 #define UART_DATA 0     /* THR/RBR; DLL when LCR.DLAB=1 */
@@ -52,17 +53,30 @@ static void uart_put(char c)
 	outb(COM1 + UART_DATA, (uint8_t)c);
 }
 
-void console_putc(char c)
+static void uart_putc(char c)
 {
 	if (c == '\n')
 		uart_put('\r');
 	uart_put(c);
 }
 
+/* One writer at a time, so what one CPU writes in one call (a whole line)
+ * is never cut by another CPU's output. */
+static spinlock_t console_lock;
+
+void console_putc(char c)
+{
+	spin_lock(&console_lock);
+	uart_putc(c);
+	spin_unlock(&console_lock);
+}
+
 void console_write(const char *s, size_t len)
 {
+	spin_lock(&console_lock);
 	for (size_t i = 0; i < len; i++)
-		console_putc(s[i]);
+		uart_putc(s[i]);
+	spin_unlock(&console_lock);
 }
 
 void console_flush(void)
@@ -81,7 +95,7 @@ struct sink {
 static void out(struct sink *k, char c)
 {
 	if (!k->buffer) {
-		console_putc(c);
+		uart_putc(c);      /* the panic path: the caller holds nothing */
 		k->length++;
 	} else if (k->length + 1 < k->size) {
 		k->buffer[k->length++] = c;
@@ -181,13 +195,17 @@ static void vformat(struct sink *k, const char *fmt, va_list ap)
 	}
 }
 
+/* Formatted into a buffer first and written in one go (see console_lock);
+ * longer output is cut at 512 bytes. */
 int kprintf(const char *fmt, ...)
 {
-	struct sink k = { 0 };
+	char buffer[512];
+	struct sink k = { buffer, sizeof buffer, 0 };
 	va_list ap;
 	va_start(ap, fmt);
 	vformat(&k, fmt, ap);
 	va_end(ap);
+	console_write(buffer, k.length);
 	return (int)k.length;
 }
 

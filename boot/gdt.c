@@ -6,6 +6,7 @@
  * Stack Table").
  */
 #include "boot.h"
+#include "percpu.h"
 
 /* Descriptor bits: Intel SDM vol. 3A 3.4.5, figure 3-8. */
 #define SEG_CODE64 0x00af9a000000ffffull   /* P, DPL0, code exec/read, L=1, G */
@@ -25,25 +26,29 @@ struct tss {
 	uint16_t iomap_base;
 } __attribute__((packed));
 
-static struct tss tss;
-static uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));
+/* One GDT and TSS per CPU: LTR marks a TSS descriptor busy, and each CPU
+ * needs IST stacks of its own. */
+static struct tss tss_of[MAX_CPUS];
+static uint8_t ist_stacks[MAX_CPUS][3][IST_STACK_SIZE] __attribute__((aligned(16)));
 /* null, code, data, TSS (a 16-byte system descriptor). */
-static uint64_t gdt[5] __attribute__((aligned(16)));
+static uint64_t gdt_of[MAX_CPUS][5] __attribute__((aligned(16)));
 
 struct table_pointer {
 	uint16_t limit;
 	uint64_t base;
 } __attribute__((packed));
 
-void gdt_init(void)
+void gdt_init(unsigned cpu)
 {
-	tss.ist[IST_DOUBLE_FAULT - 1] = (uint64_t)&ist_stacks[0][IST_STACK_SIZE];
-	tss.ist[IST_NMI - 1] = (uint64_t)&ist_stacks[1][IST_STACK_SIZE];
-	tss.ist[IST_MACHINE_CHECK - 1] = (uint64_t)&ist_stacks[2][IST_STACK_SIZE];
-	tss.iomap_base = sizeof(tss);        /* no I/O permission bitmap */
+	struct tss *tss = &tss_of[cpu];
+	uint64_t *gdt = gdt_of[cpu];
+	tss->ist[IST_DOUBLE_FAULT - 1] = (uint64_t)&ist_stacks[cpu][0][IST_STACK_SIZE];
+	tss->ist[IST_NMI - 1] = (uint64_t)&ist_stacks[cpu][1][IST_STACK_SIZE];
+	tss->ist[IST_MACHINE_CHECK - 1] = (uint64_t)&ist_stacks[cpu][2][IST_STACK_SIZE];
+	tss->iomap_base = sizeof(*tss);      /* no I/O permission bitmap */
 
-	uint64_t base = (uint64_t)&tss;
-	uint64_t limit = sizeof(tss) - 1;
+	uint64_t base = (uint64_t)tss;
+	uint64_t limit = sizeof(*tss) - 1;
 	gdt[0] = 0;
 	gdt[HV_CS >> 3] = SEG_CODE64;
 	gdt[HV_DS >> 3] = SEG_DATA;
@@ -53,7 +58,7 @@ void gdt_init(void)
 		((base >> 24) & 0xff) << 56;
 	gdt[(HV_TSS >> 3) + 1] = base >> 32;
 
-	struct table_pointer pointer = { sizeof(gdt) - 1, (uint64_t)gdt };
+	struct table_pointer pointer = { sizeof(gdt_of[0]) - 1, (uint64_t)gdt };
 	/* Reload CS with a far return, then the data segments and TR. */
 	__asm__ volatile(
 		"lgdt %0\n\t"

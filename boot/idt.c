@@ -85,6 +85,15 @@ void idt_init(void)
 	__asm__ volatile("lidt %0" :: "m"(pointer));
 }
 
+void idt_load(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) pointer = { sizeof(idt) - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" :: "m"(pointer));
+}
+
 void exception_handler(struct exception_frame *f);
 
 void exception_handler(struct exception_frame *f)

@@ -1,21 +1,28 @@
 /*
- * The local APIC timer: the host's time slice. Periodic, at the configured
- * timeslice; each tick is a physical interrupt that makes the running guest
- * exit (SVM: INTR intercept; VT-x: external-interrupt exiting), and the run
- * loop then lets the next guest run. xAPIC in MMIO mode (Intel SDM vol. 3A,
- * chapter 12 "Advanced Programmable Interrupt Controller"): it is in every
- * x86-64 CPU, QEMU TCG and Bochs.
+ * The local APIC: the host's time slice and the IPIs that start the other
+ * CPUs. xAPIC in MMIO mode (Intel SDM vol. 3A, chapter 12 "Advanced
+ * Programmable Interrupt Controller"): it is in every x86-64 CPU, QEMU TCG
+ * and Bochs. Each CPU has its own LAPIC at the same address.
+ *
+ * The timer is periodic, at the configured timeslice; each tick is a
+ * physical interrupt that makes the running guest exit (SVM: INTR
+ * intercept; VT-x: external-interrupt exiting), and the run loop then lets
+ * the next guest run.
  */
 #include "hv.h"
 #include "boot.h"
+#include "percpu.h"
 
 #define MSR_APIC_BASE        0x1B
 #define APIC_BASE_ENABLE     (1ull << 11)
 #define APIC_BASE_ADDRESS    0xFFFFFF000ull
 
 /* Register offsets (SDM vol. 3A, table 12-1) */
+#define LAPIC_ID             0x020
 #define LAPIC_EOI            0x0B0
 #define LAPIC_SVR            0x0F0
+#define LAPIC_ICR_LOW        0x300
+#define LAPIC_ICR_HIGH       0x310
 #define LAPIC_LVT_TIMER      0x320
 #define LAPIC_TIMER_INITIAL  0x380
 #define LAPIC_TIMER_CURRENT  0x390
@@ -24,20 +31,32 @@
 #define LVT_MASKED           (1u << 16)
 #define LVT_PERIODIC         (1u << 17)
 #define DIVIDE_BY_16         0x3
+/* ICR (SDM vol. 3A 12.6.1) */
+#define ICR_INIT             (5u << 8)
+#define ICR_STARTUP          (6u << 8)
+#define ICR_LEVEL_ASSERT     (1u << 14)
+#define ICR_PENDING          (1u << 12)
 
-volatile uint64_t lapic_ticks;
 static volatile uint32_t *lapic;
+static uint32_t counts_per_ms;   /* the timer's rate, measured once */
 
 static inline uint32_t lapic_read(unsigned reg) { return lapic[reg / 4]; }
 static inline void lapic_write(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
 
 void lapic_timer_interrupt(void)
 {
-	lapic_ticks++;
+	this_cpu()->ticks++;
 	lapic_write(LAPIC_EOI, 0);
 }
 
-bool lapic_timer_start(unsigned period_ms)
+/* Enables this CPU's LAPIC (software enable, spurious vector). */
+static void lapic_enable(void)
+{
+	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE);
+	lapic_write(LAPIC_SVR, SVR_ENABLE | VECTOR_SPURIOUS);
+}
+
+bool lapic_init(void)
 {
 	uint32_t a, b, c, d;
 	cpuid(1, 0, &a, &b, &c, &d);
@@ -47,11 +66,8 @@ bool lapic_timer_start(unsigned period_ms)
 	 * collide with exceptions. */
 	outb(0x21, 0xFF);
 	outb(0xA1, 0xFF);
-
-	uint64_t base = rdmsr(MSR_APIC_BASE);
-	wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE);
-	lapic = phys_to_virt(base & APIC_BASE_ADDRESS);   /* below 4 GiB, identity-mapped */
-	lapic_write(LAPIC_SVR, SVR_ENABLE | VECTOR_SPURIOUS);
+	lapic = phys_to_virt(rdmsr(MSR_APIC_BASE) & APIC_BASE_ADDRESS);  /* below 4 GiB */
+	lapic_enable();
 
 	/* The timer's rate is not architectural: count it against the TSC
 	 * for 10 ms (the TSC is calibrated against the PIT already). */
@@ -62,13 +78,63 @@ bool lapic_timer_start(unsigned period_ms)
 	while (tsc_read() - t0 < window) {}
 	uint32_t counted = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CURRENT);
 	lapic_write(LAPIC_TIMER_INITIAL, 0);
-	if (counted == 0)
+	counts_per_ms = counted / 10;
+	return counts_per_ms != 0;
+}
+
+uint32_t lapic_id(void)
+{
+	return lapic ? lapic_read(LAPIC_ID) >> 24 : 0;
+}
+
+bool lapic_timer_start(unsigned period_ms)
+{
+	if (!lapic || !counts_per_ms)
 		return false;
-	uint64_t per_ms = counted / 10;
-	uint64_t initial = per_ms * period_ms;
+	uint64_t initial = (uint64_t)counts_per_ms * period_ms;
 	if (initial == 0 || initial > 0xFFFFFFFF)
 		return false;
+	lapic_enable();
+	lapic_write(LAPIC_TIMER_DIVIDE, DIVIDE_BY_16);
 	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | VECTOR_TIMER);
 	lapic_write(LAPIC_TIMER_INITIAL, (uint32_t)initial);
 	return true;
 }
+
+void lapic_timer_stop(void)
+{
+	if (lapic) {
+		lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VECTOR_TIMER);
+		lapic_write(LAPIC_TIMER_INITIAL, 0);
+	}
+}
+
+static void icr_send(uint32_t apic_id, uint32_t command)
+{
+	lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
+	lapic_write(LAPIC_ICR_LOW, command);
+	while (lapic_read(LAPIC_ICR_LOW) & ICR_PENDING)
+		__asm__ volatile("pause");
+}
+
+static void delay_us(uint64_t us)
+{
+	uint64_t t0 = tsc_read(), cycles = tsc_hz() / 1000000 * us;
+	while (tsc_read() - t0 < cycles)
+		__asm__ volatile("pause");
+}
+
+/* INIT-SIPI-SIPI (SDM vol. 3A 9.4.4.1, "Typical BSP Initialization
+ * Sequence"): the AP starts in real mode at vector * 4 KiB. */
+void lapic_start_cpu(uint32_t apic_id, uint8_t vector)
+{
+	icr_send(apic_id, ICR_INIT | ICR_LEVEL_ASSERT);
+	delay_us(10000);
+	icr_send(apic_id, ICR_STARTUP | vector);
+	delay_us(200);
+	icr_send(apic_id, ICR_STARTUP | vector);
+}
+
+/* Transitional: a debugging print in the VT-x backend still names the old
+ * global tick count; ticks are per CPU now (struct cpu). */
+volatile uint64_t lapic_ticks;

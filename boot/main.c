@@ -5,6 +5,7 @@
  */
 #include "boot.h"
 #include "core.h"
+#include "percpu.h"
 
 #ifndef HV_VERSION
 #define HV_VERSION "0.0.0"
@@ -86,7 +87,8 @@ static void print_modules(void)
 void boot_main(uint32_t magic, uint64_t mb_info_phys)
 {
 	console_init();
-	gdt_init();
+	gdt_init(0);
+	percpu_init(0);
 	idt_init();
 	/* GRUB may leave its cursor mid-line: start ours on a fresh one. */
 	kprintf("\n[hv] tshv %s (type-1 hypervisor, VMM core in AssemblyScript/Wasm)\n", HV_VERSION);
@@ -95,6 +97,10 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	tsc_calibrate();
 
 	print_cpu();
+	if (!lapic_init())
+		kprintf("[hv] cpu: no usable local APIC: one CPU, no preemption\n");
+	else
+		kprintf("[hv] cpus: %u online\n", smp_start());
 	print_memory();
 	print_modules();
 	kprintf("[hv] core: %lu KiB of compiled Wasm code\n",

@@ -12,6 +12,7 @@
  *    4 GiB needs a larger map first.
  */
 #include "boot.h"
+#include "percpu.h"
 
 #define LOW_LIMIT  0x100000ull          /* 1 MiB */
 #define HIGH_LIMIT 0x100000000ull       /* 4 GiB */
@@ -130,7 +131,30 @@ void pmm_init(void)
 		panic("pmm: no usable memory between 1 MiB and 4 GiB");
 }
 
+/* Guests start and restart on their own CPUs: one allocator, one lock. */
+static spinlock_t pmm_lock;
+static void *pmm_alloc_locked(size_t pages, size_t align_bytes);
+static void pmm_free_locked(void *pointer, size_t pages);
+
 void *pmm_alloc(size_t pages, size_t align_bytes)
+{
+	spin_lock(&pmm_lock);
+	void *p = pmm_alloc_locked(pages, align_bytes);
+	spin_unlock(&pmm_lock);
+	/* Zeroed outside the lock: the run is ours alone now. */
+	if (p)
+		memset(p, 0, pages * PAGE_SIZE);
+	return p;
+}
+
+void pmm_free(void *pointer, size_t pages)
+{
+	spin_lock(&pmm_lock);
+	pmm_free_locked(pointer, pages);
+	spin_unlock(&pmm_lock);
+}
+
+static void *pmm_alloc_locked(size_t pages, size_t align_bytes)
 {
 	if (align_bytes < PAGE_SIZE)
 		align_bytes = PAGE_SIZE;
@@ -156,14 +180,12 @@ void *pmm_alloc(size_t pages, size_t align_bytes)
 			remove_at(i);
 		}
 		free_bytes -= size;
-		void *p = (void *)(uintptr_t)start;   /* identity map: virt == phys */
-		memset(p, 0, size);
-		return p;
+		return (void *)(uintptr_t)start;   /* identity map: virt == phys */
 	}
 	return NULL;
 }
 
-void pmm_free(void *pointer, size_t pages)
+static void pmm_free_locked(void *pointer, size_t pages)
 {
 	if (!pointer || !pages)
 		return;

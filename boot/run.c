@@ -1,12 +1,15 @@
 /*
- * Running the guests: pick the backend, give each guest its RAM, tables,
- * guest VMM instance and vCPU, then loop: the core's scheduler names the
- * next guest, the backend enters it, its guest VMM instance answers the
- * exit. Vendor-neutral: everything vendor-specific is behind arch_backend.
+ * Running the guests: pick the backend, let the core place each guest on a
+ * host CPU, and on every CPU: give its guests their RAM, tables, guest VMM
+ * instance and vCPU, then loop: the core's scheduler names the next guest,
+ * the backend enters it, its guest VMM instance answers the exit. A guest
+ * is only ever touched by its own CPU, so the exit path takes no lock.
+ * Vendor-neutral: everything vendor-specific is behind arch_backend.
  */
 #include "hv.h"
 #include "boot.h"
 #include "core.h"
+#include "percpu.h"
 #include "arch/vcpu.h"
 
 struct guest_run {
@@ -17,8 +20,14 @@ struct guest_run {
 };
 
 static struct guest_run runs[CORE_MAX_GUESTS];
+static unsigned guest_total;
+static unsigned guest_cpu[CORE_MAX_GUESTS];
 static const struct arch_backend *backend;
-static int fpu_owner = -1;     /* whose FPU state the CPU holds */
+static unsigned slice_ms;
+/* For the one "ready" line: every CPU adds what it prepared. */
+static volatile uint64_t ready_overhead, ready_guests;
+static volatile uint32_t cpus_preparing;
+static uint64_t ready_t0;
 
 /* Default FXSAVE image: FCW 0x37F, MXCSR 0x1F80, as after reset/FNINIT
  * (Intel SDM vol. 1, 10.5.1). */
@@ -31,17 +40,18 @@ static void fpu_init_image(uint8_t *area)
 	area[25] = 0x1F;
 }
 
-/* The host never touches the FPU (it is built -mgeneral-regs-only), so the
- * CPU's FPU state belongs to the last guest run: switch it only when the
+/* The host never touches the FPU (it is built -mgeneral-regs-only), so a
+ * CPU's FPU state belongs to the last guest it ran: switch it only when the
  * next guest is another one. */
 static void fpu_switch_to(int guest)
 {
-	if (fpu_owner == guest)
+	struct cpu *cpu = this_cpu();
+	if (cpu->fpu_owner == guest)
 		return;
-	if (fpu_owner >= 0 && runs[fpu_owner].live)
-		__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])runs[fpu_owner].vcpu.fpu));
+	if (cpu->fpu_owner >= 0 && runs[cpu->fpu_owner].live)
+		__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])runs[cpu->fpu_owner].vcpu.fpu));
 	__asm__ volatile("fxrstor64 %0" :: "m"(*(const uint8_t (*)[512])runs[guest].vcpu.fpu));
-	fpu_owner = guest;
+	cpu->fpu_owner = guest;
 }
 
 static void enable_host_fpu(void)
@@ -78,8 +88,8 @@ static void release_guest(unsigned g)
 		backend->vcpu_destroy(&runs[g].vcpu);
 		runs[g].live = false;
 	}
-	if (fpu_owner == (int)g)
-		fpu_owner = -1;
+	if (this_cpu()->fpu_owner == (int)g)
+		this_cpu()->fpu_owner = -1;
 	core_guest_release(g);
 }
 
@@ -89,8 +99,9 @@ static void stop_guest(unsigned g)
 	core_schedule_stopped(g);
 }
 
-/* Everything a guest needs before its first entry. False: it is stopped
- * (and the reason was printed). */
+/* Everything a guest needs before its first entry, on the CPU that will
+ * run it (a VMCS holds that CPU's host state). False: it is stopped (and
+ * the reason was printed). */
 static bool prepare_guest(unsigned g)
 {
 	char why[160];
@@ -119,28 +130,85 @@ static bool prepare_guest(unsigned g)
 	return true;
 }
 
-void run_guests(unsigned count)
+/* Runs `g` until it yields, stops, or its time slice ends (a host timer
+ * tick: the guest exits for it whatever it does). Returns what ended it;
+ * *stop_reason is set for ACTION_STOP. */
+static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
+{
+	struct exit_record *exit = core_guest_exit_record(g);
+	enum exit_action action = ACTION_RESUME;
+	struct cpu *cpu = this_cpu();
+	uint64_t slice_start = cpu->ticks;
+	fpu_switch_to((int)g);
+	while (action == ACTION_RESUME && cpu->ticks == slice_start) {
+		backend->vcpu_run(&runs[g].vcpu, exit);
+		if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
+			host_interrupt_window();
+		uint64_t t0 = tsc_read();
+		wasm_rt_trap_t trap = core_guest_handle_exit(g);
+		runs[g].core_cycles += tsc_read() - t0;
+		*stop_reason = exit->stop_reason;
+		if (trap != WASM_RT_TRAP_NONE) {
+			*stop_reason = STOP_VMM_TRAP;
+			kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
+				core_guest_name(g), wasm_rt_strerror(trap),
+				(unsigned long long)exit->rip, exit->reason);
+			return ACTION_STOP;
+		}
+		action = exit->action;
+		if (action != ACTION_STOP)
+			backend->vcpu_apply(&runs[g].vcpu, exit);
+	}
+	return action;
+}
+
+/* A guest has stopped: print its statistics, then restart it by policy or
+ * let it go. Returns the action for the scheduler. */
+static enum exit_action finish_guest(unsigned g, uint32_t stop_reason)
+{
+	struct exit_record *exit = core_guest_exit_record(g);
+	uint64_t cycles = tsc_read() - runs[g].started_tsc;
+	uint64_t ms = tsc_hz() >= 1000 ? cycles / (tsc_hz() / 1000) : 0;
+	kprintf("[hv] guest %s: %llu exits in %llu ms, %llu%% of it in the core\n",
+		core_guest_name(g), (unsigned long long)exit->exits, (unsigned long long)ms,
+		(unsigned long long)(cycles ? runs[g].core_cycles * 100 / cycles : 0));
+	if (core_guest_should_restart(g, stop_reason)) {
+		/* Everything anew: instance, RAM, tables, image, vCPU. */
+		release_guest(g);
+		if (prepare_guest(g))
+			return ACTION_YIELD;
+		core_schedule_stopped(g);
+		return ACTION_STOP;
+	}
+	stop_guest(g);
+	return ACTION_STOP;
+}
+
+/* What every CPU with guests does, the boot CPU included. */
+static void cpu_run(unsigned cpu_index)
 {
 	char why[160];
-	backend = arch_select(why, sizeof why);
-	if (!backend) {
-		kprintf("[hv] cannot run guests: %s\n", why);
+	unsigned mine = 0;
+	for (unsigned g = 0; g < guest_total; g++)
+		mine += guest_cpu[g] == cpu_index;
+	if (!mine)
 		return;
-	}
 	if (!backend->cpu_enable(why, sizeof why)) {
-		kprintf("[hv] cannot run guests: %s %s\n", backend->name, why);
+		kprintf("[hv] CPU %u: cannot run guests: %s %s\n", cpu_index, backend->name, why);
+		for (unsigned g = 0; g < guest_total; g++)
+			if (guest_cpu[g] == cpu_index)
+				core_schedule_stopped(g);
+		__atomic_fetch_sub(&cpus_preparing, 1, __ATOMIC_ACQ_REL);
 		return;
 	}
 	enable_host_fpu();
-	core_set_vendor(backend->vendor);
-	unsigned slice_ms = core_timeslice_ms();
 	if (!lapic_timer_start(slice_ms))
-		kprintf("[hv] no usable local APIC timer: guests are not preempted\n");
-	kprintf("[hv] running %u guest(s) on %s, time slice %u ms\n", count, backend->name, slice_ms);
+		kprintf("[hv] CPU %u: no usable local APIC timer: its guests are not preempted\n", cpu_index);
 
-	core_schedule_reset(count);
-	uint64_t overhead = 0, started = 0, t0 = tsc_read();
-	for (unsigned g = 0; g < count; g++) {
+	uint64_t overhead = 0, started = 0;
+	for (unsigned g = 0; g < guest_total; g++) {
+		if (guest_cpu[g] != cpu_index)
+			continue;
 		if (!prepare_guest(g)) {
 			core_schedule_stopped(g);
 			continue;
@@ -149,61 +217,52 @@ void run_guests(unsigned count)
 		overhead += core_guest_overhead_bytes(g) + PAGE_SIZE + sizeof(struct guest_run);
 		started++;
 	}
-	if (started)
+	__atomic_fetch_add(&ready_overhead, overhead, __ATOMIC_ACQ_REL);
+	__atomic_fetch_add(&ready_guests, started, __ATOMIC_ACQ_REL);
+	if (__atomic_sub_fetch(&cpus_preparing, 1, __ATOMIC_ACQ_REL) == 0 && ready_guests)
 		kprintf("[hv] %llu guest(s) ready in %llu ms; per-guest overhead %llu KiB "
 			"(guest VMM memory, nested tables, bitmaps, VMCB/VMCS, vCPU)\n",
-			(unsigned long long)started,
-			(unsigned long long)((tsc_read() - t0) / (tsc_hz() / 1000 ? tsc_hz() / 1000 : 1)),
-			(unsigned long long)(overhead / started / 1024));
+			(unsigned long long)ready_guests,
+			(unsigned long long)((tsc_read() - ready_t0) / (tsc_hz() / 1000 ? tsc_hz() / 1000 : 1)),
+			(unsigned long long)(ready_overhead / ready_guests / 1024));
 
-	int current = core_schedule_next(-1, ACTION_RESUME);
+	int current = core_schedule_next_on(cpu_index, -1, ACTION_RESUME);
 	while (current >= 0) {
 		unsigned g = (unsigned)current;
-		struct exit_record *exit = core_guest_exit_record(g);
-		enum exit_action action = ACTION_RESUME;
 		uint32_t stop_reason = 0;
-		fpu_switch_to(current);
-		/* Run this guest until it yields, stops, or its time slice ends
-		 * (a host timer tick: the guest exits for it whatever it does). */
-		uint64_t slice_start = lapic_ticks;
-		while (action == ACTION_RESUME && lapic_ticks == slice_start) {
-			backend->vcpu_run(&runs[g].vcpu, exit);
-			if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
-				host_interrupt_window();
-			uint64_t t0 = tsc_read();
-			wasm_rt_trap_t trap = core_guest_handle_exit(g);
-			runs[g].core_cycles += tsc_read() - t0;
-			stop_reason = exit->stop_reason;
-			if (trap != WASM_RT_TRAP_NONE) {
-				stop_reason = STOP_VMM_TRAP;
-				kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
-					core_guest_name(g), wasm_rt_strerror(trap),
-					(unsigned long long)exit->rip, exit->reason);
-				action = ACTION_STOP;
-				break;
-			}
-			action = exit->action;
-			if (action != ACTION_STOP)
-				backend->vcpu_apply(&runs[g].vcpu, exit);
-		}
-		if (action == ACTION_STOP) {
-			uint64_t cycles = tsc_read() - runs[g].started_tsc;
-			uint64_t ms = tsc_hz() >= 1000 ? cycles / (tsc_hz() / 1000) : 0;
-			kprintf("[hv] guest %s: %llu exits in %llu ms, %llu%% of it in the core\n",
-				core_guest_name(g), (unsigned long long)exit->exits, (unsigned long long)ms,
-				(unsigned long long)(cycles ? runs[g].core_cycles * 100 / cycles : 0));
-			if (core_guest_should_restart(g, stop_reason)) {
-				/* Everything anew: instance, RAM, tables, image, vCPU. */
-				release_guest(g);
-				if (prepare_guest(g))
-					action = ACTION_YIELD;
-				else
-					core_schedule_stopped(g);
-			} else {
-				stop_guest(g);
-			}
-		}
-		current = core_schedule_next(current, action);
+		enum exit_action action = run_slice(g, &stop_reason);
+		if (action == ACTION_STOP)
+			action = finish_guest(g, stop_reason);
+		current = core_schedule_next_on(cpu_index, current, action);
 	}
+	lapic_timer_stop();
+}
+
+void run_guests(unsigned count)
+{
+	char why[160];
+	backend = arch_select(why, sizeof why);
+	if (!backend) {
+		kprintf("[hv] cannot run guests: %s\n", why);
+		return;
+	}
+	guest_total = count;
+	slice_ms = core_timeslice_ms();
+	core_set_vendor(backend->vendor);
+	core_schedule_reset(count);
+	core_assign_cpus(cpu_count);
+	unsigned busy = 0;
+	for (unsigned c = 0; c < cpu_count; c++) {
+		unsigned n = 0;
+		for (unsigned g = 0; g < count; g++) {
+			guest_cpu[g] = core_guest_cpu(g);
+			n += guest_cpu[g] == c;
+		}
+		busy += n > 0;
+	}
+	kprintf("[hv] running %u guest(s) on %s, time slice %u ms\n", count, backend->name, slice_ms);
+	cpus_preparing = busy;
+	ready_t0 = tsc_read();
+	smp_run_everywhere(cpu_run);
 	kprintf("[hv] all guests stopped\n");
 }

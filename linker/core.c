@@ -6,6 +6,7 @@
  */
 #include "hv.h"
 #include "core.h"
+#include "percpu.h"
 
 w2c_supervisor core_supervisor;
 static struct w2c_env supervisor_env = { .memory = &core_supervisor.w2c_memory, .guest = -1 };
@@ -188,9 +189,12 @@ bool core_selftest_instances(unsigned count)
 #include "arch/vcpu.h"
 #include "exit_record.h"
 
-/* A call into the supervisor: a trap there is a hypervisor bug. */
+/* A call into the supervisor: one CPU at a time (it is one instance, and
+ * off the exit path); a trap there is a hypervisor bug. */
+static spinlock_t supervisor_lock;
 #define SUPERVISOR(call) \
-	({ wasm_rt_jmp_buf frame_; wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); \
+	({ wasm_rt_jmp_buf frame_; spin_lock(&supervisor_lock); \
+	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); spin_unlock(&supervisor_lock); \
 	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
 
 static uint32_t exit_record_offset[CORE_MAX_GUESTS], initial_state_offset[CORE_MAX_GUESTS];
@@ -384,11 +388,23 @@ bool core_guest_should_restart(unsigned g, uint32_t stop_reason)
 
 void core_schedule_reset(unsigned count) { SUPERVISOR(w2c_supervisor_schedulerReset(&core_supervisor, count)); }
 
-int core_schedule_next(int current, unsigned action)
+int core_schedule_next_on(unsigned cpu, int current, unsigned action)
 {
 	uint32_t next = 0;
-	SUPERVISOR(next = w2c_supervisor_scheduleNext(&core_supervisor, (uint32_t)current, action));
+	SUPERVISOR(next = w2c_supervisor_scheduleNextOn(&core_supervisor, cpu, (uint32_t)current, action));
 	return (int32_t)next;
+}
+
+void core_assign_cpus(unsigned cpu_count)
+{
+	SUPERVISOR(w2c_supervisor_assignCpus(&core_supervisor, cpu_count));
+}
+
+unsigned core_guest_cpu(unsigned g)
+{
+	uint32_t cpu = 0;
+	SUPERVISOR(cpu = w2c_supervisor_guestCpu(&core_supervisor, g));
+	return cpu;
 }
 
 void core_schedule_stopped(unsigned g) { SUPERVISOR(w2c_supervisor_guestMarkStopped(&core_supervisor, g)); }

@@ -69,7 +69,11 @@ unsigned core_timeslice_ms(void);
  * be restarted (the supervisor printed "restarted (n of N)"). */
 bool core_guest_should_restart(unsigned guest, uint32_t stop_reason);
 void core_schedule_reset(unsigned count);
-int core_schedule_next(int current, unsigned action);
+/* The next guest for host CPU `cpu` (-1: none left there). */
+int core_schedule_next_on(unsigned cpu, int current, unsigned action);
+/* Places every guest on a host CPU (by its `cpus` key, else spread). */
+void core_assign_cpus(unsigned cpu_count);
+unsigned core_guest_cpu(unsigned guest);
 void core_schedule_stopped(unsigned guest);
 
 /* Runs the instance self-test: create, exercise, trap and drop `count`

@@ -5,8 +5,10 @@
  */
 #include "wasm-rt.h"
 
+#ifndef HV_KERNEL
 uint32_t wasm_rt_call_stack_depth;
 wasm_rt_jmp_buf *wasm_rt_current_frame;
+#endif
 static bool initialized;
 
 void wasm_rt_init(void) { initialized = true; }

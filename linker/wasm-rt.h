@@ -88,7 +88,15 @@ typedef struct {
 typedef struct { wasm_rt_funcref_t *data; uint32_t max_size; uint32_t size; } wasm_rt_funcref_table_t;
 typedef struct { wasm_rt_externref_t *data; uint32_t max_size; uint32_t size; } wasm_rt_externref_table_t;
 
+#ifdef HV_KERNEL
+/* Per host CPU, through %gs (boot/percpu.h: struct cpu): each CPU runs its
+ * own guests' instances, with its own trap frames and call depth. */
+typedef struct wasm_rt_jmp_buf *wasm_rt_frame_pointer;
+#define wasm_rt_call_stack_depth (*(__seg_gs uint32_t *)16)
+#define wasm_rt_current_frame (*(__seg_gs wasm_rt_frame_pointer *)8)
+#else
 extern uint32_t wasm_rt_call_stack_depth;
+#endif
 
 void wasm_rt_init(void);
 bool wasm_rt_is_initialized(void);
@@ -118,7 +126,9 @@ typedef struct wasm_rt_jmp_buf {
 	uint32_t saved_depth;
 	volatile wasm_rt_trap_t trap;
 } wasm_rt_jmp_buf;
+#ifndef HV_KERNEL
 extern wasm_rt_jmp_buf *wasm_rt_current_frame;
+#endif
 
 #define wasm_rt_try(frame) \
 	((frame)->outer = wasm_rt_current_frame, (frame)->saved_depth = wasm_rt_call_stack_depth, \

@@ -15,6 +15,9 @@ export const NO_GUEST: i32 = -1;
 
 // One byte per guest: 1 = stopped.
 const STOPPED: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
+// One byte per guest: the host CPU it runs on (each CPU round-robins over
+// its own guests; 0 for all on a single CPU).
+const CPU_OF: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
 let guestCount: u32 = 0;
 let runnable: u32 = 0;
 
@@ -22,7 +25,17 @@ let runnable: u32 = 0;
 export function roundRobinReset(count: u32): void {
   guestCount = count < SCHEDULER_CAPACITY ? count : SCHEDULER_CAPACITY;
   memory.fill(STOPPED, 0, <usize>SCHEDULER_CAPACITY);
+  memory.fill(CPU_OF, 0, <usize>SCHEDULER_CAPACITY);
   runnable = guestCount;
+}
+
+// Puts `guest` on host CPU `cpu` (0..255). Ignores unknown guests.
+export function roundRobinAssign(guest: u32, cpu: u32): void {
+  if (guest < guestCount && cpu < 256) store<u8>(CPU_OF + <usize>guest, <u8>cpu);
+}
+
+export function roundRobinCpuOf(guest: u32): u32 {
+  return guest < guestCount ? <u32>load<u8>(CPU_OF + <usize>guest) : 0;
 }
 
 // Takes `guest` out of the rotation. Ignores unknown or stopped guests.
@@ -43,6 +56,12 @@ export function roundRobinRunnable(): u32 {
 // current = -1 (nothing ran yet) or any value that is not a guest, the
 // search starts at guest 0. NO_GUEST when every guest is stopped.
 export function roundRobinNext(current: i32, action: u32): i32 {
+  return roundRobinNextOn(0, current, action);
+}
+
+// The same, among the guests of host CPU `cpu` only. NO_GUEST when every
+// guest of that CPU is stopped.
+export function roundRobinNextOn(cpu: u32, current: i32, action: u32): i32 {
   let start: u32 = 0;
   if (current >= 0 && <u32>current < guestCount) {
     if (action == ExitAction.Stop) roundRobinStop(<u32>current);
@@ -53,7 +72,47 @@ export function roundRobinNext(current: i32, action: u32): i32 {
   for (let step: u32 = 0; step < guestCount; step++) {
     let guest = start + step;
     if (guest >= guestCount) guest -= guestCount;
-    if (load<u8>(STOPPED + <usize>guest) == 0) return <i32>guest;
+    if (load<u8>(STOPPED + <usize>guest) == 0 && <u32>load<u8>(CPU_OF + <usize>guest) == cpu) return <i32>guest;
   }
-  return NO_GUEST; // not reached while runnable > 0
+  return NO_GUEST;
+}
+
+// Spreads guests over `cpuCount` CPUs: each goes to the least loaded CPU
+// its mask allows (bit n = CPU n; a mask with no CPU of this host, or 0,
+// allows all), ties to the lowest CPU. `maskOf` gives each guest's mask.
+// Answers a bit per guest whose mask named no CPU of this host.
+export function roundRobinSpread(cpuCount: u32, maskOf: (guest: u32) => u64): u64 {
+  if (cpuCount == 0) cpuCount = 1;
+  if (cpuCount > 64) cpuCount = 64;
+  let all: u64 = cpuCount == 64 ? <u64>-1 : (<u64>1 << cpuCount) - 1;
+  let load_ = memory.data(64 * 4, 4);
+  memory.fill(load_, 0, 64 * 4);
+  let unmet: u64 = 0;
+  for (let guest: u32 = 0; guest < guestCount; guest++) {
+    let mask = maskOf(guest) & all;
+    if (mask == 0) {
+      if (maskOf(guest) != 0) unmet |= <u64>1 << guest;
+      mask = all;
+    }
+    let best: u32 = 0;
+    let bestLoad: u32 = 0xffffffff;
+    for (let cpu: u32 = 0; cpu < cpuCount; cpu++) {
+      if ((mask & (<u64>1 << cpu)) == 0) continue;
+      let l = load<u32>(load_ + (<usize>cpu << 2));
+      if (l < bestLoad) { best = cpu; bestLoad = l; }
+    }
+    store<u32>(load_ + (<usize>best << 2), bestLoad + 1);
+    store<u8>(CPU_OF + <usize>guest, <u8>best);
+  }
+  return unmet;
+}
+
+// The number of guests of the last reset.
+export function roundRobinGuestCount(): u32 {
+  return guestCount;
+}
+
+// True for a guest taken out of the rotation (and for unknown guests).
+export function roundRobinStopped(guest: u32): bool {
+  return guest >= guestCount || load<u8>(STOPPED + <usize>guest) != 0;
 }

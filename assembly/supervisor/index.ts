@@ -112,7 +112,9 @@ export {
   setHostLayout, buildGuestTables, guestNestedRoot, guestIoBitmap, guestMsrBitmap,
   releaseGuestTables, tableBytesInUse, guestTableBytes,
 } from "./tables";
-export { schedulerReset, scheduleNext, guestMarkStopped, runnableCount } from "./schedule";
+export {
+  schedulerReset, scheduleNext, guestMarkStopped, runnableCount, scheduleNextOn, assignCpus, guestCpu,
+} from "./schedule";
 export { guestStopped } from "./crash";
 
 // Host CPUs guest `index` may run on (bit n = CPU n); 0 = any CPU, and for

@@ -3,12 +3,18 @@
 // every argument is checked, answers are values, never traps.
 
 import {
-  roundRobinNext, roundRobinReset, roundRobinRunnable, roundRobinStop,
+  roundRobinCpuOf, roundRobinNext, roundRobinNextOn, roundRobinReset, roundRobinRunnable,
+  roundRobinSpread, roundRobinStop,
 } from "../sched/round_robin";
+import { consoleFocusGuestStopped, consoleFocusReset } from "./console_focus";
+import { configGuest, configGuestCount } from "../config/schema";
+import { consoleWrite } from "./host";
+import { TextWriter } from "../lib/text";
 
 // Guests 0..count-1 become runnable (at most 64), none stopped.
 export function schedulerReset(count: u32): void {
   roundRobinReset(count);
+  consoleFocusReset();
 }
 
 // The guest to run next, given that the last run of `current` (-1 at the
@@ -23,9 +29,62 @@ export function scheduleNext(current: i32, action: u32): i32 {
 // in a new slot); unknown guests are ignored.
 export function guestMarkStopped(guest: u32): void {
   roundRobinStop(guest);
+  consoleFocusGuestStopped(guest);
 }
 
 // How many guests are not stopped.
 export function runnableCount(): u32 {
   return roundRobinRunnable();
+}
+
+// The next guest for host CPU `cpu`, as scheduleNext but among its guests.
+export function scheduleNextOn(cpu: u32, current: i32, action: u32): i32 {
+  return roundRobinNextOn(cpu, current, action);
+}
+
+// Where each guest runs: the least loaded of the CPUs its `cpus` key
+// allows, or of all `cpuCount` CPUs. Prints one line per CPU with guests,
+// and a warning for a guest pinned only to CPUs this host does not have.
+export function assignCpus(cpuCount: u32): void {
+  let unmet = roundRobinSpread(cpuCount, guestMask);
+  let count = configGuestCount();
+  for (let guest: u32 = 0; guest < count && guest < 64; guest++) {
+    if ((unmet & (<u64>1 << guest)) == 0) continue;
+    let config = configGuest(guest);
+    line.clear().text("[hv] guest ").bytes(config.namePointer, config.nameLength)
+      .text(": its cpus are not on this host (").decimal(cpuCount).text(" CPUs): running it on CPU ")
+      .decimal(roundRobinCpuOf(guest)).text("\n");
+    consoleWrite(LINE, line.length);
+  }
+  if (cpuCount <= 1) return;
+  for (let cpu: u32 = 0; cpu < cpuCount; cpu++) {
+    line.clear().text("[hv] CPU ").decimal(cpu).text(":");
+    let any = false;
+    for (let guest: u32 = 0; guest < count && guest < 64; guest++) {
+      if (roundRobinCpuOf(guest) != cpu) continue;
+      let config = configGuest(guest);
+      line.text(any ? ", " : " ").bytes(config.namePointer, config.nameLength);
+      any = true;
+    }
+    if (!any) line.text(" no guests");
+    line.text("\n");
+    consoleWrite(LINE, line.length);
+  }
+}
+
+export function guestCpu(guest: u32): u32 {
+  return roundRobinCpuOf(guest);
+}
+
+const LINE_CAPACITY: u32 = 512;
+const LINE: usize = memory.data(<i32>LINE_CAPACITY);
+const line = new TextWriter(LINE, LINE_CAPACITY - 1);
+
+function guestMask(guest: u32): u64 {
+  return guest < configGuestCount() ? configGuestCpuMask(guest) : 0;
+}
+
+// The guest's `cpus` key as a mask (0: any CPU).
+function configGuestCpuMask(guest: u32): u64 {
+  return configGuest(guest).cpuMask;
 }

@@ -5,6 +5,7 @@
  */
 #include "hv.h"
 #include "boot.h"
+#include "percpu.h"
 #include "arch/vcpu.h"
 
 /* --- MSRs and CPUID bits (APM vol. 2, 15.4, 15.30; APM vol. 3, E.4) ------*/
@@ -158,9 +159,9 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 
 extern void svm_enter(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_save_pa);
 
-/* Per host CPU (one for now; SMP brings one each). */
-static void *host_hsave;        /* VM_HSAVE_PA: where VMRUN keeps the host state */
-static void *host_vmsave;       /* where VMSAVE keeps the host's hidden state */
+/* Per host CPU, in struct cpu: arch_host_save is the VM_HSAVE_PA page
+ * (where VMRUN keeps the host state), arch_host_state the host's VMSAVE
+ * area (its hidden state). */
 static bool has_nrips;
 
 static bool svm_detect(char *why, unsigned why_size)
@@ -189,14 +190,17 @@ static bool svm_detect(char *why, unsigned why_size)
 
 static bool svm_cpu_enable(char *why, unsigned why_size)
 {
-	host_hsave = pmm_alloc(1, PAGE_SIZE);
-	host_vmsave = pmm_alloc(1, PAGE_SIZE);
-	if (!host_hsave || !host_vmsave) {
+	struct cpu *cpu = this_cpu();
+	if (!cpu->arch_host_save)
+		cpu->arch_host_save = pmm_alloc(1, PAGE_SIZE);
+	if (!cpu->arch_host_state)
+		cpu->arch_host_state = pmm_alloc(1, PAGE_SIZE);
+	if (!cpu->arch_host_save || !cpu->arch_host_state) {
 		ksnprintf(why, why_size, "out of memory for the host save areas");
 		return false;
 	}
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)host_hsave);
+	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)cpu->arch_host_save);
 	return true;
 }
 
@@ -283,7 +287,7 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	struct vmcb *v = vcpu->control;
 	uint64_t pa = (uint64_t)(uintptr_t)v;
 
-	svm_enter(pa, vcpu->gpr, (uint64_t)(uintptr_t)host_vmsave);
+	svm_enter(pa, vcpu->gpr, (uint64_t)(uintptr_t)this_cpu()->arch_host_state);
 	v->tlb_control = 0;
 	v->eventinj = 0;
 

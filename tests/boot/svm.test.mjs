@@ -8,6 +8,7 @@ import { assertExitPaths } from "./guests.mjs";
 import { assertCrashPolicy } from "./crash.mjs";
 import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
+import { assertSmp } from "./smp.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -63,4 +64,18 @@ test("a guest flooding its UART loses nothing and the others still print (AMD-V)
   const iso = buildIso("flood-svm", { config: "tests/configs/flood.toml" });
   assert.equal(iso.code, 0, iso.output);
   assertFlood(boot(iso.iso, { emu: "qemu", timeout: 120 }), 1000);
+});
+
+test("two host CPUs: pinned and spread guests, a spinner on one CPU (AMD-V)", () => {
+  const iso = buildIso("smp-svm", { config: "tests/configs/smp.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  const gap = assertSmp(boot(iso.iso, { emu: "qemu", cpus: 2, timeout: 120 }));
+  console.log(`# longest wait of the ticker on CPU 0 while CPU 1 spins: ${gap.toFixed(1)} ms`);
+});
+
+test("every exit path with guests spread over two CPUs (AMD-V)", () => {
+  const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
+  const r = boot(iso.iso, { emu: "qemu", cpus: 2, timeout: 180 });
+  line(r, /^\[hv\] cpus: 2 online$/);
+  assertExitPaths(r);
 });
