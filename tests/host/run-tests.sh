@@ -18,6 +18,10 @@ expect_line() { # name, regex
 check "10000 guest VMM instances made, trapped and dropped" 0 "$HVHOST" instances 10000
 expect_line "no memory leaked over 10000 instances" '^\[hv\] selftest: 10000 guest VMM instances created and destroyed \(2500 made to trap\), [0-9]+ us, 0 KiB leaked$'
 
+for kind in cpuid io msr; do
+  check "100000 synthetic $kind exits through one guest VMM instance" 0 "$HVHOST" exits 100000 $kind
+done
+
 cd "$(dirname "$0")/../.."
 check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml build/guests/hello.elf
 expect_line "the demo plan names its guests" '^\[hv\] guest [a-z0-9-]+: '
