@@ -19,6 +19,7 @@
 #define LCR_DLAB  0x80
 #define FCR_ENABLE_CLEAR 0x07   /* FIFO on, clear both FIFOs */
 #define MCR_DTR_RTS 0x03
+#define LSR_DR    0x01  /* data ready: RBR holds a received byte */
 #define LSR_THRE  0x20  /* transmit holding register empty */
 #define LSR_TEMT  0x40  /* holding and shift register empty: all sent */
 
@@ -77,6 +78,15 @@ void console_write(const char *s, size_t len)
 	for (size_t i = 0; i < len; i++)
 		uart_putc(s[i]);
 	spin_unlock(&console_lock);
+}
+
+/* No lock: reading RBR and LSR does not disturb a writer on another CPU
+ * (DLAB stays clear after console_init). */
+int console_read_byte(void)
+{
+	if (!(inb(COM1 + UART_LSR) & LSR_DR))
+		return -1;
+	return inb(COM1 + UART_DATA);
 }
 
 void console_flush(void)

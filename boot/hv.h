@@ -18,6 +18,16 @@
 void console_init(void);
 void console_write(const char *s, size_t len);   /* raw bytes, no prefix */
 void console_putc(char c);
+/* A byte typed on COM1, or -1 when none is waiting. Never blocks. */
+int console_read_byte(void);
+/* Console input (boot/console_input.c): what is typed on COM1 goes to
+ * the guest with the input focus (Ctrl-A three times switches; the
+ * supervisor decides). Poll reads COM1 and queues each byte for its
+ * guest; any CPU may call it (one polls at a time, others return).
+ * Deliver hands a guest's queued bytes to its UART; the CPU that runs
+ * the guest calls it right before entering it. */
+void console_input_poll(void);
+void console_input_deliver(unsigned guest);
 /* printf subset: %s %c %d %i %u %x %lx %llx %lu %llu %ld %p %%, with width
  * and zero padding (%08x, %16llx). */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

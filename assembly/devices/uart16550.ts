@@ -5,8 +5,11 @@
 //
 // Transmission is instant: a byte written to THR goes straight to the guest's
 // console line, so THR and the transmitter are always empty (LSR THRE and
-// TEMT set). There is no receive path from the host yet; in loopback mode
-// (MCR bit 4) a transmitted byte is received instead, as on the chip.
+// TEMT set). Reception: the host's console input (the stub offers this
+// guest's typed bytes through receiveFromHost) fills the receive FIFO, 16
+// bytes with the FIFOs enabled, one byte (the RBR) in 16450 mode; in
+// loopback mode (MCR bit 4) a transmitted byte is received instead and the
+// serial input is cut off, as on the chip.
 // Interrupts are computed (IIR, interruptPending) but not yet delivered:
 // that comes with the PIC.
 //
@@ -35,12 +38,19 @@ export const IER_MODEM_STATUS: u8 = 0x08;
 export const IIR_NONE: u8 = 0x01;
 export const IIR_LINE_STATUS: u8 = 0x06;
 export const IIR_RECEIVED_DATA: u8 = 0x04;
+export const IIR_CHARACTER_TIMEOUT: u8 = 0x0c; // FIFO mode: data below the trigger level
 export const IIR_THR_EMPTY: u8 = 0x02;
 export const IIR_MODEM_STATUS: u8 = 0x00;
 export const IIR_FIFOS_ENABLED: u8 = 0xc0;
 
+// FCR (8.3): bits 1-7 are programmed only together with bit 0.
 export const FCR_ENABLE_FIFOS: u8 = 0x01;
 export const FCR_CLEAR_RECEIVE: u8 = 0x02;
+const FCR_KEPT_BITS: u8 = 0xc9;       // enable, DMA mode, trigger level; the clear bits self-reset
+const FCR_TRIGGER_SHIFT: u8 = 6;
+
+// The receive FIFO holds 16 bytes (8.3); in 16450 mode only the RBR.
+export const RECEIVE_FIFO_BYTES: u32 = 16;
 
 export const LCR_DLAB: u8 = 0x80;
 
@@ -79,13 +89,19 @@ export class Uart16550 {
   lcr: u8;
   mcr: u8;
   scr: u8;
-  receiveBuffer: u8;
-  lineStatus: u8;        // DR and OE; THRE and TEMT are always set on reads
+  receiveBuffer: u8;     // the byte RBR last gave, given again when it is empty
+  receiveHead: u8;       // the oldest byte in the receive FIFO
+  receiveCount: u8;      // bytes in it: LSR DR is set while it is not 0
+  lineStatus: u8;        // OE; DR follows receiveCount; THRE and TEMT are always set on reads
   modemDeltas: u8;       // MSR bits 0-3
   // The THR-empty interrupt is raised when THR empties with IER bit 1 set
   // (or when that bit is set while THR is empty) and is cleared by a read of
   // IIR that reports it or by a write to THR (8.5, Table IV).
   thrEmptyPending: bool;
+  // The receive FIFO's 16 bytes, a ring from receiveHead (reached by
+  // address: an @unmanaged class has no inline arrays).
+  receiveFifoLow: u64;
+  receiveFifoHigh: u64;
 
   // The power-on state (datasheet Table III, "RESET").
   reset(): void {
@@ -97,6 +113,7 @@ export class Uart16550 {
     this.mcr = 0;
     this.scr = 0;
     this.receiveBuffer = 0;
+    this.clearReceiveFifo();
     this.lineStatus = 0;
     this.modemDeltas = 0;
     this.thrEmptyPending = false;
@@ -107,7 +124,11 @@ export class Uart16550 {
     switch (offset & 7) {
       case UART_RBR_THR: {
         if (dlab) return this.divisorLow;
-        this.lineStatus &= ~LSR_DATA_READY;
+        if (this.receiveCount != 0) {
+          this.receiveBuffer = load<u8>(this.receiveFifo() + <usize>this.receiveHead);
+          this.receiveHead = (this.receiveHead + 1) & <u8>(RECEIVE_FIFO_BYTES - 1);
+          this.receiveCount--;
+        }
         return this.receiveBuffer;
       }
       case UART_IER: return dlab ? this.divisorHigh : this.ier;
@@ -121,6 +142,7 @@ export class Uart16550 {
       case UART_MCR: return this.mcr;
       case UART_LSR: {
         let value = this.lineStatus | LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY;
+        if (this.receiveCount != 0) value |= LSR_DATA_READY;
         this.lineStatus &= ~LSR_OVERRUN; // error bits clear on read (8.4)
         return value;
       }
@@ -158,8 +180,12 @@ export class Uart16550 {
         break;
       }
       case UART_IIR_FCR: {
-        if ((byte & FCR_CLEAR_RECEIVE) != 0) this.lineStatus &= ~LSR_DATA_READY;
-        this.fcr = byte & 0xc9; // enable, DMA mode, trigger level; the clear bits self-reset
+        // Switching between FIFO and 16450 mode empties the FIFOs (8.3).
+        let modeChange = ((byte ^ this.fcr) & FCR_ENABLE_FIFOS) != 0;
+        if (modeChange || (byte & (FCR_ENABLE_FIFOS | FCR_CLEAR_RECEIVE)) == (FCR_ENABLE_FIFOS | FCR_CLEAR_RECEIVE)) {
+          this.clearReceiveFifo();
+        }
+        this.fcr = (byte & FCR_ENABLE_FIFOS) != 0 ? byte & FCR_KEPT_BITS : 0;
         break;
       }
       case UART_LCR: {
@@ -185,7 +211,13 @@ export class Uart16550 {
   // IIR_NONE (Table IV).
   interruptSource(): u8 {
     if ((this.ier & IER_LINE_STATUS) != 0 && (this.lineStatus & LSR_OVERRUN) != 0) return IIR_LINE_STATUS;
-    if ((this.ier & IER_RECEIVED_DATA) != 0 && (this.lineStatus & LSR_DATA_READY) != 0) return IIR_RECEIVED_DATA;
+    if ((this.ier & IER_RECEIVED_DATA) != 0 && this.receiveCount != 0) {
+      // With the FIFOs on, data below the trigger level is reported as a
+      // character timeout; the chip waits 4 character times for it, this
+      // model has no line timing and reports it at once.
+      if ((this.fcr & FCR_ENABLE_FIFOS) == 0 || <u32>this.receiveCount >= this.triggerLevel()) return IIR_RECEIVED_DATA;
+      return IIR_CHARACTER_TIMEOUT;
+    }
     if ((this.ier & IER_THR_EMPTY) != 0 && this.thrEmptyPending) return IIR_THR_EMPTY;
     if ((this.ier & IER_MODEM_STATUS) != 0 && this.modemDeltas != 0) return IIR_MODEM_STATUS;
     return IIR_NONE;
@@ -197,12 +229,60 @@ export class Uart16550 {
     return this.interruptSource() != IIR_NONE && (this.mcr & MCR_OUT2) != 0;
   }
 
+  // True when a byte from the host's console can be taken now: the
+  // receiver has room and is not cut off from the line by loopback.
+  canReceiveFromHost(): bool {
+    return (this.mcr & MCR_LOOP) == 0 && <u32>this.receiveCount < this.receiveCapacity();
+  }
+
+  // A byte typed on the host's console for this guest. False (and nothing
+  // changes) when it cannot be taken now: the stub keeps it and offers it
+  // again later, so nothing typed is lost.
+  receiveFromHost(byte: u8): bool {
+    if (!this.canReceiveFromHost()) return false;
+    this.receive(byte);
+    return true;
+  }
+
+  // A byte arrives at the receiver. With the receiver full it is an
+  // overrun (8.4, LSR bit 1): in FIFO mode the new byte is lost, in 16450
+  // mode it overwrites the unread one.
+  receive(byte: u8): void {
+    let fifo = this.receiveFifo();
+    if (<u32>this.receiveCount >= this.receiveCapacity()) {
+      this.lineStatus |= LSR_OVERRUN;
+      if ((this.fcr & FCR_ENABLE_FIFOS) != 0) return;
+      store<u8>(fifo + <usize>this.receiveHead, byte);
+      return;
+    }
+    let tail = (<u32>this.receiveHead + <u32>this.receiveCount) & (RECEIVE_FIFO_BYTES - 1);
+    store<u8>(fifo + <usize>tail, byte);
+    this.receiveCount++;
+  }
+
+  private receiveCapacity(): u32 {
+    return (this.fcr & FCR_ENABLE_FIFOS) != 0 ? RECEIVE_FIFO_BYTES : 1;
+  }
+
+  // FCR bits 6-7: 1, 4, 8 or 14 bytes (8.3).
+  private triggerLevel(): u32 {
+    let level = this.fcr >> FCR_TRIGGER_SHIFT;
+    return level == 0 ? 1 : level == 1 ? 4 : level == 2 ? 8 : 14;
+  }
+
+  private receiveFifo(): usize {
+    return changetype<usize>(this) + offsetof<Uart16550>("receiveFifoLow");
+  }
+
+  private clearReceiveFifo(): void {
+    this.receiveHead = 0;
+    this.receiveCount = 0;
+  }
+
   private transmit(byte: u8): void {
     if ((this.mcr & MCR_LOOP) != 0) {
       // Loopback (8.7): the byte comes back on the receiver, not the wire.
-      if ((this.lineStatus & LSR_DATA_READY) != 0) this.lineStatus |= LSR_OVERRUN;
-      this.receiveBuffer = byte;
-      this.lineStatus |= LSR_DATA_READY;
+      this.receive(byte);
     } else {
       this.output.put(byte);
     }

@@ -67,6 +67,13 @@ export function guestId(): u32 {
   return machine.state.guestId;
 }
 
+// A byte typed on the host's console for this guest (it has the input
+// focus). 1: its UART took it; 0: the UART's receiver is full (or in
+// loopback), and the stub keeps the byte and offers it again later.
+export function consoleReceive(byte: u32): u32 {
+  return machine.uart.receiveFromHost(<u8>byte) ? 1 : 0;
+}
+
 // --- self-test hooks, used by the stub's instance test (selftest=instances) --
 // A fresh instance must start from zeroed state, whatever earlier instances
 // wrote: these let the stub prove it without reaching into linear memory.

@@ -6,6 +6,7 @@ import { consoleWrite } from "./host";
 import { configGuest, configGuestCount } from "../config/schema";
 import { decideRestart } from "../sched/crash_policy";
 import { TextWriter } from "../lib/text";
+import { monitorNoteStop } from "./monitor";
 
 const LINE_CAPACITY: u32 = 256;
 const LINE: usize = memory.data(<i32>LINE_CAPACITY);
@@ -16,6 +17,7 @@ export function guestStopped(guest: u32, stopReason: u32): u32 {
   if (guest >= configGuestCount()) return 0;
   let config = configGuest(guest);
   let restart = decideRestart(guest, stopReason, config.onCrashRestart, config.maxRestarts);
+  monitorNoteStop(guest, restart == 0 ? stopReason : 0); // for the prompt's `list`
   if (restart == 0) return 0;
   line.clear().text("[hv] guest ").bytes(config.namePointer, config.nameLength)
     .text(" restarted (").decimal(restart).text(" of ").decimal(config.maxRestarts).text(")\n");

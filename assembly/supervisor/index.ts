@@ -122,3 +122,4 @@ export { guestStopped } from "./crash";
 export function guestCpuMask(index: u32): u64 {
   return index < configGuestCount() ? configGuest(index).cpuMask : 0;
 }
+export { consoleInput, consoleInputReleased, consoleFocus } from "./console_input";

@@ -6,6 +6,7 @@ import {
   roundRobinCpuOf, roundRobinNext, roundRobinNextOn, roundRobinReset, roundRobinRunnable,
   roundRobinSpread, roundRobinStop,
 } from "../sched/round_robin";
+import { consoleFocusGuestStopped, consoleFocusReset } from "./console_focus";
 import { configGuest, configGuestCount } from "../config/schema";
 import { consoleWrite } from "./host";
 import { TextWriter } from "../lib/text";
@@ -13,6 +14,7 @@ import { TextWriter } from "../lib/text";
 // Guests 0..count-1 become runnable (at most 64), none stopped.
 export function schedulerReset(count: u32): void {
   roundRobinReset(count);
+  consoleFocusReset();
 }
 
 // The guest to run next, given that the last run of `current` (-1 at the
@@ -27,6 +29,7 @@ export function scheduleNext(current: i32, action: u32): i32 {
 // in a new slot); unknown guests are ignored.
 export function guestMarkStopped(guest: u32): void {
   roundRobinStop(guest);
+  consoleFocusGuestStopped(guest);
 }
 
 // How many guests are not stopped.

@@ -1,11 +1,12 @@
 import {
   Uart16550, UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR, UART_MSR, UART_SCR,
-  IIR_NONE, IIR_THR_EMPTY, IIR_RECEIVED_DATA, IIR_LINE_STATUS, IIR_MODEM_STATUS,
+  IIR_NONE, IIR_THR_EMPTY, IIR_RECEIVED_DATA, IIR_LINE_STATUS, IIR_MODEM_STATUS, IIR_CHARACTER_TIMEOUT,
+  RECEIVE_FIFO_BYTES,
 } from "../../../assembly/devices/uart16550";
 import { ConsoleLine, CONSOLE_LINE_BYTES } from "../../../assembly/devices/console_line";
 import { FakePlatform } from "../guest/helpers";
 
-const UART: usize = memory.data(64, 16);
+const UART: usize = memory.data(offsetof<Uart16550>(), 16);
 const CONSOLE: usize = memory.data(CONSOLE_LINE_BYTES, 16);
 
 function newUart(): Uart16550 {
@@ -14,6 +15,7 @@ function newUart(): Uart16550 {
   let name = String.UTF8.encode("web");
   console.init(changetype<usize>(name), name.byteLength);
   let uart = changetype<Uart16550>(UART);
+  memory.fill(UART, 0xee, offsetof<Uart16550>()); // reset() must set every field
   uart.output = console;
   uart.reset();
   return uart;
@@ -21,6 +23,22 @@ function newUart(): Uart16550 {
 
 function send(uart: Uart16550, text: string): void {
   for (let i = 0; i < text.length; i++) uart.write(UART_RBR_THR, 1, text.charCodeAt(i));
+}
+
+// Offers `text` as typed on the host; answers how many bytes were taken.
+function type(uart: Uart16550, text: string): u32 {
+  let taken: u32 = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (uart.receiveFromHost(<u8>text.charCodeAt(i))) taken++;
+  }
+  return taken;
+}
+
+// Reads RBR while LSR says data is ready.
+function drain(uart: Uart16550): string {
+  let text = "";
+  while ((uart.read(UART_LSR, 1) & 0x01) != 0) text += String.fromCharCode(uart.read(UART_RBR_THR, 1));
+  return text;
 }
 
 describe("the 16550 UART", () => {
@@ -187,5 +205,142 @@ describe("the 16550 UART", () => {
     expect(uart.read(UART_IER, 1)).toBe(0);
     expect(uart.read(UART_SCR, 1)).toBe(0);
     expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+  });
+});
+
+describe("the 16550 UART's receiver", () => {
+  it("holds one byte in 16450 mode (FIFOs off) and refuses the next until RBR is read", () => {
+    let uart = newUart();
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+    expect(type(uart, "ab")).toBe(1);
+    expect(uart.read(UART_LSR, 1) & 0x03).toBe(0x01); // data ready, no overrun
+    expect(uart.read(UART_RBR_THR, 1)).toBe(0x61);
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+    expect(type(uart, "b")).toBe(1);
+    expect(drain(uart)).toBe("b");
+  });
+
+  it("holds 16 bytes in order with the FIFOs on, and refuses the 17th without an overrun", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    expect(type(uart, "0123456789abcdefg")).toBe(RECEIVE_FIFO_BYTES);
+    expect(uart.read(UART_LSR, 1) & 0x03).toBe(0x01);
+    expect(drain(uart)).toBe("0123456789abcdef");
+    expect(type(uart, "gh")).toBe(2); // room again, and the ring wraps
+    expect(drain(uart)).toBe("gh");
+  });
+
+  it("gives the last byte again when RBR is read empty, with DR clear", () => {
+    let uart = newUart();
+    type(uart, "x");
+    uart.read(UART_RBR_THR, 1);
+    expect(uart.read(UART_RBR_THR, 1)).toBe(0x78);
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+  });
+
+  it("counts a byte arriving at a full FIFO as an overrun and loses that byte", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    for (let i: u32 = 0; i < RECEIVE_FIFO_BYTES; i++) uart.receive(<u8>(0x41 + i));
+    uart.receive(0x7a); // the line does not wait
+    expect(uart.read(UART_LSR, 1) & 0x03).toBe(0x03);
+    expect(uart.read(UART_LSR, 1) & 0x02).toBe(0); // OE clears when LSR is read
+    expect(drain(uart)).toBe("ABCDEFGHIJKLMNOP");
+  });
+
+  it("fills the FIFO from its own transmitter in loopback, and drops the byte past 16", () => {
+    let platform = new FakePlatform();
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    uart.write(UART_MCR, 1, 0x10);
+    send(uart, "ABCDEFGHIJKLMNOPQ");
+    expect(uart.read(UART_LSR, 1) & 0x03).toBe(0x03);
+    expect(drain(uart)).toBe("ABCDEFGHIJKLMNOP");
+    changetype<ConsoleLine>(CONSOLE).flush(platform);
+    expect(platform.console.length).toBe(0);
+  });
+
+  it("refuses host bytes in loopback, where the serial input is cut off", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x10);
+    expect(uart.canReceiveFromHost()).toBe(false);
+    expect(type(uart, "a")).toBe(0);
+    uart.write(UART_MCR, 1, 0x00);
+    expect(type(uart, "a")).toBe(1);
+  });
+
+  it("raises the received-data interrupt while data is there, when IER enables it", () => {
+    let uart = newUart();
+    type(uart, "k");
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+    uart.write(UART_IER, 1, 0x01);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_RECEIVED_DATA);
+    uart.write(UART_MCR, 1, 0x08);
+    expect(uart.interruptPending()).toBe(true);
+    uart.read(UART_RBR_THR, 1);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+    expect(uart.interruptPending()).toBe(false);
+  });
+
+  it("with the FIFOs on, reports a character timeout below the trigger level and received data at it", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x41); // FIFOs on, trigger level 4
+    uart.write(UART_IER, 1, 0x01);
+    type(uart, "abc");
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(0xc0 | IIR_CHARACTER_TIMEOUT);
+    type(uart, "d");
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(0xc0 | IIR_RECEIVED_DATA);
+    uart.read(UART_RBR_THR, 1);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(0xc0 | IIR_CHARACTER_TIMEOUT);
+    drain(uart);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(0xc0 | IIR_NONE);
+  });
+
+  it("reports an overrun as a line status interrupt, ahead of the received data", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x05);
+    type(uart, "a");
+    uart.receive(0x62);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_LINE_STATUS);
+    uart.read(UART_LSR, 1);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_RECEIVED_DATA);
+  });
+
+  it("empties the receive FIFO on an FCR receive reset", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    type(uart, "hello");
+    uart.write(UART_IIR_FCR, 1, 0x03);
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(0xc0 | IIR_NONE);
+    expect(type(uart, "x")).toBe(1);
+    expect(drain(uart)).toBe("x");
+  });
+
+  it("ignores the FCR reset bits without the FIFO enable bit, as the chip does", () => {
+    let uart = newUart();
+    type(uart, "q");
+    uart.write(UART_IIR_FCR, 1, 0x02);
+    expect(drain(uart)).toBe("q");
+  });
+
+  it("empties the receiver when the FIFOs are switched on or off", () => {
+    let uart = newUart();
+    type(uart, "a");
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+    type(uart, "bc");
+    uart.write(UART_IIR_FCR, 1, 0x00);
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+  });
+
+  it("empties the receiver on reset", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    type(uart, "abc");
+    uart.reset();
+    expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
+    expect(type(uart, "z")).toBe(1);
+    expect(drain(uart)).toBe("z");
   });
 });

@@ -149,4 +149,19 @@ describe("port I/O", () => {
     expect(record.action).toBe(ExitAction.Stop);
     expect(record.stopReason).toBe(StopReason.Unsupported);
   });
+
+  it("lets the guest read a byte typed on the host from COM1: LSR says ready, RBR gives it", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    expect(machine.uart.receiveFromHost(0x71)).toBe(true);
+    let status = io(0x3fd, 1, IoFlags.In, 0);
+    dispatchExit(status, machine, platform);
+    expect(status.rax & 0x01).toBe(1);
+    let data = io(0x3f8, 1, IoFlags.In, 0);
+    dispatchExit(data, machine, platform);
+    expect(data.rax).toBe(0x71);
+    let after = io(0x3fd, 1, IoFlags.In, 0);
+    dispatchExit(after, machine, platform);
+    expect(after.rax & 0x01).toBe(0);
+  });
 });

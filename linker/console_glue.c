@@ -1,0 +1,74 @@
+/*
+ * Console input's calls into the core, for boot/console_input.c: the
+ * supervisor decides where a typed byte goes
+ * (assembly/supervisor/console_focus.ts); a guest's VMM instance takes it
+ * into its UART (assembly/devices/uart16550.ts). Each call runs inside a
+ * trap frame, as in linker/core.c: a trap in the supervisor is a
+ * hypervisor bug and panics; a trap in a guest VMM instance is that
+ * guest's alone.
+ */
+#include "hv.h"
+#include "core.h"
+#include "percpu.h"
+#include "console_glue.h"
+
+/* As in core.c: runs `call` inside a trap frame, evaluates to the trap. */
+#define CORE_CALL(frame, call) \
+	({ wasm_rt_trap_t trap_ = WASM_RT_TRAP_NONE; \
+	   if (!(trap_ = wasm_rt_try(frame))) { call; } \
+	   wasm_rt_end_try(frame); trap_; })
+
+/*
+ * The supervisor is one instance: one CPU in it at a time, under the lock
+ * core.c's SUPERVISOR() takes. core.c keeps that lock static for now; once
+ * it is exported as `spinlock_t core_supervisor_lock` these calls take it
+ * (weak reference). Until then they take a lock of their own, which keeps
+ * two pollers apart but not a poller and another CPU's scheduling call.
+ */
+extern spinlock_t core_supervisor_lock __attribute__((weak));
+static spinlock_t own_supervisor_lock;
+
+static spinlock_t *supervisor_lock(void)
+{
+	return &core_supervisor_lock ? &core_supervisor_lock : &own_supervisor_lock;
+}
+
+#define SUPERVISOR(call) \
+	({ wasm_rt_jmp_buf frame_; spinlock_t *lock_ = supervisor_lock(); spin_lock(lock_); \
+	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); spin_unlock(lock_); \
+	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
+
+int core_console_input(uint8_t byte, unsigned *released_ctrl_a)
+{
+	uint32_t target = 0, released = 0;
+	SUPERVISOR((target = w2c_supervisor_consoleInput(&core_supervisor, byte),
+		    released = w2c_supervisor_consoleInputReleased(&core_supervisor)));
+	int guest = (int32_t)target;
+	if (guest < 0 || guest >= CORE_MAX_GUESTS)
+		return -1;
+	*released_ctrl_a = released <= 2 ? released : 2;
+	return guest;
+}
+
+int core_console_focus(void)
+{
+	uint32_t focus = 0;
+	SUPERVISOR(focus = w2c_supervisor_consoleFocus(&core_supervisor));
+	return (int32_t)focus;
+}
+
+int core_console_receive(unsigned guest, uint8_t byte)
+{
+	if (guest >= CORE_MAX_GUESTS || !core_guests[guest].live)
+		return -1;
+	struct guest_vmm *vm = &core_guests[guest];
+	wasm_rt_jmp_buf frame;
+	uint32_t taken = 0;
+	wasm_rt_trap_t trap = CORE_CALL(&frame, taken = w2c_guest_consoleReceive(&vm->instance, byte));
+	if (trap) {
+		kprintf("[hv] guest %s: its guest VMM trapped taking console input: %s\n",
+			core_guest_name(guest), wasm_rt_strerror(trap));
+		return -1;
+	}
+	return taken ? 1 : 0;
+}
