@@ -107,7 +107,7 @@ test-unit: core
 	$(BIN)/asp --config as-pect.config.js
 	node --test tests/unit/*.test.mjs
 
-test-host: core
+test-host: core guests
 	$(MAKE) -C tests/host
 
 test-boot: elf $(BUILD)/supervisor.wasm guests
