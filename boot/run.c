@@ -141,6 +141,7 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 	uint64_t slice_start = cpu->ticks;
 	fpu_switch_to((int)g);
 	while (action == ACTION_RESUME && cpu->ticks == slice_start) {
+		console_input_deliver(g);
 		backend->vcpu_run(&runs[g].vcpu, exit);
 		if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
 			host_interrupt_window();
@@ -233,6 +234,7 @@ static void cpu_run(unsigned cpu_index)
 		enum exit_action action = run_slice(g, &stop_reason);
 		if (action == ACTION_STOP)
 			action = finish_guest(g, stop_reason);
+		console_input_poll();
 		current = core_schedule_next_on(cpu_index, current, action);
 	}
 	lapic_timer_stop();

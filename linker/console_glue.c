@@ -12,31 +12,8 @@
 #include "percpu.h"
 #include "console_glue.h"
 
-/* As in core.c: runs `call` inside a trap frame, evaluates to the trap. */
-#define CORE_CALL(frame, call) \
-	({ wasm_rt_trap_t trap_ = WASM_RT_TRAP_NONE; \
-	   if (!(trap_ = wasm_rt_try(frame))) { call; } \
-	   wasm_rt_end_try(frame); trap_; })
-
-/*
- * The supervisor is one instance: one CPU in it at a time, under the lock
- * core.c's SUPERVISOR() takes. core.c keeps that lock static for now; once
- * it is exported as `spinlock_t core_supervisor_lock` these calls take it
- * (weak reference). Until then they take a lock of their own, which keeps
- * two pollers apart but not a poller and another CPU's scheduling call.
- */
-extern spinlock_t core_supervisor_lock __attribute__((weak));
-static spinlock_t own_supervisor_lock;
-
-static spinlock_t *supervisor_lock(void)
-{
-	return &core_supervisor_lock ? &core_supervisor_lock : &own_supervisor_lock;
-}
-
-#define SUPERVISOR(call) \
-	({ wasm_rt_jmp_buf frame_; spinlock_t *lock_ = supervisor_lock(); spin_lock(lock_); \
-	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); spin_unlock(lock_); \
-	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
+/* SUPERVISOR() (core.h) takes core_supervisor_lock: one CPU in the
+ * supervisor at a time, whichever calls it. */
 
 int core_console_input(uint8_t byte, unsigned *released_ctrl_a)
 {

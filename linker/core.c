@@ -41,12 +41,6 @@ void wasm_rt_platform_free(void *base, size_t bytes)
 	pmm_free(base, (bytes + PAGE_SIZE - 1) / PAGE_SIZE);
 }
 
-/* Runs `call` inside a trap frame; evaluates to the trap (NONE if it
- * returned normally). */
-#define CORE_CALL(frame, call) \
-	({ wasm_rt_trap_t trap_ = WASM_RT_TRAP_NONE; \
-	   if (!(trap_ = wasm_rt_try(frame))) { call; } \
-	   wasm_rt_end_try(frame); trap_; })
 
 unsigned core_init(void)
 {
@@ -189,13 +183,7 @@ bool core_selftest_instances(unsigned count)
 #include "arch/vcpu.h"
 #include "exit_record.h"
 
-/* A call into the supervisor: one CPU at a time (it is one instance, and
- * off the exit path); a trap there is a hypervisor bug. */
-static spinlock_t supervisor_lock;
-#define SUPERVISOR(call) \
-	({ wasm_rt_jmp_buf frame_; spin_lock(&supervisor_lock); \
-	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); spin_unlock(&supervisor_lock); \
-	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
+spinlock_t core_supervisor_lock;
 
 static uint32_t exit_record_offset[CORE_MAX_GUESTS], initial_state_offset[CORE_MAX_GUESTS];
 

@@ -11,6 +11,22 @@
 #include "wasm-rt.h"
 #include "supervisor.h"
 #include "guest.h"
+#include "percpu.h"
+
+/* Runs `call` inside a trap frame; evaluates to the trap (NONE if it
+ * returned normally). */
+#define CORE_CALL(frame, call) \
+	({ wasm_rt_trap_t trap_ = WASM_RT_TRAP_NONE; \
+	   if (!(trap_ = wasm_rt_try(frame))) { call; } \
+	   wasm_rt_end_try(frame); trap_; })
+
+/* A call into the supervisor: one CPU at a time (it is one instance, and
+ * off the exit path); a trap there is a hypervisor bug. */
+extern spinlock_t core_supervisor_lock;
+#define SUPERVISOR(call) \
+	({ wasm_rt_jmp_buf frame_; spin_lock(&core_supervisor_lock); \
+	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); spin_unlock(&core_supervisor_lock); \
+	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
 
 #define CORE_MAX_GUESTS 64
 

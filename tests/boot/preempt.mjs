@@ -47,9 +47,11 @@ export function assertPreemption(r) {
   const tick = guestLines(r, "ticker").join("\n").match(/^ticker: longest gap (\d+) Ki TSC cycles in (\d+) Mi TSC cycles$/);
   assert.ok(tick, r.output.slice(-3000));
   const gapMs = (Number(tick[1]) * 1024) / (mhz * 1000);
-  // Two other guests share the CPU: at most their two slices, and slack
-  // for the exits around them.
-  assert.ok(gapMs <= 2 * 10 + 10, `the ticker waited ${gapMs.toFixed(1)} ms at once`);
+  // Two other guests share the CPU: their two slices, plus slack for an
+  // emulator sharing two host cores with everything else. Without
+  // preemption the spinner alone would hold the CPU for its whole run
+  // (seconds).
+  assert.ok(gapMs <= 2 * 10 + 30, `the ticker waited ${gapMs.toFixed(1)} ms at once`);
   for (const g of ["spinner", "ticker", "steady"]) line(r, new RegExp(`^\\[hv\\] guest ${g} stopped: exit code 0$`));
   line(r, /^\[hv\] all guests stopped$/);
   assert.equal(r.code, 0);
