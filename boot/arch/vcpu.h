@@ -23,6 +23,15 @@ struct arch_vcpu {
 	uint32_t asid;           /* ASID / VPID, never 0 */
 	bool launched;           /* VMX: VMLAUNCH done, VMRESUME next */
 	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE area of the guest */
+	/* VT-x only (vmx.c): guest state that VM entry and exit do not switch
+	 * and the VMCS does not hold; SVM keeps all of it in the VMCB. */
+	struct {
+		uint64_t cr2;
+		uint64_t syscall_msrs[5];  /* KERNEL_GS_BASE, STAR, LSTAR, CSTAR, SFMASK */
+		uint64_t eptp;             /* for INVEPT once the VMCS is gone */
+		uint8_t tpr;               /* CR8: intercepted, so kept here */
+		bool injecting;            /* the VM-entry interruption field is armed */
+	} vmx;
 };
 
 /* Where a guest's tables are; built by the supervisor in its linear memory. */
