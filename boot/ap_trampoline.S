@@ -42,6 +42,7 @@ ap_protected:
 	wrmsr
 	movl %cr0, %eax
 	orl $0x80010001, %eax            /* PG, WP, PE */
+	andl $0x9fffffff, %eax           /* caches on: CD and NW clear, as on the boot CPU */
 	movl %eax, %cr0
 	ljmp $0x18, $AT(ap_long)
 

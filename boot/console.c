@@ -144,6 +144,11 @@ static void vformat(struct sink *k, const char *fmt, va_list ap)
 		char pad = ' ';
 		int width = 0;
 		int longs = 0;
+		bool alternate = false;   /* '#': 0x before hex */
+		if (*fmt == '#') {
+			alternate = true;
+			fmt++;
+		}
 		if (*fmt == '0') {
 			pad = '0';
 			fmt++;
@@ -171,6 +176,10 @@ static void vformat(struct sink *k, const char *fmt, va_list ap)
 		case 'x':
 		case 'X':
 			u = longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			if (alternate && *fmt != 'u') {
+				out(k, '0');
+				out(k, 'x');
+			}
 			put_number(k, u, *fmt == 'u' ? 10 : 16, false, width, pad, *fmt == 'X');
 			break;
 		case 'p':

@@ -28,6 +28,8 @@
 
 #define CR0_PE  (1 << 0)
 #define CR0_WP  (1 << 16)
+#define CR0_NW  (1 << 29)
+#define CR0_CD  (1 << 30)
 #define CR0_PG  (1 << 31)
 #define CR4_PAE (1 << 5)
 #define MSR_EFER 0xc0000080
@@ -147,6 +149,9 @@ _start32:
 3:	wrmsr
 	movl %cr0, %eax
 	orl $(CR0_PG | CR0_WP | CR0_PE), %eax
+	/* Caches on: some firmware (Bochs's BIOS) leaves CR0.CD and NW set,
+	 * and nothing else ever clears them (SDM vol. 3A 13.5.1). */
+	andl $~(CR0_CD | CR0_NW), %eax
 	movl %eax, %cr0
 
 	/* Now in compatibility mode; a far jump to a 64-bit code segment

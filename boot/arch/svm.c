@@ -321,6 +321,9 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 				? (uint32_t)(v->next_rip - v->rip) : 0;
 
 	uint64_t code = v->exitcode;
+	/* VMEXIT_INVALID is -1; QEMU TCG reports it in the low 32 bits only. */
+	if ((uint32_t)code == 0xFFFFFFFFu)
+		code = VMEXIT_INVALID;
 	switch (code) {
 	case VMEXIT_CPUID:
 		e->reason = EXIT_CPUID;
@@ -373,8 +376,8 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 		e->reason = EXIT_VIRTUALIZATION_INSTRUCTION;
 		break;
 	case VMEXIT_INVD:
-		/* INVD would drop dirty host cache lines: treat it as WBINVD,
-		 * i.e. nothing to do for the guest. */
+		/* INVD would drop dirty cache lines that are not the guest's:
+		 * refused with #UD, as the virtualization instructions are. */
 		e->reason = EXIT_VIRTUALIZATION_INSTRUCTION;
 		break;
 	case VMEXIT_XSETBV:

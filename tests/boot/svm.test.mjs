@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { buildIso, boot, line, root } from "./lib.mjs";
-import { assertExitPaths } from "./guests.mjs";
+import { assertExitPaths, guestLines } from "./guests.mjs";
 import { assertCrashPolicy } from "./crash.mjs";
 import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
@@ -78,4 +78,17 @@ test("every exit path with guests spread over two CPUs (AMD-V)", () => {
   const r = boot(iso.iso, { emu: "qemu", cpus: 2, timeout: 180 });
   line(r, /^\[hv\] cpus: 2 online$/);
   assertExitPaths(r);
+});
+
+test("a guest that goes to long mode and back keeps its own CR0/CR4, EFER and syscall MSRs (AMD-V)", () => {
+  const iso = buildIso("longmode-svm", { config: "tests/configs/longmode.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  const r = boot(iso.iso, { emu: "qemu", timeout: 120 });
+  for (const name of ["long-a", "long-b"]) {
+    const lines = guestLines(r, name);
+    assert.deepEqual(lines.filter((l) => !l.startsWith("longmode: ok ")), [], `${name}:\n${lines.join("\n")}`);
+    assert.equal(lines.length, 17, `${name}: 17 checks passed:\n${lines.join("\n")}`);
+    line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
+  }
+  assert.equal(r.code, 0);
 });
