@@ -134,7 +134,3 @@ void lapic_start_cpu(uint32_t apic_id, uint8_t vector)
 	delay_us(200);
 	icr_send(apic_id, ICR_STARTUP | vector);
 }
-
-/* Transitional: a debugging print in the VT-x backend still names the old
- * global tick count; ticks are per CPU now (struct cpu). */
-volatile uint64_t lapic_ticks;
