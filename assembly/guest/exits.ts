@@ -52,7 +52,16 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
     case ExitReason.NestedPageFault: { handleNestedPageFault(record, machine, platform); break; }
     case ExitReason.ExternalInterrupt:
     case ExitReason.InterruptWindow: break; // nothing for the guest: resume it
-    case ExitReason.Hypercall:
+    case ExitReason.Hypercall: {
+      // One hypercall: a guest may ask for its own guest VMM instance to
+      // trap, which stops (or by policy restarts) this guest alone. It
+      // proves, from inside a guest, that a trap in an instance is
+      // contained; it gives a guest no power it lacks (a triple fault does
+      // the same).
+      if (<u32>record.rax == HYPERCALL_TRAP_MY_VMM) unreachable();
+      injectException(record, VECTOR_UD, false, 0);
+      break;
+    }
     case ExitReason.VirtualizationInstruction: {
       // No hypercalls yet and no nested virtualization: VMMCALL/VMCALL,
       // VMRUN, VMXON, ... raise #UD as on a CPU without them.
@@ -218,6 +227,9 @@ function handleXsetbv(record: ExitRecord, platform: Platform): void {
   record.dirty |= DIRTY_XCR0;
   record.advance = lengthOr(record, 3); // 0F 01 D1
 }
+
+// RAX for the "trap my guest VMM" hypercall: "TRAP" in ASCII.
+export const HYPERCALL_TRAP_MY_VMM: u32 = 0x50415254;
 
 // Flip when the stub switches XCR0 and saves guest state with XSAVE.
 const XSAVE_OFFERED = false;
