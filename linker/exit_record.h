@@ -128,6 +128,21 @@ struct exit_record {
 	uint64_t exits;               /* 312 count of exits handled (statistics) */
 };                                /* 320 bytes */
 
+/* Clears the operands of the last exit before a backend fills the new
+ * one's: each exit sets only the operands of its own reason. */
+static inline void exit_record_clear_operands(struct exit_record *e)
+{
+	e->gpa = 0;
+	e->access = 0;
+	e->msr = 0;
+	e->port = 0;
+	e->io_size = 0;
+	e->io_flags = 0;
+	e->exception_vector = 0;
+	e->exception_error_code = 0;
+	e->instruction_length = 0;
+}
+
 _Static_assert(sizeof(struct exit_record) == 320, "exit_record layout changed: update exit_record.ts");
 _Static_assert(__builtin_offsetof(struct exit_record, action) == 280, "exit_record layout");
 

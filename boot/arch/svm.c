@@ -307,14 +307,7 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	save_segment(&e->ss, &v->ss);
 	e->raw_reason = (uint32_t)v->exitcode;
 	e->detail = v->exitinfo1;
-	e->gpa = 0;
-	e->access = 0;
-	e->msr = 0;
-	e->port = 0;
-	e->io_size = 0;
-	e->io_flags = 0;
-	e->exception_vector = 0;
-	e->exception_error_code = 0;
+	exit_record_clear_operands(e);
 	/* TCG and older CPUs have no next-RIP: the core then knows the
 	 * length of the instructions it emulates (0 = unknown). */
 	e->instruction_length = has_nrips && v->next_rip > v->rip && v->next_rip - v->rip <= 15

@@ -1060,15 +1060,7 @@ static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	save_segment(&e->cs, SEG_CS);
 	save_segment(&e->ss, SEG_SS);
 	e->cpl = (e->ss.attributes >> 5) & 3;    /* SS.DPL is the CPL (25.4.1) */
-	e->gpa = 0;
-	e->access = 0;
-	e->msr = 0;
-	e->port = 0;
-	e->io_size = 0;
-	e->io_flags = 0;
-	e->exception_vector = 0;
-	e->exception_error_code = 0;
-	e->instruction_length = 0;
+	exit_record_clear_operands(e);
 
 	if (failed) {
 		/* VMfailInvalid/VMfailValid: no exit happened, nothing ran. */

@@ -29,6 +29,11 @@ static inline void putdec(uint32_t v)
 static inline void guest_exit(uint32_t v) { outl(0xf4, v); for (;;) __asm__ volatile("cli; hlt"); }
 
 
+/* The first fields of the multiboot information (Multiboot spec 3.3). */
+struct multiboot_info { uint32_t flags, mem_lower, mem_upper, boot_device, cmdline; };
+/* lib.c: the number after `key` in the command line, or `fallback`. */
+uint32_t guest_option(const struct multiboot_info *info, const char *key, uint32_t fallback);
+
 /* lib.c: traps that resume at a recovery label. */
 extern volatile uint32_t last_vector, last_error, recover_eip;
 void guest_setup_traps(void);

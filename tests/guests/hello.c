@@ -1,7 +1,6 @@
 /* The demo guest: says hello with what the loader gave it, then exits 0. */
 #include "guest.h"
 
-struct multiboot_info { uint32_t flags, mem_lower, mem_upper, boot_device, cmdline; };
 
 uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 {

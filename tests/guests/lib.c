@@ -59,3 +59,20 @@ void guest_setup_traps(void)
 			 "mov %%ax, %%ds\n mov %%ax, %%es\n mov %%ax, %%ss\n mov %%ax, %%fs\n mov %%ax, %%gs\n"
 			 "lidt %1" :: "m"(g), "m"(i) : "eax", "memory");
 }
+
+uint32_t guest_option(const struct multiboot_info *info, const char *key, uint32_t fallback)
+{
+	if (!(info->flags & 4))
+		return fallback;
+	for (const char *p = (const char *)info->cmdline; *p; p++) {
+		const char *k = key, *q = p;
+		while (*k && *q == *k) { k++; q++; }
+		if (*k)
+			continue;
+		uint32_t v = 0;
+		while (*q >= '0' && *q <= '9')
+			v = v * 10 + (uint32_t)(*q++ - '0');
+		return v;
+	}
+	return fallback;
+}

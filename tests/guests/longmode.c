@@ -10,7 +10,6 @@
  * hold. */
 #include "guest.h"
 
-struct multiboot_info { uint32_t flags, mem_lower, mem_upper, boot_device, cmdline; };
 
 static int failures;
 static void check(const char *what, int ok)

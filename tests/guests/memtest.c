@@ -4,7 +4,6 @@
  * the other's pattern. */
 #include "guest.h"
 
-struct multiboot_info { uint32_t flags, mem_lower, mem_upper, boot_device, cmdline; };
 
 uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 {

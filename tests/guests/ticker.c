@@ -3,25 +3,6 @@
  * time another guest kept it from running. */
 #include "guest.h"
 
-struct multiboot_info { uint32_t flags, mem_lower, mem_upper, boot_device, cmdline; };
-
-static uint32_t option(const struct multiboot_info *info, const char *key, uint32_t fallback)
-{
-	if (!(info->flags & 4))
-		return fallback;
-	for (const char *p = (const char *)info->cmdline; *p; p++) {
-		const char *k = key, *q = p;
-		while (*k && *q == *k) { k++; q++; }
-		if (*k)
-			continue;
-		uint32_t v = 0;
-		while (*q >= '0' && *q <= '9')
-			v = v * 10 + (uint32_t)(*q++ - '0');
-		return v;
-	}
-	return fallback;
-}
-
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -31,7 +12,7 @@ static inline uint64_t rdtsc(void)
 
 uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 {
-	uint32_t loops = option(info, "loops=", 10000000);
+	uint32_t loops = guest_option(info, "loops=", 10000000);
 	uint64_t previous = rdtsc(), longest = 0, first = previous;
 	for (uint32_t i = 0; i < loops; i++) {
 		uint64_t now = rdtsc();
