@@ -115,6 +115,18 @@ unsigned smp_start(void)
 			return cpu_count;
 		}
 	}
+	/* ... and it must be RAM the firmware gave away (on UEFI machines low
+	 * memory can be reserved). The trampoline is linked for AP_BASE. */
+	bool usable = false;
+	for (unsigned i = 0; i < multiboot2_memory_count(); i++) {
+		const struct memory_range *r = multiboot2_memory(i);
+		if (r->type == MB2_MEMORY_AVAILABLE && r->base <= AP_BASE && r->base + r->length >= AP_BASE + PAGE_SIZE)
+			usable = true;
+	}
+	if (!usable) {
+		kprintf("[hv] cpu: the AP start page %#x is not free RAM: using the boot CPU only\n", AP_BASE);
+		return cpu_count;
+	}
 	memcpy(phys_to_virt(AP_BASE), ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
 	trampoline_set(ap_data_cr3, (uint64_t)(boot_pml4 - KERNEL_VMA));
 	trampoline_set(ap_data_efer, rdmsr(0xC0000080) & ((1ull << 8) | (1ull << 11)));  /* LME, NXE */
