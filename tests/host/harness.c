@@ -5,6 +5,8 @@
  *   hvhost config FILE [MODULE]…  run the supervisor's init on a config
  *                                 (modules are named as given)
  *   hvhost exits N cpuid|io|msr   N synthetic exits through one guest VMM
+ *   hvhost fuzz-exits N SEED      N random exit records; none may trap
+ *   hvhost fuzz-load KERNEL N SEED   N mutated kernel images; none may trap
  * Exit status: 0 on success, 1 on failure.
  */
 #include <stdio.h>
@@ -82,9 +84,129 @@ static int drive_exits(unsigned count, const char *kind)
 	return 0;
 }
 
+/* A small deterministic PRNG (xorshift64*): fuzz runs repeat exactly. */
+static uint64_t fuzz_state;
+static uint64_t fuzz_next(void)
+{
+	fuzz_state ^= fuzz_state >> 12;
+	fuzz_state ^= fuzz_state << 25;
+	fuzz_state ^= fuzz_state >> 27;
+	return fuzz_state * 0x2545F4914F6CDD1Dull;
+}
+
+/* Hostile exits: every field of the record random (reason biased to the
+ * real ones), fed to one guest VMM instance. No trap is acceptable: a trap
+ * is a bug a guest could drive. The instance is re-created when the guest
+ * is stopped, so stop paths are exercised too. */
+static int fuzz_exits(unsigned count, uint64_t seed)
+{
+	static uint8_t ram[2 << 20] __attribute__((aligned(4096)));
+	fuzz_state = seed | 1;
+	unsigned stops = 0;
+	for (unsigned i = 0; i < count; i++) {
+		if (!core_guests[0].live) {
+			wasm_rt_trap_t trap = core_guest_create(0, 0, sizeof ram);
+			if (trap) {
+				fprintf(stderr, "hvhost: create: %s\n", wasm_rt_strerror(trap));
+				return 1;
+			}
+			core_guests[0].ram = ram;
+			core_guests[0].ram_bytes = sizeof ram;
+		}
+		struct guest_vmm *vm = &core_guests[0];
+		uint32_t offset = w2c_guest_exitRecord(&vm->instance);
+		uint8_t *bytes = vm->instance.w2c_memory.data + offset;
+		for (unsigned b = 0; b < sizeof(struct exit_record); b += 8) {
+			uint64_t r = fuzz_next();
+			memcpy(bytes + b, &r, 8);
+		}
+		struct exit_record *e = (struct exit_record *)bytes;
+		e->reason = (uint32_t)(fuzz_next() % 20);
+		if (fuzz_next() & 1)
+			e->port = (uint16_t)(0x3f8 + fuzz_next() % 8);
+		if (fuzz_next() & 1)
+			e->msr = (uint32_t)(fuzz_next() & 1 ? 0xC0000080 : 0x277);
+		e->io_size = (uint8_t)(1u << (fuzz_next() % 3));
+		/* The hypercall that asks for a trap is the one allowed trap. */
+		if (e->reason == EXIT_HYPERCALL && (uint32_t)e->gpr[RAX] == 0x50415254)
+			e->gpr[RAX] = 0;
+		wasm_rt_trap_t trap = core_guest_handle_exit(0);
+		if (trap) {
+			fprintf(stderr, "hvhost: fuzz exit %u (seed %llu, reason %u) trapped: %s\n", i,
+				(unsigned long long)seed, e->reason, wasm_rt_strerror(trap));
+			return 1;
+		}
+		if (e->action == ACTION_STOP) {
+			core_guest_destroy(0);
+			stops++;
+		}
+	}
+	core_guest_destroy(0);
+	printf("hvhost: %u random exits, %u guest stops, no trap\n", count, stops);
+	return 0;
+}
+
+/* Hostile kernel images: a valid multiboot kernel with random bytes
+ * changed (often in its headers), loaded into a fresh instance each time.
+ * load() may refuse; it may not trap. */
+static int fuzz_load(const char *kernel_path, unsigned count, uint64_t seed)
+{
+	static uint8_t ram[4 << 20] __attribute__((aligned(4096)));
+	FILE *f = fopen(kernel_path, "rb");
+	if (!f) {
+		fprintf(stderr, "hvhost: cannot open %s\n", kernel_path);
+		return 2;
+	}
+	static uint8_t image[1 << 20], mutated[1 << 20];
+	size_t size = fread(image, 1, sizeof image, f);
+	fclose(f);
+	struct boot_module module = { "fuzz", mutated, (uint32_t)size };
+	fuzz_state = seed | 1;
+	unsigned refused = 0;
+	for (unsigned i = 0; i < count; i++) {
+		memcpy(mutated, image, size);
+		unsigned changes = 1 + fuzz_next() % 8;
+		for (unsigned c = 0; c < changes; c++) {
+			/* Mostly the first 8 KiB: ELF and multiboot headers. */
+			size_t at = fuzz_next() & 1 ? fuzz_next() % (size < 8192 ? size : 8192) : fuzz_next() % size;
+			mutated[at] = (uint8_t)fuzz_next();
+		}
+		memset(ram, 0, sizeof ram);
+		wasm_rt_trap_t trap = core_guest_create(0, 0, sizeof ram);
+		if (trap)
+			return 1;
+		struct guest_vmm *vm = &core_guests[0];
+		vm->ram = ram;
+		vm->ram_bytes = sizeof ram;
+		vm->kernel = &module;
+		wasm_rt_jmp_buf frame;
+		uint32_t status = 0;
+		trap = CORE_CALL(&frame, status = w2c_guest_load(&vm->instance));
+		if (trap) {
+			fprintf(stderr, "hvhost: fuzz image %u (seed %llu) trapped the loader: %s\n", i,
+				(unsigned long long)seed, wasm_rt_strerror(trap));
+			return 1;
+		}
+		refused += status != 0;
+		vm->kernel = NULL;
+		core_guest_destroy(0);
+	}
+	printf("hvhost: %u mutated kernel images, %u refused, no trap\n", count, refused);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "fuzz-exits")) {
+		wasm_rt_init();
+		core_abort_quiet = true;
+		return fuzz_exits((unsigned)atoi(argv[2]), strtoull(argv[3], NULL, 0));
+	}
+	if (argc == 5 && !strcmp(argv[1], "fuzz-load")) {
+		wasm_rt_init();
+		return fuzz_load(argv[2], (unsigned)atoi(argv[3]), strtoull(argv[4], NULL, 0));
+	}
 	if (argc == 4 && !strcmp(argv[1], "exits")) {
 		wasm_rt_init();
 		return drive_exits((unsigned)atoi(argv[2]), argv[3]);

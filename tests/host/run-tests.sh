@@ -26,5 +26,14 @@ cd "$(dirname "$0")/../.."
 check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml build/guests/hello.elf
 expect_line "the demo plan names its guests" '^\[hv\] guest [a-z0-9-]+: '
 
+# Hostile input to a guest VMM: random exit records, mutated kernel images.
+# Deterministic seeds, so a failure repeats; any trap fails the test.
+for seed in 1 2 3; do
+  check "50000 random exit records (seed $seed) never trap the guest VMM" 0 "$HVHOST" fuzz-exits 50000 $seed
+done
+for kernel in hello longmode memtest; do
+  check "3000 mutated $kernel.elf images never trap the loader" 0 "$HVHOST" fuzz-load build/guests/$kernel.elf 3000 11
+done
+
 echo "host: $pass passed, $fail failed"
 [ "$fail" = 0 ]
