@@ -19,7 +19,8 @@ void idt_init(void);          /* the IDT, shared; idt_load on the other CPUs */
 void idt_load(void);
 #define VECTOR_TIMER    0x20
 #define VECTOR_SPURIOUS 0xFF
-extern char isr_timer[], isr_spurious[];
+extern char isr_timer[], isr_spurious[], isr_nmi[];
+extern volatile uint64_t host_nmi_count;
 
 /* boot/lapic.c: the local APIC: time slices and starting CPUs */
 /* On the boot CPU: masks the legacy PICs, enables the LAPIC, measures the

@@ -82,6 +82,9 @@ void idt_init(void)
 	} __attribute__((packed)) pointer = { sizeof(idt) - 1, (uint64_t)idt };
 	idt_set_interrupt(VECTOR_TIMER, (uint64_t)isr_timer);
 	idt_set_interrupt(VECTOR_SPURIOUS, (uint64_t)isr_spurious);
+	/* NMIs are counted and dismissed (still on their IST stack). */
+	idt_set_interrupt(VECTOR_NMI, (uint64_t)isr_nmi);
+	idt[VECTOR_NMI].ist = IST_NMI;
 	__asm__ volatile("lidt %0" :: "m"(pointer));
 }
 

@@ -106,6 +106,21 @@ isr_timer:
 	popq %rax
 	iretq
 
+/* A host NMI (a watchdog, a performance counter; SVM and VT-x make one
+ * that arrives during a guest exit and deliver it here): counted, nothing
+ * else. Printing could deadlock on the console lock it interrupted. */
+	.globl isr_nmi
+isr_nmi:
+	lock incq host_nmi_count(%rip)
+	iretq
+
+	.bss
+	.balign 8
+	.globl host_nmi_count
+host_nmi_count:
+	.quad 0
+	.text
+
 /* Spurious LAPIC interrupts need no EOI (Intel SDM vol. 3A 12.9). */
 	.globl isr_spurious
 isr_spurious:

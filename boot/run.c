@@ -266,5 +266,7 @@ void run_guests(unsigned count)
 	cpus_preparing = busy;
 	ready_t0 = tsc_read();
 	smp_run_everywhere(cpu_run);
+	if (host_nmi_count)
+		kprintf("[hv] host NMIs dismissed while guests ran: %llu\n", (unsigned long long)host_nmi_count);
 	kprintf("[hv] all guests stopped\n");
 }
