@@ -69,6 +69,15 @@ $(BUILD)/obj/core/%.o: $(BUILD)/core/%.c linker/wasm-rt.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 
+# The screen console's font: GRUB's 8x16 ASCII bitmaps (grub-common).
+GRUB_FONT := /usr/share/grub/ascii.h
+$(BUILD)/core/font.h: $(GRUB_FONT)
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from $(GRUB_FONT) (GRUB, grub-common): 128 glyphs, 8x16. */'; \
+	  sed 's/^unsigned char ascii_bitmaps/static const unsigned char ascii_bitmaps/' $<; } > $@
+
+$(BUILD)/obj/boot/screen.o: $(BUILD)/core/font.h
+
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@

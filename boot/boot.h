@@ -55,6 +55,19 @@ void multiboot2_parse(uint32_t magic, uint64_t info_phys);
 unsigned multiboot2_memory_count(void);
 const struct memory_range *multiboot2_memory(unsigned index);
 const void *multiboot2_rsdp(void);   /* copy of the RSDP GRUB passed, or NULL */
+/* The screen GRUB left us, if it is one screen.c can draw on. */
+struct framebuffer {
+	uint64_t address;
+	uint32_t pitch, width, height;
+	uint8_t bpp;
+	bool text;                  /* EGA text mode: 2 bytes per cell */
+	uint8_t red_position, green_position, blue_position;
+};
+const struct framebuffer *multiboot2_framebuffer(void);
+
+/* boot/screen.c: the console on the screen, beside COM1 */
+void screen_init(const struct framebuffer *f);
+void screen_putc(char c);           /* called with the console lock held */
 /* Physical ranges pmm must never hand out: the boot information, modules. */
 unsigned multiboot2_reserved_count(void);
 void multiboot2_reserved(unsigned index, uint64_t *base, uint64_t *end);

@@ -59,6 +59,7 @@ static void uart_putc(char c)
 	if (c == '\n')
 		uart_put('\r');
 	uart_put(c);
+	screen_putc(c);
 }
 
 /* One writer at a time, so what one CPU writes in one call (a whole line)

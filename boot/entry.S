@@ -50,6 +50,14 @@ mb2_header:
 	.balign 8
 	.short 6, 0
 	.long 8
+	/* Framebuffer tag (3.1.10), optional, no preferred mode: without it
+	 * GRUB on UEFI hands over no screen at all ("no console will be
+	 * available to OS"); with it we get the GOP framebuffer. On BIOS,
+	 * scripts/iso's grub.cfg asks for VGA text mode instead. */
+	.balign 8
+	.short 5, 1
+	.long 20
+	.long 0, 0, 0
 	/* End tag. */
 	.balign 8
 	.short 0, 0

@@ -90,12 +90,18 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	gdt_init(0);
 	percpu_init(0);
 	idt_init();
+	multiboot2_parse(magic, mb_info_phys);
+	screen_init(multiboot2_framebuffer());
 	/* GRUB may leave its cursor mid-line: start ours on a fresh one. */
 	kprintf("\n[hv] tshv %s (type-1 hypervisor, VMM core in AssemblyScript/Wasm)\n", HV_VERSION);
-	multiboot2_parse(magic, mb_info_phys);
 	pmm_init();
 	tsc_calibrate();
 
+	const struct framebuffer *fb = multiboot2_framebuffer();
+	if (fb)
+		kprintf("[hv] screen: %ux%u %s at %#llx\n", fb->width, fb->height,
+			fb->text ? "EGA text" : fb->bpp == 24 ? "24-bit framebuffer" : "32-bit framebuffer",
+			(unsigned long long)fb->address);
 	print_cpu();
 	if (!lapic_init())
 		kprintf("[hv] cpu: no usable local APIC: one CPU, no preemption\n");

@@ -15,6 +15,7 @@
 #define TAG_CMDLINE      1
 #define TAG_MODULE       3
 #define TAG_MEMORY_MAP   6
+#define TAG_FRAMEBUFFER  8
 #define TAG_ACPI_OLD     14   /* copy of the ACPI 1.0 RSDP */
 #define TAG_ACPI_NEW     15   /* copy of the ACPI 2.0+ RSDP */
 
@@ -31,6 +32,45 @@ struct tag_string {             /* cmdline (3.6.3) */
 	struct tag tag;
 	char string[];
 };
+
+struct tag_framebuffer {        /* 3.6.12 */
+	struct tag tag;
+	uint64_t address;
+	uint32_t pitch, width, height;
+	uint8_t bpp, type;
+	uint16_t reserved;
+	/* RGB (type 1): field positions and sizes */
+	uint8_t red_position, red_size, green_position, green_size, blue_position, blue_size;
+} __attribute__((packed));
+
+static struct framebuffer framebuffer;
+
+/* Only what screen.c can draw: EGA text, or 24/32-bit RGB below 4 GiB (the
+ * part of physical memory the stub maps). */
+static void parse_framebuffer(const struct tag_framebuffer *t)
+{
+	if (t->tag.size < 30 || t->address + (uint64_t)t->pitch * t->height > 0x100000000ull)
+		return;
+	struct framebuffer f = {
+		.address = t->address, .pitch = t->pitch, .width = t->width, .height = t->height,
+		.bpp = t->bpp, .text = t->type == 2,
+	};
+	if (t->type == 1 && t->tag.size >= 36) {
+		if (t->bpp != 32 && t->bpp != 24)
+			return;
+		f.red_position = t->red_position;
+		f.green_position = t->green_position;
+		f.blue_position = t->blue_position;
+	} else if (t->type != 2) {
+		return;
+	}
+	framebuffer = f;
+}
+
+const struct framebuffer *multiboot2_framebuffer(void)
+{
+	return framebuffer.address ? &framebuffer : NULL;
+}
 
 struct tag_module {             /* 3.6.6 */
 	struct tag tag;
@@ -146,7 +186,10 @@ void multiboot2_parse(uint32_t magic, uint64_t info_phys)
 		case TAG_ACPI_NEW:
 			keep_rsdp(t, t->type == TAG_ACPI_NEW);
 			break;
-		default:            /* framebuffer, EFI tables, ...: not needed */
+		case TAG_FRAMEBUFFER:
+			parse_framebuffer((const struct tag_framebuffer *)t);
+			break;
+		default:            /* EFI tables, ...: not needed */
 			break;
 		}
 		p += (t->size + 7) & ~7u;

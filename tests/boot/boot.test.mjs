@@ -14,6 +14,8 @@ test("scripts/iso builds the demo ISO", () => {
 function assertBootLines(r) {
   line(r, /^\[hv\] tshv \d+\.\d+\.\d+ \(type-1 hypervisor/);
   line(r, /^\[hv\] cpu: \w+, \d+ MHz TSC, (SVM|VMX)$/);
+  // GRUB handed over a screen, and the console draws on it too.
+  line(r, /^\[hv\] screen: \d+x\d+ (EGA text|24-bit framebuffer|32-bit framebuffer) at 0x[0-9a-f]+$/);
   line(r, /^\[hv\] memory: \d+ MiB usable in \d+ ranges, \d+ MiB free for guests$/);
   line(r, /^\[hv\] modules: 2$/);
   line(r, /^\[hv\]   module tests\/configs\/demo\.toml \d+ bytes$/);
@@ -28,6 +30,7 @@ function assertBootLines(r) {
 test("the demo boots under QEMU (BIOS), names every guest and powers off", () => {
   const r = boot(demo.iso, { emu: "qemu", timeout: 120 });
   assertBootLines(r);
+  line(r, /^\[hv\] screen: 80x25 EGA text at 0xb8000$/);
   line(r, /^\[hv\] power off: success$/);
   assert.equal(r.code, 0, r.output);
 });
@@ -35,6 +38,7 @@ test("the demo boots under QEMU (BIOS), names every guest and powers off", () =>
 test("the demo boots under QEMU with UEFI firmware", () => {
   const r = boot(demo.iso, { emu: "qemu", uefi: true, timeout: 180 });
   assertBootLines(r);
+  line(r, /^\[hv\] screen: \d+x\d+ (24|32)-bit framebuffer at 0x[0-9a-f]+$/);
   assert.equal(r.code, 0, r.output);
 });
 
