@@ -14,7 +14,7 @@ import {
   INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0,
 } from "../vcpu/exit_record";
 import { guestCpuid } from "../vcpu/cpuid";
-import { checkXsetbv, hostXcr0, XSETBV_OK } from "../vcpu/xsetbv";
+import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
 import { sizeMask } from "../devices/port_bus";
 import { Platform } from "./platform";
 import { Machine, beginStopLine, stopGuest } from "./machine";
@@ -104,7 +104,7 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
 // --- the exits -------------------------------------------------------------------
 
 function handleCpuid(record: ExitRecord, platform: Platform): void {
-  guestCpuid(<u32>record.rax, <u32>record.rcx, record.cr4, platform, CPUID_OUT);
+  guestCpuid(<u32>record.rax, <u32>record.rcx, record.cr4, record.xcr0, platform, CPUID_OUT);
   // CPUID writes all four registers, zero-extending in 64-bit mode.
   record.rax = <u64>load<u32>(CPUID_OUT, 0);
   record.rbx = <u64>load<u32>(CPUID_OUT, 4);
@@ -210,15 +210,18 @@ function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: P
 }
 
 function handleXsetbv(record: ExitRecord, platform: Platform): void {
-  // XSAVE is not offered (vcpu/cpuid.ts): the stub switches FPU state with
-  // FXSAVE and does not switch XCR0 between guests, so XSETBV is #UD, as
-  // on a CPU without XSAVE (SDM vol. 2C, XSETBV: #UD if CPUID.01H:ECX.XSAVE = 0).
-  if (!XSAVE_OFFERED) {
-    injectException(record, 6, false, 0);
+  // XCR0 may hold what the stub switches between guests (x87, SSE, AVX;
+  // vcpu/xsetbv.ts XCR0_GUEST_COMPONENTS) where the host has it, checked
+  // as the CPU checks it. The stub loads the new value (record.xcr0,
+  // DIRTY_XCR0) and checks it again.
+  let allowed = guestXcr0Allowed(platform);
+  if (allowed == 0) {
+    // No XSAVE offered (a host without it): #UD, as on such a CPU.
+    injectException(record, VECTOR_UD, false, 0);
     return;
   }
   let value = (record.rdx << 32) | (record.rax & 0xffffffff);
-  let verdict = checkXsetbv(<u32>record.rcx, value, hostXcr0(platform), record.cr4, record.cpl);
+  let verdict = checkXsetbv(<u32>record.rcx, value, allowed, record.cr4, record.cpl);
   if (verdict != XSETBV_OK) {
     injectException(record, verdict, verdict == VECTOR_GP, 0);
     return;
@@ -230,9 +233,6 @@ function handleXsetbv(record: ExitRecord, platform: Platform): void {
 
 // RAX for the "trap my guest VMM" hypercall: "TRAP" in ASCII.
 export const HYPERCALL_TRAP_MY_VMM: u32 = 0x50415254;
-
-// Flip when the stub switches XCR0 and saves guest state with XSAVE.
-const XSAVE_OFFERED = false;
 
 // Nothing intercepts exceptions yet. Those a backend may intercept later
 // (#DB, #AC, ...) go back to the guest unchanged; those that cannot be

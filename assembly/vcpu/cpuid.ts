@@ -5,6 +5,7 @@
 // Leaf numbers and bits: Intel SDM vol. 2A, CPUID; AMD APM vol. 3, appendix E.
 
 import { Platform } from "../guest/platform";
+import { guestXcr0Allowed } from "./xsetbv";
 
 // Leaves 0x40000000-0x400000FF belong to the hypervisor (the range CPUs
 // leave unused for software; SDM vol. 2A CPUID, "Hypervisor use").
@@ -23,15 +24,27 @@ export const SIGNATURE_EDX: u32 = 0x65726f63; // "core"
 export const LEAF1_ECX_MONITOR: u32 = 1 << 3;
 export const LEAF1_ECX_VMX: u32 = 1 << 5;
 export const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
+export const LEAF1_ECX_XSAVE: u32 = 1 << 26;
 // XSAVE and everything whose state only XSAVE manages (AVX, FMA, F16C):
-// the stub switches guests' FPU state with FXSAVE (512 bytes, x87 + SSE)
-// and does not switch XCR0, so a guest must not be told about them.
+// offered when the stub switches XCR0 and XSAVE areas, i.e. when the host
+// has XSAVE with x87 and SSE (vcpu/xsetbv.ts guestXcr0Allowed). AVX, FMA
+// and F16C need XCR0.AVX among the allowed components too.
 export const LEAF1_ECX_XSAVE_FAMILY: u32 = (1 << 12) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 29);
-// Leaf 7 subleaf 0: AVX2 and AVX-512 (EBX), VEX/EVEX-only and PKU (ECX),
-// AVX-512/AMX (EDX): SDM vol. 2A, Table 3-8 (leaf 07H).
-export const LEAF7_EBX_AVX: u32 = (1 << 5) | (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 30) | (1 << 31);
+export const LEAF1_ECX_AVX_FAMILY: u32 = (1 << 12) | (1 << 28) | (1 << 29); // FMA, AVX, F16C
+// Leaf 7 subleaf 0: AVX2 (EBX bit 5) is offered with AVX. Still hidden:
+// AVX-512 (EBX), VEX/EVEX-only extensions and PKU (ECX), AVX-512/AMX
+// (EDX): SDM vol. 2A, Table 3-8 (leaf 07H). Their state (opmask, ZMM,
+// PKRU, tiles) is not switched between guests.
+export const LEAF7_EBX_AVX2: u32 = 1 << 5;
+export const LEAF7_EBX_AVX: u32 = (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 30) | (1 << 31);
 export const LEAF7_ECX_AVX: u32 = (1 << 1) | (1 << 3) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 14);
 export const LEAF7_EDX_AVX: u32 = (1 << 2) | (1 << 3) | (1 << 8) | (1 << 22) | (1 << 23) | (1 << 24) | (1 << 25);
+// Leaf 0xD subleaf 1 EAX: XSAVEOPT, XSAVEC, XGETBV with ECX=1. Not
+// XSAVES (bit 3; IA32_XSS is not virtualised) nor XFD (bit 4).
+export const LEAFD1_EAX_OFFERED: u32 = 0x7;
+const XCR0_AVX: u64 = 1 << 2;
+// Legacy region + XSAVE header: the standard-format area for x87 and SSE.
+const XSAVE_LEGACY_AND_HEADER: u32 = 576;
 export const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 // Leaf 7 subleaf 0, ECX
 export const LEAF7_ECX_OSPKE: u32 = 1 << 4;
@@ -39,9 +52,9 @@ export const LEAF7_ECX_OSPKE: u32 = 1 << 4;
 export const EXT1_ECX_SVM: u32 = 1 << 2;
 
 
-// Answers CPUID (leaf, subleaf) for the guest, whose CR4 is `guestCr4`:
-// EAX, EBX, ECX, EDX as 4 u32 at `out`.
-export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, platform: Platform, out: usize): void {
+// Answers CPUID (leaf, subleaf) for the guest, whose CR4 is `guestCr4`
+// and XCR0 `guestXcr0`: EAX, EBX, ECX, EDX as 4 u32 at `out`.
+export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u64, platform: Platform, out: usize): void {
   if (leaf >= HYPERVISOR_LEAF_FIRST && leaf <= HYPERVISOR_LEAF_LAST) {
     hypervisorLeaf(leaf, out);
     return;
@@ -50,8 +63,61 @@ export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, platform: Pla
   // host's maximum: the CPU then answers as it does for them, and the guest
   // sees the same thing as on bare metal.
   platform.cpuid(leaf, subleaf, out);
+  if (leaf == 1 || leaf == 7 || leaf == 0xd) {
+    xsaveFeatures(leaf, subleaf, guestCr4, guestXcr0, guestXcr0Allowed(platform), platform, out);
+  }
   applyCpuidPolicy(leaf, subleaf, guestCr4, out);
 }
+
+// The XSAVE features as the guest sees them, for guests that may set the
+// XCR0 bits in `allowed` (0: no XSAVE at all).
+function xsaveFeatures(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u64, allowed: u64,
+                       platform: Platform, regs: usize): void {
+  let avx = (allowed & XCR0_AVX) != 0;
+  if (leaf == 1) {
+    let ecx = load<u32>(regs, 8) & ~LEAF1_ECX_OSXSAVE;
+    if (allowed == 0) ecx &= ~LEAF1_ECX_XSAVE_FAMILY;
+    else if (!avx) ecx &= ~LEAF1_ECX_AVX_FAMILY;
+    // OSXSAVE mirrors the guest's own CR4.OSXSAVE.
+    if (allowed != 0 && (guestCr4 & CR4_OSXSAVE) != 0) ecx |= LEAF1_ECX_OSXSAVE;
+    store<u32>(regs, ecx, 8);
+  } else if (leaf == 7) {
+    if (subleaf == 0 && !avx) store<u32>(regs, load<u32>(regs, 4) & ~LEAF7_EBX_AVX2, 4);
+    if (subleaf == 1 && !avx) store<u32>(regs, load<u32>(regs) & ~(1 << 4), 0); // AVX-VNNI
+  } else if (allowed == 0) {
+    // The XSAVE leaf describes a feature the guest does not have.
+    setRegisters(regs, 0, 0, 0, 0);
+  } else if (subleaf == 0) {
+    // Supported components, and the sizes of the standard-format area for
+    // the guest's XCR0 (EBX) and for all of them (ECX).
+    setRegisters(regs, <u32>allowed, xsaveSize(guestXcr0 & allowed, platform),
+                 xsaveSize(allowed, platform), <u32>(allowed >> 32));
+  } else if (subleaf == 1) {
+    // XSAVEC's compacted area for the guest's XCR0 equals the standard
+    // one for a prefix x87|SSE|AVX; no supervisor state (IA32_XSS).
+    setRegisters(regs, load<u32>(regs) & LEAFD1_EAX_OFFERED, xsaveSize(guestXcr0 & allowed, platform), 0, 0);
+  } else if (subleaf >= 64 || ((allowed >> subleaf) & 1) == 0) {
+    // A component the guest may not enable.
+    setRegisters(regs, 0, 0, 0, 0);
+  }
+}
+
+// Bytes of a standard-format XSAVE area holding `components`: the end of
+// the last one (size EAX at offset EBX of its subleaf), at least the legacy
+// region and header.
+function xsaveSize(components: u64, platform: Platform): u32 {
+  let end = XSAVE_LEGACY_AND_HEADER;
+  for (let i: u32 = 2; i < 64; i++) {
+    if (((components >> i) & 1) == 0) continue;
+    platform.cpuid(0xd, i, XSAVE_REGS);
+    let last = load<u32>(XSAVE_REGS, 4) + load<u32>(XSAVE_REGS);
+    if (last > end) end = last;
+  }
+  return end;
+}
+
+const XSAVE_REGS: usize = memory.data(16, 16);
+const CR4_OSXSAVE: u64 = 1 << 18;
 
 // Our own leaves. 0x40000001 and above are reserved for later features and
 // answer zeros.
@@ -73,8 +139,7 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
       // No nested VMX. No MONITOR/MWAIT: both are intercepted and raise
       // #UD, since MWAIT could park the physical CPU.
       ecx &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
-      // No XSAVE (see LEAF1_ECX_XSAVE_FAMILY), hence no OSXSAVE either.
-      ecx &= ~LEAF1_ECX_XSAVE_FAMILY;
+      // XSAVE, OSXSAVE, AVX, FMA, F16C: guestCpuid (xsaveFeatures).
       // EBX[31:24] is the initial APIC ID: the guest's only vCPU is 0,
       // whichever host CPU answered.
       ebx &= 0x00ffffff;
@@ -92,14 +157,9 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
         ecx &= ~(LEAF7_ECX_AVX | LEAF7_ECX_OSPKE);
         store<u32>(regs, load<u32>(regs, 12) & ~LEAF7_EDX_AVX, 12);
       } else if (subleaf == 1) {
-        store<u32>(regs, load<u32>(regs) & ~((1 << 4) | (1 << 5)), 0); // AVX-VNNI, AVX512_BF16
+        store<u32>(regs, load<u32>(regs) & ~(1 << 5), 0); // AVX512_BF16
       }
       break;
-    }
-    case 0xd: {
-      // The XSAVE leaf describes a feature the guest does not have.
-      setRegisters(regs, 0, 0, 0, 0);
-      return;
     }
     case 0x80000001: {
       ecx &= ~EXT1_ECX_SVM; // no nested SVM

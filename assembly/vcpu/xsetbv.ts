@@ -14,6 +14,11 @@ export const XCR0_AVX512: u64 = 7 << 5; // opmask, ZMM_Hi256, Hi16_ZMM
 export const XCR0_TILECFG: u64 = 1 << 17;
 export const XCR0_TILEDATA: u64 = 1 << 18;
 
+// The components a guest may enable, where the host has them: the stub
+// (boot/run.c) saves and restores exactly these with XSAVE/XRSTOR and
+// switches XCR0 between guests. Never MPX, AVX-512, PKRU or AMX.
+export const XCR0_GUEST_COMPONENTS: u64 = XCR0_X87 | XCR0_SSE | XCR0_AVX;
+
 const CR4_OSXSAVE: u64 = 1 << 18;
 const LEAF1_ECX_XSAVE: u32 = 1 << 26;
 
@@ -34,6 +39,14 @@ export function hostXcr0(platform: Platform): u64 {
   if ((load<u32>(REGS, 8) & LEAF1_ECX_XSAVE) == 0) return 0;
   platform.cpuid(0xd, 0, REGS);
   return <u64>load<u32>(REGS) | (<u64>load<u32>(REGS, 12) << 32);
+}
+
+// The XCR0 bits a guest may set: the host's among XCR0_GUEST_COMPONENTS,
+// or 0 without XSAVE (or without both x87 and SSE, which the stub then
+// switches with FXSAVE: boot/run.c xsave_probe()).
+export function guestXcr0Allowed(platform: Platform): u64 {
+  let allowed = hostXcr0(platform) & XCR0_GUEST_COMPONENTS;
+  return (allowed & (XCR0_X87 | XCR0_SSE)) == (XCR0_X87 | XCR0_SSE) ? allowed : 0;
 }
 
 // Checks XSETBV of `value` to XCR `index` by a guest at privilege `cpl`

@@ -9,6 +9,7 @@ import { assertCrashPolicy } from "./crash.mjs";
 import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
+import { assertAvx } from "./avx.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -91,4 +92,10 @@ test("a guest that goes to long mode and back keeps its own CR0/CR4, EFER and sy
     line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
   }
   assert.equal(r.code, 0);
+});
+
+test("two guests use XSAVE and AVX on one CPU, each keeping its ymm0-ymm15 and XCR0 (AMD-V)", () => {
+  const iso = buildIso("avx-svm", { config: "tests/configs/avx.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  assertAvx(boot(iso.iso, { emu: "qemu", timeout: 120 }));
 });

@@ -11,6 +11,7 @@ import { assertCrashPolicy } from "./crash.mjs";
 import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
+import { assertAvx } from "./avx.mjs";
 
 test("every exit path under VT-x: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits-vmx", { config: "tests/configs/exits.toml" });
@@ -111,4 +112,10 @@ test("every exit path with guests spread over two CPUs (VT-x)", () => {
   const r = boot(iso.iso, { emu: "bochs", cpus: 2, timeout: 400 });
   line(r, /^\[hv\] cpus: 2 online$/);
   assertExitPaths(r);
+});
+
+test("two guests use XSAVE and AVX on one CPU, each keeping its ymm0-ymm15 and XCR0 (VT-x)", () => {
+  const iso = buildIso("avx-vmx", { config: "tests/configs/avx.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  assertAvx(boot(iso.iso, { emu: "bochs", timeout: 240 }));
 });

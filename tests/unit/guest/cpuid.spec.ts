@@ -3,7 +3,7 @@ import { ExitReason, ExitAction } from "../../../assembly/vcpu/exit_record";
 import { ExitRecord } from "../../../assembly/vcpu/exit_record";
 import { FakePlatform, newGuest, newRecord } from "./helpers";
 
-function cpuid(platform: FakePlatform, leaf: u32, subleaf: u32 = 0, cr4: u64 = 0): ExitRecord {
+function cpuid(platform: FakePlatform, leaf: u32, subleaf: u32 = 0, cr4: u64 = 0, xcr0: u64 = 1): ExitRecord {
   let machine = newGuest();
   let record = newRecord(ExitReason.Cpuid);
   record.rax = 0xffffffff00000000 | leaf;
@@ -11,9 +11,20 @@ function cpuid(platform: FakePlatform, leaf: u32, subleaf: u32 = 0, cr4: u64 = 0
   record.rbx = 0xdeadbeefdeadbeef;
   record.rdx = 0xdeadbeefdeadbeef;
   record.cr4 = cr4;
+  record.xcr0 = xcr0;
   record.instructionLength = 2;
   dispatchExit(record, machine, platform);
   return record;
+}
+
+// A host with XSAVE whose XCR0 may hold `xcr0`.
+function xsaveHost(xcr0: u64): FakePlatform {
+  let platform = new FakePlatform();
+  platform.setCpuid(0, 0, 0x16, 0, 0, 0);
+  platform.setCpuid(1, 0, 0, 0, 0xffffffff & ~(1 << 27), 0);
+  platform.setCpuid(0xd, 0, <u32>xcr0, 0, 0, <u32>(xcr0 >> 32));
+  platform.setCpuid(0xd, 2, 256, 576, 0, 0);
+  return platform;
 }
 
 describe("CPUID", () => {
@@ -38,28 +49,77 @@ describe("CPUID", () => {
     expect(record.rbx).toBe(0x00020800);
   });
 
-  it("hides XSAVE, OSXSAVE, AVX, FMA and F16C in leaf 1 ECX (no XSAVE state switching)", () => {
-    let platform = new FakePlatform();
-    platform.setCpuid(1, 0, 0, 0, 0xffffffff, 0);
-    let ecx = cpuid(platform, 1, 0, 1 << 18).rcx;
-    expect((ecx >> 26) & 1).toBe(0);
-    expect((ecx >> 27) & 1).toBe(0);
-    expect((ecx >> 28) & 1).toBe(0);
-    expect((ecx >> 12) & 1).toBe(0);
-    expect((ecx >> 29) & 1).toBe(0);
-    expect((ecx >> 0) & 1).toBe(1); // SSE3 stays
+  it("offers XSAVE, AVX, FMA and F16C in leaf 1 ECX, OSXSAVE as the guest's CR4 says", () => {
+    let platform = xsaveHost(0x2e7);
+    let ecx = cpuid(platform, 1, 0, 0).rcx;
+    expect((ecx >> 26) & 1).toBe(1); // XSAVE
+    expect((ecx >> 27) & 1).toBe(0); // OSXSAVE: the guest's CR4.OSXSAVE is clear
+    expect((ecx >> 28) & 1).toBe(1); // AVX
+    expect((ecx >> 12) & 1).toBe(1); // FMA
+    expect((ecx >> 29) & 1).toBe(1); // F16C
+    expect((ecx >> 0) & 1).toBe(1);  // SSE3 stays
+    ecx = cpuid(platform, 1, 0, 1 << 18).rcx;
+    expect((ecx >> 27) & 1).toBe(1);
   });
 
-  it("hides AVX2, AVX-512, PKU and OSPKE in leaf 7 and answers zeros for leaf 0xD", () => {
+  it("hides XSAVE, OSXSAVE, AVX, FMA and F16C on a host without XSAVE", () => {
     let platform = new FakePlatform();
-    platform.setCpuid(7, 0, 0, 0xffffffff, 0x18, 0);
+    platform.setCpuid(1, 0, 0, 0, 0xffffffff & ~(1 << 26), 0);
+    let ecx = cpuid(platform, 1, 0, 1 << 18).rcx;
+    expect(ecx & ((1 << 12) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 29))).toBe(0);
+    expect((ecx >> 0) & 1).toBe(1);
+    platform.setCpuid(0xd, 0, 0x7, 0x240, 0x340, 0);
+    let record = cpuid(platform, 0xd, 0);
+    expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
+  });
+
+  it("hides AVX, FMA, F16C and AVX2 when the host's XCR0 lacks AVX", () => {
+    let platform = xsaveHost(0x3);
+    expect(cpuid(platform, 1).rcx & ((1 << 12) | (1 << 28) | (1 << 29))).toBe(0);
+    expect((cpuid(platform, 1).rcx >> 26) & 1).toBe(1);
+    platform.setCpuid(7, 0, 0, 0x21, 0, 0);
+    expect(cpuid(platform, 7).rbx).toBe(0x1);
+  });
+
+  it("offers AVX2 but hides AVX-512, PKU and OSPKE in leaf 7", () => {
+    let platform = xsaveHost(0x2e7);
+    platform.setCpuid(7, 0, 0, 0xffffffff, 0x18, 0xffffffff);
     let record = cpuid(platform, 7, 0, 1 << 22);
-    expect((record.rbx >> 5) & 1).toBe(0);
-    expect((record.rbx >> 16) & 1).toBe(0);
-    expect((record.rbx >> 0) & 1).toBe(1); // FSGSBASE stays
+    expect((record.rbx >> 5) & 1).toBe(1);  // AVX2
+    expect((record.rbx >> 16) & 1).toBe(0); // AVX512F
+    expect((record.rbx >> 0) & 1).toBe(1);  // FSGSBASE stays
     expect(record.rcx).toBe(0);
-    platform.setCpuid(0xd, 0, 0x7, 0x240, 0x240, 0);
-    expect(cpuid(platform, 0xd, 0).rax).toBe(0);
+    expect((record.rdx >> 22) & 7).toBe(0); // AMX
+    platform.setCpuid(7, 1, 0x30, 0, 0, 0);
+    expect(cpuid(platform, 7, 1).rax).toBe(0x10); // AVX-VNNI, not AVX512_BF16
+  });
+
+  it("answers leaf 0xD for x87, SSE and AVX only, sizes for the guest's XCR0", () => {
+    let platform = xsaveHost(0x602e7); // + AVX-512, PKRU, AMX
+    platform.setCpuid(0xd, 0, 0x602e7, 0xa88, 0x2b00, 0);
+    platform.setCpuid(0xd, 1, 0x1f, 0xa88, 0x1800, 0);
+    platform.setCpuid(0xd, 2, 256, 576, 0, 0);
+    platform.setCpuid(0xd, 5, 64, 1088, 0, 0);
+    platform.setCpuid(0xd, 9, 8, 2688, 0, 0);
+    let record = cpuid(platform, 0xd, 0, 1 << 18, 0x7);
+    expect(record.rax).toBe(0x7);
+    expect(record.rbx).toBe(832);
+    expect(record.rcx).toBe(832);
+    expect(record.rdx).toBe(0);
+    expect(cpuid(platform, 0xd, 0, 1 << 18, 0x3).rbx).toBe(576);
+    record = cpuid(platform, 0xd, 1, 1 << 18, 0x7);
+    expect(record.rax).toBe(0x7);          // XSAVEOPT, XSAVEC, XGETBV1; no XSAVES, XFD
+    expect(record.rbx).toBe(832);
+    expect(record.rcx | record.rdx).toBe(0); // no supervisor components
+    record = cpuid(platform, 0xd, 2);
+    expect(record.rax).toBe(256);
+    expect(record.rbx).toBe(576);
+    record = cpuid(platform, 0xd, 5);
+    expect(record.rax | record.rbx).toBe(0);
+    record = cpuid(platform, 0xd, 9);
+    expect(record.rax | record.rbx).toBe(0);
+    record = cpuid(platform, 0xd, 63);
+    expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
   });
 
   it("hides SVM in leaf 0x80000001 ECX bit 2", () => {

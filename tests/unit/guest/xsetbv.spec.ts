@@ -30,14 +30,40 @@ function xsetbv(platform: FakePlatform, index: u32, value: u64, cr4: u64 = OSXSA
 }
 
 describe("XSETBV", () => {
-  it("injects #UD while XSAVE is not offered, whatever the value", () => {
-    for (let value: u64 = 0; value < 8; value++) {
+  it("accepts x87, SSE and AVX and hands the value to the stub", () => {
+    for (let value: u64 = 1; value < 8; value += 2) {
+      if (value == 0x5) continue;
       let record = xsetbv(hostWith(HOST), 0, value);
-      expect(record.inject).toBe(INJECT_VALID | INJECT_TYPE_EXCEPTION | 6);
+      expect(record.inject).toBe(0);
+      expect(record.xcr0).toBe(value);
+      expect(record.dirty).toBe(DIRTY_XCR0);
+      expect(record.advance).toBe(3);
+    }
+  });
+
+  it("injects #GP for what the host has but guests may not use (AVX-512, PKRU, MPX, AMX)", () => {
+    let values: u64[] = [0xe7, 0x207, 0x1f, 0x60007];
+    for (let i = 0; i < values.length; i++) {
+      let record = xsetbv(hostWith(0x602ff), 0, values[i]);
+      expect(record.inject).toBe(GP);
       expect(record.xcr0).toBe(1);
       expect(record.dirty).toBe(0);
       expect(record.advance).toBe(0);
     }
+  });
+
+  it("injects #GP for AVX without SSE, x87 cleared, AVX the host lacks, or another XCR", () => {
+    expect(xsetbv(hostWith(HOST), 0, 0x5).inject).toBe(GP);
+    expect(xsetbv(hostWith(HOST), 0, 0x6).inject).toBe(GP);
+    expect(xsetbv(hostWith(0x3), 0, 0x7).inject).toBe(GP);
+    expect(xsetbv(hostWith(HOST), 1, 0x3).inject).toBe(GP);
+  });
+
+  it("injects #UD on a host without XSAVE", () => {
+    let platform = new FakePlatform();
+    let record = xsetbv(platform, 0, 0x3);
+    expect(record.inject).toBe(INJECT_VALID | INJECT_TYPE_EXCEPTION | 6);
+    expect(record.dirty).toBe(0);
   });
 
   it("injects #UD when the guest has not set CR4.OSXSAVE", () => {
