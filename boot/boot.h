@@ -33,6 +33,26 @@ void lapic_timer_stop(void);
 void lapic_timer_interrupt(void);
 void lapic_start_cpu(uint32_t apic_id, uint8_t vector);
 
+/* boot/fpu.c: the guests' FPU, SSE and AVX state */
+struct guest_fpu {
+	uint8_t *xsave;             /* standard-format XSAVE area (a page), with XSAVE */
+	uint64_t xcr0;              /* the guest's XCR0 */
+	uint8_t fxsave[512] __attribute__((aligned(16)));  /* without XSAVE */
+};
+void fpu_probe(void);                 /* once: which XCR0 components guests get */
+uint64_t fpu_guest_overhead(void);    /* bytes per guest (the XSAVE page) */
+void fpu_enable_host(void);           /* on each CPU, before the backend */
+bool fpu_host_ready(void);            /* after it: false if CR4.OSXSAVE did not stick */
+bool guest_fpu_init(struct guest_fpu *f);   /* false: out of memory */
+void guest_fpu_release(struct guest_fpu *f);
+/* Saves `from` (NULL: nothing to save), loads `to`, on this CPU. */
+void guest_fpu_switch(struct guest_fpu *from, struct guest_fpu *to);
+/* A new XCR0 the core accepted (checked again here); loaded at once when
+ * this CPU holds the guest's state. */
+void guest_fpu_set_xcr0(struct guest_fpu *f, uint64_t value, bool on_this_cpu);
+/* After an exit: keep the guest's XCR0 in step with the CPU's. */
+void guest_fpu_sync_xcr0(struct guest_fpu *f);
+
 /* boot/smp.c: the other CPUs */
 /* Starts every enabled CPU the ACPI MADT lists; returns how many CPUs are
  * online (at least 1). They wait in smp_wait_for_work until released. */

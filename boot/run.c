@@ -15,8 +15,7 @@
 struct guest_run {
 	bool live;                 /* has a vCPU and RAM */
 	struct arch_vcpu vcpu;
-	uint8_t *xsave;            /* XSAVE area (one page, standard format), when the host has XSAVE */
-	uint64_t xcr0;             /* the guest's XCR0 (1 at reset) */
+	struct guest_fpu fpu;      /* its FPU/SSE/AVX state and XCR0 */
 	uint64_t started_tsc;
 	uint64_t core_cycles;      /* time spent in the guest VMM, for the stats line */
 };
@@ -31,152 +30,16 @@ static volatile uint64_t ready_overhead, ready_guests;
 static volatile uint32_t cpus_preparing;
 static uint64_t ready_t0;
 
-/*
- * Guest FPU/SSE/AVX state. The host never touches the FPU (it is built
- * -mgeneral-regs-only), so a CPU's FPU state and XCR0 belong to the last
- * guest it ran, and are switched only when the next guest is another one.
- *
- * With XSAVE (CPUID.1:ECX.XSAVE), guests may use the XCR0 components in
- * xcr0_allowed: those the host supports among x87, SSE and AVX (never
- * MPX, AVX-512, PKRU or AMX). Each guest has a standard-format XSAVE area
- * (one page) and its own XCR0. Saving and restoring always covers every
- * allowed component, with XCR0 = xcr0_allowed for the two instructions:
- * legacy SSE instructions run whatever XCR0 says, so a guest with
- * XCR0 = x87 still owns XMM registers (and the YMM upper halves it cannot
- * reach must still not be another guest's). Then XCR0 becomes the next
- * guest's own. Without XSAVE: FXSAVE/FXRSTOR, x87 + SSE.
- */
-#define XCR0_X87 0x1ull
-#define XCR0_SSE 0x2ull
-#define XCR0_AVX 0x4ull
-#define XCR0_GUEST_COMPONENTS (XCR0_X87 | XCR0_SSE | XCR0_AVX)
-#define CR4_OSXSAVE (1ull << 18)
-
-static uint64_t xcr0_allowed;        /* 0: no XSAVE, FXSAVE is used */
-
-static inline void xsetbv0(uint64_t value)
-{
-	__asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
-}
-
-static inline void xsave_to(uint8_t *area, uint64_t mask)
-{
-	__asm__ volatile("xsave64 %0" : "=m"(*(uint8_t (*)[PAGE_SIZE])area)
-			 : "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)));
-}
-
-static inline void xrstor_from(const uint8_t *area, uint64_t mask)
-{
-	__asm__ volatile("xrstor64 %0" :: "m"(*(const uint8_t (*)[PAGE_SIZE])area),
-			 "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)));
-}
-
-/* Once, on the boot CPU: which components guests may use, and whether one
- * page holds their standard-format XSAVE area (SDM vol. 1, 13.4-13.5). */
-static void xsave_probe(void)
-{
-	uint32_t a, b, c, d;
-	xcr0_allowed = 0;
-	cpuid(0, 0, &a, &b, &c, &d);
-	if (a < 0xd)
-		return;
-	cpuid(1, 0, &a, &b, &c, &d);
-	if (!(c & (1u << 26)))
-		return;
-	cpuid(0xd, 0, &a, &b, &c, &d);
-	uint64_t allowed = ((uint64_t)d << 32 | a) & XCR0_GUEST_COMPONENTS;
-	if ((allowed & (XCR0_X87 | XCR0_SSE)) != (XCR0_X87 | XCR0_SSE))
-		return;
-	uint32_t end = 576;                  /* legacy region + XSAVE header */
-	for (unsigned i = 2; i < 64; i++) {
-		if (!(allowed & (1ull << i)))
-			continue;
-		cpuid(0xd, i, &a, &b, &c, &d);  /* EAX size, EBX offset */
-		if (b + a > end)
-			end = b + a;
-	}
-	if (end > PAGE_SIZE)
-		allowed &= XCR0_X87 | XCR0_SSE;
-	xcr0_allowed = allowed;
-}
-
-/* A guest's FPU state as after reset/FNINIT: FCW 0x37F, MXCSR 0x1F80
- * (SDM vol. 1, 10.5.1); in the XSAVE area XSTATE_BV = x87|SSE, XCOMP_BV = 0
- * (standard format), the rest of the header 0 and AVX in its init state. */
-static void fpu_init_image(uint8_t *area, bool xsave)
-{
-	memset(area, 0, xsave ? PAGE_SIZE : 512);
-	area[0] = 0x7F;
-	area[1] = 0x03;
-	area[24] = 0x80;
-	area[25] = 0x1F;
-	if (xsave)
-		*(uint64_t *)(area + 512) = XCR0_X87 | XCR0_SSE;
-}
-
+/* The host never touches the FPU, so a CPU's FPU state belongs to the last
+ * guest it ran: switch it only when the next guest is another one. */
 static void fpu_switch_to(int guest)
 {
 	struct cpu *cpu = this_cpu();
 	if (cpu->fpu_owner == guest)
 		return;
-	if (!xcr0_allowed) {
-		if (cpu->fpu_owner >= 0 && runs[cpu->fpu_owner].live)
-			__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])runs[cpu->fpu_owner].vcpu.fpu));
-		__asm__ volatile("fxrstor64 %0" :: "m"(*(const uint8_t (*)[512])runs[guest].vcpu.fpu));
-		cpu->fpu_owner = guest;
-		return;
-	}
-	xsetbv0(xcr0_allowed);
-	if (cpu->fpu_owner >= 0 && runs[cpu->fpu_owner].live)
-		xsave_to(runs[cpu->fpu_owner].xsave, xcr0_allowed);
-	xrstor_from(runs[guest].xsave, xcr0_allowed);
-	xsetbv0(runs[guest].xcr0);
+	int owner = cpu->fpu_owner;
+	guest_fpu_switch(owner >= 0 && runs[owner].live ? &runs[owner].fpu : NULL, &runs[guest].fpu);
 	cpu->fpu_owner = guest;
-}
-
-/* The core asked for a new XCR0 (the guest's XSETBV, checked there): check
- * again, trusting nothing from an instance, and load it at once, since this
- * CPU holds that guest's state. Invalid values are ignored. */
-static void guest_set_xcr0(unsigned g, uint64_t value)
-{
-	if (!xcr0_allowed || (value & ~xcr0_allowed) || !(value & XCR0_X87) ||
-	    ((value & XCR0_AVX) && !(value & XCR0_SSE)))
-		return;
-	runs[g].xcr0 = value;
-	if (this_cpu()->fpu_owner == (int)g)
-		xsetbv0(value);
-}
-
-/* After an exit: the CPU's XCR0 is the guest's. XSETBV always exits on
- * VT-x and is intercepted on AMD-V, but QEMU 7.2 TCG ignores that
- * intercept and lets the guest write XCR0 itself: take what the guest set
- * when it is within the allowed components, else put the guest's back. */
-static void guest_sync_xcr0(unsigned g)
-{
-	if (!xcr0_allowed)
-		return;
-	uint32_t lo, hi;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	uint64_t now = (uint64_t)hi << 32 | lo;
-	if (now == runs[g].xcr0)
-		return;
-	if (!(now & ~xcr0_allowed))
-		runs[g].xcr0 = now;
-	else
-		xsetbv0(runs[g].xcr0);
-}
-
-static void enable_host_fpu(void)
-{
-	uint64_t cr0, cr4;
-	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
-	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-	cr0 = (cr0 & ~(1ull << 2 | 1ull << 3)) | 1ull << 1 | 1ull << 5; /* EM=0 TS=0 MP=1 NE=1 */
-	cr4 |= 1ull << 9 | 1ull << 10;                               /* OSFXSR, OSXMMEXCPT */
-	if (xcr0_allowed)
-		cr4 |= CR4_OSXSAVE;                                  /* XSAVE, XSETBV; XCR0 = 1 */
-	__asm__ volatile("mov %0, %%cr0" :: "r"(cr0));
-	__asm__ volatile("mov %0, %%cr4" :: "r"(cr4));
 }
 
 const struct arch_backend *arch_select(char *why, unsigned why_size)
@@ -202,10 +65,7 @@ static void release_guest(unsigned g)
 		backend->vcpu_destroy(&runs[g].vcpu);
 		runs[g].live = false;
 	}
-	if (runs[g].xsave) {
-		pmm_free(runs[g].xsave, 1);
-		runs[g].xsave = NULL;
-	}
+	guest_fpu_release(&runs[g].fpu);
 	if (this_cpu()->fpu_owner == (int)g)
 		this_cpu()->fpu_owner = -1;
 	core_guest_release(g);
@@ -236,23 +96,14 @@ static bool prepare_guest(unsigned g)
 	memset(vcpu, 0, sizeof *vcpu);
 	vcpu->backend = backend;
 	vcpu->asid = g + 1;
-	fpu_init_image(vcpu->fpu, false);
-	runs[g].xcr0 = XCR0_X87;            /* as at reset */
-	if (xcr0_allowed) {
-		runs[g].xsave = pmm_alloc(1, PAGE_SIZE);
-		if (!runs[g].xsave) {
-			kprintf("[hv] guest %s stopped: no memory for its XSAVE area\n", name);
-			core_guest_release(g);
-			return false;
-		}
-		fpu_init_image(runs[g].xsave, true);
+	if (!guest_fpu_init(&runs[g].fpu)) {
+		kprintf("[hv] guest %s stopped: no memory for its XSAVE area\n", name);
+		core_guest_release(g);
+		return false;
 	}
 	if (!backend->vcpu_create(vcpu, &tables, core_guest_initial_state(g), why, sizeof why)) {
 		kprintf("[hv] guest %s stopped: %s\n", name, why);
-		if (runs[g].xsave) {
-			pmm_free(runs[g].xsave, 1);
-			runs[g].xsave = NULL;
-		}
+		guest_fpu_release(&runs[g].fpu);
 		core_guest_release(g);
 		return false;
 	}
@@ -275,8 +126,8 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 	while (action == ACTION_RESUME && cpu->ticks == slice_start) {
 		console_input_deliver(g);
 		backend->vcpu_run(&runs[g].vcpu, exit);
-		guest_sync_xcr0(g);
-		exit->xcr0 = runs[g].xcr0;
+		guest_fpu_sync_xcr0(&runs[g].fpu);
+		exit->xcr0 = runs[g].fpu.xcr0;
 		if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
 			host_interrupt_window();
 		uint64_t t0 = tsc_read();
@@ -293,7 +144,7 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 		action = exit->action;
 		if (action != ACTION_STOP) {
 			if (exit->dirty & DIRTY_XCR0)
-				guest_set_xcr0(g, exit->xcr0);
+				guest_fpu_set_xcr0(&runs[g].fpu, exit->xcr0, cpu->fpu_owner == (int)g);
 			backend->vcpu_apply(&runs[g].vcpu, exit);
 		}
 	}
@@ -332,15 +183,11 @@ static void cpu_run(unsigned cpu_index)
 	if (!mine)
 		return;
 	/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
-	enable_host_fpu();
+	fpu_enable_host();
 	bool enabled = backend->cpu_enable(why, sizeof why);
-	if (enabled && xcr0_allowed) {
-		uint64_t cr4;
-		__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-		if (!(cr4 & CR4_OSXSAVE)) {          /* VMX's fixed CR4 bits refused it */
-			ksnprintf(why, sizeof why, "CR4.OSXSAVE cannot be set");
-			enabled = false;
-		}
+	if (enabled && !fpu_host_ready()) {      /* VMX's fixed CR4 bits refused OSXSAVE */
+		ksnprintf(why, sizeof why, "CR4.OSXSAVE cannot be set");
+		enabled = false;
 	}
 	if (!enabled) {
 		kprintf("[hv] CPU %u: cannot run guests: %s %s\n", cpu_index, backend->name, why);
@@ -363,7 +210,7 @@ static void cpu_run(unsigned cpu_index)
 		}
 		/* Beyond its RAM: the core's share, the VMCB/VMCS page, the vCPU. */
 		overhead += core_guest_overhead_bytes(g) + PAGE_SIZE + sizeof(struct guest_run) +
-			    (xcr0_allowed ? PAGE_SIZE : 0);
+			    fpu_guest_overhead();
 		started++;
 	}
 	__atomic_fetch_add(&ready_overhead, overhead, __ATOMIC_ACQ_REL);
@@ -397,7 +244,7 @@ void run_guests(unsigned count)
 		return;
 	}
 	guest_total = count;
-	xsave_probe();
+	fpu_probe();
 	slice_ms = core_timeslice_ms();
 	core_set_vendor(backend->vendor);
 	core_schedule_reset(count);

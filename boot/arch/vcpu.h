@@ -22,7 +22,6 @@ struct arch_vcpu {
 	uint64_t gpr[16];        /* guest registers VMRUN/VMLAUNCH do not save */
 	uint32_t asid;           /* ASID / VPID, never 0 */
 	bool launched;           /* VMX: VMLAUNCH done, VMRESUME next */
-	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE area (hosts without XSAVE; run.c) */
 	/* VT-x only (vmx.c): guest state that VM entry and exit do not switch
 	 * and the VMCS does not hold; SVM keeps all of it in the VMCB. */
 	struct {
