@@ -70,13 +70,12 @@ uint64_t core_guest_instance_bytes(void)
 	return core_guests[0].live ? core_guests[0].instance.w2c_memory.max_pages * 65536ull : 0;
 }
 
-wasm_rt_trap_t core_guest_create(unsigned slot, uint32_t guest_id, uint64_t memory_bytes)
+/* A fresh guest VMM instance in `slot` (its imports reach what the slot's
+ * ram/kernel/initrd fields name, set by the caller). */
+static wasm_rt_trap_t instantiate_guest(unsigned slot)
 {
-	if (slot >= CORE_MAX_GUESTS || core_guests[slot].live)
-		return WASM_RT_TRAP_BAD_IMPORT_ARGUMENT;
 	struct guest_vmm *g = &core_guests[slot];
 	wasm_rt_jmp_buf frame;
-	uint32_t status = 0;
 	memset(&g->instance, 0, sizeof(g->instance));
 	g->env.memory = &g->instance.w2c_memory;
 	g->env.guest = (int)slot;
@@ -87,6 +86,19 @@ wasm_rt_trap_t core_guest_create(unsigned slot, uint32_t guest_id, uint64_t memo
 		return trap;
 	}
 	g->live = true;
+	return WASM_RT_TRAP_NONE;
+}
+
+wasm_rt_trap_t core_guest_create(unsigned slot, uint32_t guest_id, uint64_t memory_bytes)
+{
+	if (slot >= CORE_MAX_GUESTS || core_guests[slot].live)
+		return WASM_RT_TRAP_BAD_IMPORT_ARGUMENT;
+	struct guest_vmm *g = &core_guests[slot];
+	wasm_rt_jmp_buf frame;
+	uint32_t status = 0;
+	wasm_rt_trap_t trap = instantiate_guest(slot);
+	if (trap)
+		return trap;
 	trap = CORE_CALL(&frame, status = w2c_guest_create(&g->instance, guest_id, memory_bytes, 0, 0));
 	if (trap || status) {
 		core_guest_destroy(slot);
@@ -250,19 +262,13 @@ wasm_rt_trap_t core_guest_start(unsigned g, char *why, unsigned why_size)
 	}
 
 	/* A fresh instance for this guest. */
-	memset(&vm->instance, 0, sizeof vm->instance);
-	vm->env.memory = &vm->instance.w2c_memory;
-	vm->env.guest = (int)g;
 	vm->ram = ram;
 	vm->ram_bytes = bytes;
 	vm->kernel = boot_module_get(kernel);
 	vm->initrd = boot_module_get(initrd);
-	wasm_rt_trap_t trap = CORE_CALL(&frame, wasm2c_guest_instantiate(&vm->instance, &vm->env));
-	if (trap) {
-		wasm2c_guest_free(&vm->instance);
+	wasm_rt_trap_t trap = instantiate_guest(g);
+	if (trap)
 		goto fail;
-	}
-	vm->live = true;
 
 	/* Name and command line go into the instance's setup area. */
 	uint32_t name_p = 0, name_n = 0, cmd_p = 0, cmd_n = 0, setup = 0, setup_n = 0;
@@ -340,10 +346,7 @@ wasm_rt_trap_t core_guest_handle_exit(unsigned g)
 void core_guest_release(unsigned g)
 {
 	struct guest_vmm *vm = &core_guests[g];
-	if (vm->live) {
-		wasm2c_guest_free(&vm->instance);
-		vm->live = false;
-	}
+	core_guest_destroy(g);
 	SUPERVISOR(w2c_supervisor_releaseGuestTables(&core_supervisor, g));
 	if (vm->ram) {
 		pmm_free(vm->ram, vm->ram_bytes / PAGE_SIZE);

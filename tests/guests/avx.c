@@ -7,33 +7,8 @@
  * pattern. Exits 0 when all hold. */
 #include "guest.h"
 
-static int failures;
-static void check(const char *what, int ok)
-{
-	puts(ok ? "avx: ok   " : "avx: FAIL ");
-	puts(what);
-	puts("\n");
-	failures += !ok;
-}
+#define check(what, ok) guest_check("avx", what, ok)
 
-static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
-{
-	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
-}
-static inline uint32_t read_cr0(void) { uint32_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static inline uint32_t read_cr4(void) { uint32_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
-static inline void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
-static inline void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
-static uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return lo | (uint64_t)hi << 32;
-}
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
 static uint64_t xgetbv0(void)
 {
 	uint32_t lo, hi;
@@ -174,7 +149,7 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	puts(" of ");
 	putdec(yields);
 	puts(" yields\n");
-	failures += good != yields;
+	guest_failures += good != yields;
 	check("XCR0 is still 0x7 after the yields", xgetbv0() == 7);
-	return failures;
+	return guest_failures;
 }

@@ -2,29 +2,18 @@
  * 0x40000000, no VMX and no SVM to nest. Exits 0 when all hold. */
 #include "guest.h"
 
-static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
-{
-	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
-}
 
-static int failures;
-static void check(const char *what, int ok)
-{
-	puts(ok ? "cpuid: ok   " : "cpuid: FAIL ");
-	puts(what);
-	puts("\n");
-	failures += !ok;
-}
+#define check(what, ok) guest_check("cpuid", what, ok)
 
 uint32_t guest_main(void)
 {
 	uint32_t a, b, c, d;
-	cpuid(1, &a, &b, &c, &d);
+	cpuid(1, 0, &a, &b, &c, &d);
 	check("hypervisor bit (leaf 1 ECX bit 31) is set", (c >> 31) & 1);
 	check("VMX (leaf 1 ECX bit 5) is hidden", !((c >> 5) & 1));
-	cpuid(0x80000001, &a, &b, &c, &d);
+	cpuid(0x80000001, 0, &a, &b, &c, &d);
 	check("SVM (leaf 0x80000001 ECX bit 2) is hidden", !((c >> 2) & 1));
-	cpuid(0x40000000, &a, &b, &c, &d);
+	cpuid(0x40000000, 0, &a, &b, &c, &d);
 	char sig[13];
 	((uint32_t *)sig)[0] = b;
 	((uint32_t *)sig)[1] = c;
@@ -38,5 +27,5 @@ uint32_t guest_main(void)
 	puts("cpuid: signature \"");
 	puts(sig);
 	puts("\"\n");
-	return failures;
+	return guest_failures;
 }

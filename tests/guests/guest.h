@@ -25,6 +25,30 @@ static inline void putdec(uint32_t v)
 	do { b[n++] = (char)('0' + v % 10); v /= 10; } while (v);
 	while (n) putc(b[--n]);
 }
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+static inline uint32_t read_cr0(void) { uint32_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+static inline uint32_t read_cr4(void) { uint32_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
+static inline void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return lo | (uint64_t)hi << 32;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* lib.c: prints "<tag>: ok   <what>" or "<tag>: FAIL <what>", counting
+ * the failures in guest_failures (the guest's exit status, usually). */
+extern int guest_failures;
+void guest_check(const char *tag, const char *what, int ok);
+
 /* Ends the guest with status v (the isa-debug-exit convention). */
 static inline void guest_exit(uint32_t v) { outl(0xf4, v); for (;;) __asm__ volatile("cli; hlt"); }
 

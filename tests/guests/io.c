@@ -4,14 +4,7 @@
 
 static inline uint16_t inw(uint16_t p) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p)); return v; }
 
-static int failures;
-static void check(const char *what, int ok)
-{
-	puts(ok ? "io: ok   " : "io: FAIL ");
-	puts(what);
-	puts("\n");
-	failures += !ok;
-}
+#define check(what, ok) guest_check("io", what, ok)
 
 uint32_t guest_main(void)
 {
@@ -24,5 +17,5 @@ uint32_t guest_main(void)
 	check("the UART line status says the transmitter is empty", (inb(COM1 + 5) & 0x60) == 0x60);
 	/* A partial line must not be lost when the guest stops. */
 	puts("io: a line without a newline at the end");
-	return failures ? 1 : 7;
+	return guest_failures ? 1 : 7;
 }

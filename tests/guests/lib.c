@@ -76,3 +76,14 @@ uint32_t guest_option(const struct multiboot_info *info, const char *key, uint32
 	}
 	return fallback;
 }
+
+int guest_failures;
+
+void guest_check(const char *tag, const char *what, int ok)
+{
+	puts(tag);
+	puts(ok ? ": ok   " : ": FAIL ");
+	puts(what);
+	puts("\n");
+	guest_failures += !ok;
+}

@@ -11,29 +11,8 @@
 #include "guest.h"
 
 
-static int failures;
-static void check(const char *what, int ok)
-{
-	puts(ok ? "longmode: ok   " : "longmode: FAIL ");
-	puts(what);
-	puts("\n");
-	failures += !ok;
-}
+#define check(what, ok) guest_check("longmode", what, ok)
 
-static inline uint32_t read_cr0(void) { uint32_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static inline uint32_t read_cr4(void) { uint32_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
-static inline void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
-static inline void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
-static uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return lo | (uint64_t)hi << 32;
-}
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
 
 #define CR0_PE (1u << 0)
 #define CR0_NE (1u << 5)
@@ -183,5 +162,5 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	check("KERNEL_GS_BASE kept its value while others ran", rdmsr(MSR_KERNEL_GS_BASE) == (uint64_t)seed << 12);
 	check("LSTAR kept its value while others ran",
 	      rdmsr(MSR_LSTAR) == (0xFFFFFFFF80000000ull | (seed & 0xFFFFF000)));
-	return failures;
+	return guest_failures;
 }

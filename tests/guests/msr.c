@@ -2,14 +2,7 @@
  * and setting EFER.SVME does not stick. */
 #include "guest.h"
 
-static int failures;
-static void check(const char *what, int ok)
-{
-	puts(ok ? "msr: ok   " : "msr: FAIL ");
-	puts(what);
-	puts("\n");
-	failures += !ok;
-}
+#define check(what, ok) guest_check("msr", what, ok)
 
 static volatile uint32_t lo, hi;
 #define RDMSR_TRAPS(index) TRAP_OF("mov $" #index ", %%ecx\n rdmsr\n mov %%eax, lo\n mov %%edx, hi")
@@ -35,5 +28,5 @@ uint32_t guest_main(void)
 	      TRAP_OF("mov $0x277, %%ecx\n mov $0x00070406, %%eax\n mov $0x00070106, %%edx\n wrmsr") == 0xFFFFFFFF);
 	RDMSR_TRAPS(0x277);
 	check("PAT reads back what was written", lo == 0x00070406 && hi == 0x00070106);
-	return failures;
+	return guest_failures;
 }

@@ -35,19 +35,29 @@ static void add_file(const char *path)
 	host_add_module(path, data, (uint32_t)n);
 }
 
+/* A guest VMM instance in slot 0 whose guest RAM is `ram`; NULL (and a
+ * message) if it cannot be made. */
+static struct guest_vmm *make_guest(uint8_t *ram, uint64_t bytes)
+{
+	wasm_rt_trap_t trap = core_guest_create(0, 0, bytes);
+	if (trap) {
+		fprintf(stderr, "hvhost: create: %s\n", wasm_rt_strerror(trap));
+		return NULL;
+	}
+	core_guests[0].ram = ram;
+	core_guests[0].ram_bytes = bytes;
+	return &core_guests[0];
+}
+
 /* Drives one guest VMM instance with `count` synthetic exits of one kind,
  * as the stub would (for callgrind: instructions per exit in the core). */
 static int drive_exits(unsigned count, const char *kind)
 {
 	static uint8_t ram[4 << 20] __attribute__((aligned(4096)));
-	wasm_rt_trap_t trap = core_guest_create(0, 0, sizeof ram);
-	if (trap) {
-		fprintf(stderr, "hvhost: create: %s\n", wasm_rt_strerror(trap));
+	struct guest_vmm *vm = make_guest(ram, sizeof ram);
+	if (!vm)
 		return 1;
-	}
-	struct guest_vmm *vm = &core_guests[0];
-	vm->ram = ram;
-	vm->ram_bytes = sizeof ram;
+	wasm_rt_trap_t trap;
 	uint32_t offset = w2c_guest_exitRecord(&vm->instance);
 	struct exit_record *e = (struct exit_record *)(vm->instance.w2c_memory.data + offset);
 	for (unsigned i = 0; i < count; i++) {
@@ -104,15 +114,8 @@ static int fuzz_exits(unsigned count, uint64_t seed)
 	fuzz_state = seed | 1;
 	unsigned stops = 0;
 	for (unsigned i = 0; i < count; i++) {
-		if (!core_guests[0].live) {
-			wasm_rt_trap_t trap = core_guest_create(0, 0, sizeof ram);
-			if (trap) {
-				fprintf(stderr, "hvhost: create: %s\n", wasm_rt_strerror(trap));
-				return 1;
-			}
-			core_guests[0].ram = ram;
-			core_guests[0].ram_bytes = sizeof ram;
-		}
+		if (!core_guests[0].live && !make_guest(ram, sizeof ram))
+			return 1;
 		struct guest_vmm *vm = &core_guests[0];
 		uint32_t offset = w2c_guest_exitRecord(&vm->instance);
 		uint8_t *bytes = vm->instance.w2c_memory.data + offset;
@@ -172,16 +175,13 @@ static int fuzz_load(const char *kernel_path, unsigned count, uint64_t seed)
 			mutated[at] = (uint8_t)fuzz_next();
 		}
 		memset(ram, 0, sizeof ram);
-		wasm_rt_trap_t trap = core_guest_create(0, 0, sizeof ram);
-		if (trap)
+		struct guest_vmm *vm = make_guest(ram, sizeof ram);
+		if (!vm)
 			return 1;
-		struct guest_vmm *vm = &core_guests[0];
-		vm->ram = ram;
-		vm->ram_bytes = sizeof ram;
 		vm->kernel = &module;
 		wasm_rt_jmp_buf frame;
 		uint32_t status = 0;
-		trap = CORE_CALL(&frame, status = w2c_guest_load(&vm->instance));
+		wasm_rt_trap_t trap = CORE_CALL(&frame, status = w2c_guest_load(&vm->instance));
 		if (trap) {
 			fprintf(stderr, "hvhost: fuzz image %u (seed %llu) trapped the loader: %s\n", i,
 				(unsigned long long)seed, wasm_rt_strerror(trap));
