@@ -1,0 +1,58 @@
+// Guest time, as every timed device sees it. The unit is the guest's TSC
+// (host TSC + the guest's offset, so a guest's TSC starts near 0 at its own
+// reset); `tscHz` is its rate. The exit dispatcher sets `now` once at the
+// start of each exit, so every device in one exit sees the same instant and
+// no device reads the clock itself. No floating point: conversions between
+// TSC ticks and a device's own rate go through scale() below.
+
+@unmanaged
+export class GuestClock {
+  now: u64;        // guest TSC at the current exit
+  tscHz: u64;      // guest TSC ticks per second (never 0 once created)
+  // Host seconds since 1970-01-01 00:00 UTC at guest TSC 0, for the RTC.
+  epochSeconds: u64;
+
+  init(tscHz: u64, epochSeconds: u64): void {
+    this.now = 0;
+    this.tscHz = tscHz != 0 ? tscHz : 1000000000;
+    this.epochSeconds = epochSeconds;
+  }
+}
+
+// "No deadline": what deadline() answers for a timer that is not armed.
+export const NO_DEADLINE: u64 = 0xFFFFFFFFFFFFFFFF;
+
+// value * numerator / denominator, rounded down, saturating at 2^64 - 1,
+// without a 128-bit product: the whole part is exact, the remainder part
+// loses low bits only when remainder * numerator would not fit in 64 bits
+// (both shifted right together: relative error below 2^-31).
+// denominator 0 answers NO_DEADLINE.
+export function scale(value: u64, numerator: u64, denominator: u64): u64 {
+  if (denominator == 0) return NO_DEADLINE;
+  let whole = value / denominator;
+  let rest = value % denominator;
+  if (numerator != 0 && whole > NO_DEADLINE / numerator) return NO_DEADLINE;
+  let high = whole * numerator;
+  let divisor = denominator;
+  while (rest != 0 && numerator > NO_DEADLINE / rest) {
+    rest >>= 1;
+    divisor >>= 1;
+  }
+  let low = divisor != 0 ? rest * numerator / divisor : 0;
+  return high > NO_DEADLINE - low ? NO_DEADLINE : high + low;
+}
+
+// TSC ticks in `ticks` periods of a `hz` clock (e.g. the PIT's 1193182 Hz).
+@inline export function ticksToTsc(clock: GuestClock, ticks: u64, hz: u64): u64 {
+  return scale(ticks, clock.tscHz, hz);
+}
+
+// Periods of a `hz` clock in `tsc` TSC ticks.
+@inline export function tscToTicks(clock: GuestClock, tsc: u64, hz: u64): u64 {
+  return scale(tsc, hz, clock.tscHz);
+}
+
+// The earlier of two deadlines.
+@inline export function earlier(a: u64, b: u64): u64 {
+  return a < b ? a : b;
+}
