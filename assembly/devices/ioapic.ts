@@ -15,4 +15,10 @@ export class IoApic {
     let bit: u32 = 1 << pin;
     this.pins = high ? this.pins | bit : this.pins & ~bit;
   }
+
+  mmioRead(offset: u32, size: u32): u64 {
+    return 0;
+  }
+
+  mmioWrite(offset: u32, size: u32, value: u64): void {}
 }
