@@ -29,6 +29,8 @@ enum exit_reason {
 	EXIT_XSETBV = 14,           /* ecx = XCR index, edx:eax = value */
 	EXIT_NESTED_PAGE_MISCONFIG = 15, /* EPT misconfiguration: a bug in our tables */
 	EXIT_UNKNOWN = 16,          /* raw_reason holds the vendor's code */
+	EXIT_WAKE = 17,             /* not an exit: the wait the core asked for (ACTION_WAIT) ended */
+	EXIT_NMI_WINDOW = 18,       /* the guest can take an NMI again */
 };
 
 /* io_flags */
@@ -47,6 +49,9 @@ enum exit_action {
 	ACTION_RESUME = 0,  /* apply the results and re-enter the guest */
 	ACTION_YIELD = 1,   /* apply, then let another vCPU run (HLT) */
 	ACTION_STOP = 2,    /* the guest is finished: stop_reason, stop_code */
+	ACTION_WAIT = 3,    /* HLT with nothing pending: apply nothing, block the vCPU
+			     * until `deadline` or an event for it (console input),
+			     * then call the core with EXIT_WAKE on the same record */
 };
 
 enum stop_reason {
@@ -76,6 +81,18 @@ enum stop_reason {
 #define DIRTY_CR4  0x4
 #define DIRTY_EFER 0x8
 #define DIRTY_XCR0 0x10
+#define DIRTY_CR8  0x20   /* cr8: the local APIC's TPR changed (V_TPR / the VMX TPR) */
+
+/* interruptibility: what blocks events right now (filled at each exit) */
+#define BLOCKED_BY_SHADOW 0x1     /* STI or MOV SS shadow: no interrupt for one instruction */
+#define BLOCKED_NMI       0x2     /* inside an NMI handler until IRET */
+
+/* request: exits the core wants as soon as the guest can take an event */
+#define REQUEST_INTERRUPT_WINDOW 0x1
+#define REQUEST_NMI_WINDOW       0x2
+
+/* deadline: none */
+#define NO_DEADLINE (~0ull)
 
 /* Segment register, attributes in the AMD VMCB layout (APM vol. 2, 15.5.1):
  * bits 0-3 type, 4 S, 5-6 DPL, 7 P, 8 AVL, 9 L, 10 D/B, 11 G. vmx.c converts
@@ -117,16 +134,32 @@ struct exit_record {
 	uint64_t xcr0;                /* 240 */
 	struct exit_segment cs;       /* 248 */
 	struct exit_segment ss;       /* 264 */
+	/* ES, DS, FS, GS: filled only on the exits whose emulation needs
+	 * them (nested page faults and string I/O); zero on the others. */
+	struct exit_segment es;       /* 280 */
+	struct exit_segment ds;       /* 296 */
+	struct exit_segment fs;       /* 312 */
+	struct exit_segment gs;       /* 328 */
+	uint32_t interruptibility;    /* 344 BLOCKED_* */
+	uint32_t pending_event;       /* 348 INJECT_* layout: an event whose delivery the exit
+				       * interrupted; the stub delivers it again unless the
+				       * core injects (0: none) */
+	uint32_t pending_error_code;  /* 352 */
+	uint32_t cr8;                 /* 356 the guest's TPR (CR8, bits 3-0) */
 	/* --- written by the core ------------------------------------------*/
-	uint32_t action;              /* 280 enum exit_action */
-	uint32_t advance;             /* 284 bytes to add to RIP */
-	uint32_t inject;              /* 288 INJECT_* */
-	uint32_t inject_error_code;   /* 292 */
-	uint32_t dirty;               /* 296 DIRTY_* */
-	uint32_t stop_reason;         /* 300 enum stop_reason */
-	uint64_t stop_code;           /* 304 */
-	uint64_t exits;               /* 312 count of exits handled (statistics) */
-};                                /* 320 bytes */
+	uint32_t action;              /* 360 enum exit_action */
+	uint32_t advance;             /* 364 bytes to add to RIP */
+	uint32_t inject;              /* 368 INJECT_* */
+	uint32_t inject_error_code;   /* 372 */
+	uint32_t dirty;               /* 376 DIRTY_* */
+	uint32_t stop_reason;         /* 380 enum stop_reason */
+	uint64_t stop_code;           /* 384 */
+	uint64_t exits;               /* 392 count of exits handled (statistics) */
+	uint32_t request;             /* 400 REQUEST_* */
+	uint32_t reserved;            /* 404 */
+	uint64_t deadline;            /* 408 host TSC at which the guest's next timer event is
+				       * due (NO_DEADLINE: none): the host timer fires by then */
+};                                /* 416 bytes */
 
 /* Clears the operands of the last exit before a backend fills the new
  * one's: each exit sets only the operands of its own reason. */
@@ -141,10 +174,14 @@ static inline void exit_record_clear_operands(struct exit_record *e)
 	e->exception_vector = 0;
 	e->exception_error_code = 0;
 	e->instruction_length = 0;
+	e->pending_event = 0;
+	e->pending_error_code = 0;
+	e->interruptibility = 0;
 }
 
-_Static_assert(sizeof(struct exit_record) == 320, "exit_record layout changed: update exit_record.ts");
-_Static_assert(__builtin_offsetof(struct exit_record, action) == 280, "exit_record layout");
+_Static_assert(sizeof(struct exit_record) == 416, "exit_record layout changed: update exit_record.ts");
+_Static_assert(__builtin_offsetof(struct exit_record, action) == 360, "exit_record layout");
+_Static_assert(__builtin_offsetof(struct exit_record, deadline) == 408, "exit_record layout");
 
 /*
  * The full architectural state a vCPU starts from, written by the core's
@@ -161,7 +198,8 @@ struct vcpu_state {
 	uint32_t gdtr_limit;          /* 320 */
 	uint32_t idtr_limit;          /* 324 */
 	uint64_t xcr0;                /* 328 */
-};                                /* 336 bytes */
-_Static_assert(sizeof(struct vcpu_state) == 336, "vcpu_state layout changed: update exit_record.ts");
+	int64_t tsc_offset;           /* 336 guest TSC = host TSC + tsc_offset */
+};                                /* 344 bytes */
+_Static_assert(sizeof(struct vcpu_state) == 344, "vcpu_state layout changed: update exit_record.ts");
 
 #endif

@@ -21,11 +21,15 @@ export const enum ExitReason {
   Xsetbv = 14,
   NestedPageMisconfig = 15,
   Unknown = 16,
+  Wake = 17,          // not an exit: the wait the core asked for ended
+  NmiWindow = 18,
 }
 
 export const enum IoFlags { In = 1, String = 2, Rep = 4 }
 export const enum Access { Read = 1, Write = 2, Execute = 4, Present = 8 }
-export const enum ExitAction { Resume = 0, Yield = 1, Stop = 2 }
+// Wait: HLT with nothing pending. The stub applies nothing, blocks the vCPU
+// until `deadline` or an event for it, then calls again with Wake.
+export const enum ExitAction { Resume = 0, Yield = 1, Stop = 2, Wait = 3 }
 
 export const enum StopReason {
   ExitCode = 1,
@@ -50,6 +54,15 @@ export const DIRTY_CR3: u32 = 0x2;
 export const DIRTY_CR4: u32 = 0x4;
 export const DIRTY_EFER: u32 = 0x8;
 export const DIRTY_XCR0: u32 = 0x10;
+export const DIRTY_CR8: u32 = 0x20;
+
+// interruptibility
+export const BLOCKED_BY_SHADOW: u32 = 0x1;
+export const BLOCKED_NMI: u32 = 0x2;
+// request
+export const REQUEST_INTERRUPT_WINDOW: u32 = 0x1;
+export const REQUEST_NMI_WINDOW: u32 = 0x2;
+export const NO_DEADLINE: u64 = 0xFFFFFFFFFFFFFFFF;
 
 // General registers in x86 encoding order.
 export const enum Reg { RAX = 0, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 }
@@ -81,17 +94,29 @@ export class ExitRecord {
   xcr0: u64;                  // 240
   csSelector: u16; csAttributes: u16; csLimit: u32; csBase: u64; // 248
   ssSelector: u16; ssAttributes: u16; ssLimit: u32; ssBase: u64; // 264
-  action: u32;                // 280
-  advance: u32;               // 284
-  inject: u32;                // 288
-  injectErrorCode: u32;       // 292
-  dirty: u32;                 // 296
-  stopReason: u32;            // 300
-  stopCode: u64;              // 304
-  exits: u64;                 // 312
-}                             // 320
+  // ES, DS, FS, GS: filled only on nested page faults and string I/O.
+  esSelector: u16; esAttributes: u16; esLimit: u32; esBase: u64; // 280
+  dsSelector: u16; dsAttributes: u16; dsLimit: u32; dsBase: u64; // 296
+  fsSelector: u16; fsAttributes: u16; fsLimit: u32; fsBase: u64; // 312
+  gsSelector: u16; gsAttributes: u16; gsLimit: u32; gsBase: u64; // 328
+  interruptibility: u32;      // 344 BLOCKED_*
+  pendingEvent: u32;          // 348 an interrupted delivery the stub repeats (INJECT_* layout)
+  pendingErrorCode: u32;      // 352
+  cr8: u32;                   // 356 the guest's TPR (CR8)
+  action: u32;                // 360
+  advance: u32;               // 364
+  inject: u32;                // 368
+  injectErrorCode: u32;       // 372
+  dirty: u32;                 // 376
+  stopReason: u32;            // 380
+  stopCode: u64;              // 384
+  exits: u64;                 // 392
+  request: u32;               // 400 REQUEST_*
+  reserved: u32;              // 404
+  deadline: u64;              // 408 host TSC of the guest's next timer event
+}                             // 416
 
-export const EXIT_RECORD_BYTES: u32 = 320;
+export const EXIT_RECORD_BYTES: u32 = 416;
 
 // Register i (x86 encoding order) of the record, for decoded instructions.
 @inline export function gprAddress(record: ExitRecord, index: u32): usize {
@@ -119,6 +144,7 @@ export class VcpuState {
   gdtrLimit: u32;             // 320
   idtrLimit: u32;             // 324
   xcr0: u64;                  // 328
-}                             // 336
+  tscOffset: i64;             // 336 guest TSC = host TSC + tscOffset
+}                             // 344
 
-export const VCPU_STATE_BYTES: u32 = 336;
+export const VCPU_STATE_BYTES: u32 = 344;
