@@ -27,8 +27,10 @@ extern volatile uint64_t host_nmi_count;
  * timer. False when there is no usable LAPIC. */
 bool lapic_init(void);
 uint32_t lapic_id(void);
-/* Starts a periodic timer on the calling CPU every `period_ms`. */
-bool lapic_timer_start(unsigned period_ms);
+/* Readies the calling CPU's one-shot timer; lapic_timer_arm sets it to
+ * fire at a TSC value. */
+bool lapic_timer_start(void);
+void lapic_timer_arm(uint64_t deadline_tsc);
 void lapic_timer_stop(void);
 void lapic_timer_interrupt(void);
 void lapic_start_cpu(uint32_t apic_id, uint8_t vector);

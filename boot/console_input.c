@@ -131,15 +131,24 @@ void console_input_poll(void)
 	spin_unlock(&poll_lock);
 }
 
-void console_input_deliver(unsigned guest)
+bool console_input_pending(unsigned guest)
 {
 	if (guest >= CORE_MAX_GUESTS)
-		return;
+		return false;
+	struct input_ring *ring = &rings[guest];
+	return __atomic_load_n(&ring->tail, __ATOMIC_RELAXED) != __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+}
+
+unsigned console_input_deliver(unsigned guest)
+{
+	if (guest >= CORE_MAX_GUESTS)
+		return 0;
 	struct input_ring *ring = &rings[guest];
 	uint32_t tail = __atomic_load_n(&ring->tail, __ATOMIC_RELAXED);
 	uint32_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
 	if (tail == head)
-		return;                          /* the usual case: nothing typed */
+		return 0;                        /* the usual case: nothing typed */
+	uint32_t first = tail;
 	while (tail != head) {
 		int taken = core_console_receive(guest, ring->bytes[tail % RING_BYTES]);
 		if (taken < 0)
@@ -149,4 +158,5 @@ void console_input_deliver(unsigned guest)
 		tail++;
 	}
 	__atomic_store_n(&ring->tail, tail, __ATOMIC_RELEASE);
+	return tail - first;
 }

@@ -24,10 +24,12 @@ int console_read_byte(void);
  * the guest with the input focus (Ctrl-A three times switches; the
  * supervisor decides). Poll reads COM1 and queues each byte for its
  * guest; any CPU may call it (one polls at a time, others return).
- * Deliver hands a guest's queued bytes to its UART; the CPU that runs
- * the guest calls it right before entering it. */
+ * Deliver hands a guest's queued bytes to its UART (answers how many); the
+ * CPU that runs the guest calls it right before entering it. Pending: the
+ * guest has bytes queued (a waiting guest is woken for them). */
 void console_input_poll(void);
-void console_input_deliver(unsigned guest);
+unsigned console_input_deliver(unsigned guest);
+bool console_input_pending(unsigned guest);
 /* printf subset: %s %c %d %i %u %x %lx %llx %lu %llu %ld %p %%, with width
  * and zero padding (%08x, %16llx). */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -59,6 +61,10 @@ uint64_t pmm_total_bytes(void);
 /* --- time (boot/tsc.c) -----------------------------------------------------*/
 uint64_t tsc_read(void);
 uint64_t tsc_hz(void);           /* calibrated at boot */
+/* The host's wall clock (boot/rtc.c): the CMOS RTC read at boot, carried on
+ * with the TSC; seconds since 1970-01-01 00:00 UTC (0 without an RTC). */
+void rtc_init(void);
+uint64_t rtc_epoch_seconds(void);
 
 /* --- power (boot/power.c) --------------------------------------------------*/
 /* Clean power-off. success=false reports failure where the machine can carry

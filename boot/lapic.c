@@ -4,10 +4,12 @@
  * Programmable Interrupt Controller"): it is in every x86-64 CPU, QEMU TCG
  * and Bochs. Each CPU has its own LAPIC at the same address.
  *
- * The timer is periodic, at the configured timeslice; each tick is a
- * physical interrupt that makes the running guest exit (SVM: INTR
- * intercept; VT-x: external-interrupt exiting), and the run loop then lets
- * the next guest run.
+ * The timer is one-shot, armed before each guest entry for the earliest of
+ * the end of the current time slice and the running guest's next timer
+ * event (its emulated PIT, APIC timer, RTC...); the interrupt makes the
+ * guest exit (SVM: INTR intercept; VT-x: external-interrupt exiting). An
+ * idle CPU arms it for the earliest wake-up among its waiting guests and
+ * halts.
  */
 #include "hv.h"
 #include "boot.h"
@@ -45,7 +47,9 @@ static inline void lapic_write(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
 
 void lapic_timer_interrupt(void)
 {
-	this_cpu()->ticks++;
+	struct cpu *cpu = this_cpu();
+	cpu->ticks++;
+	cpu->timer_deadline = 0;     /* fired: the next arm writes the count again */
 	lapic_write(LAPIC_EOI, 0);
 }
 
@@ -87,18 +91,35 @@ uint32_t lapic_id(void)
 	return lapic ? lapic_read(LAPIC_ID) >> 24 : 0;
 }
 
-bool lapic_timer_start(unsigned period_ms)
+bool lapic_timer_start(void)
 {
 	if (!lapic || !counts_per_ms)
 		return false;
-	uint64_t initial = (uint64_t)counts_per_ms * period_ms;
-	if (initial == 0 || initial > 0xFFFFFFFF)
-		return false;
 	lapic_enable();
 	lapic_write(LAPIC_TIMER_DIVIDE, DIVIDE_BY_16);
-	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | VECTOR_TIMER);
-	lapic_write(LAPIC_TIMER_INITIAL, (uint32_t)initial);
+	lapic_write(LAPIC_LVT_TIMER, VECTOR_TIMER);      /* one-shot */
+	lapic_write(LAPIC_TIMER_INITIAL, 0);
+	this_cpu()->timer_deadline = 0;
 	return true;
+}
+
+/* Arms the one-shot timer to fire at TSC `deadline` (at once if it has
+ * passed), unless it is armed for that time already. Counts beyond the
+ * register's 32 bits fire early, which is harmless: the loop re-arms. */
+void lapic_timer_arm(uint64_t deadline)
+{
+	struct cpu *cpu = this_cpu();
+	if (!lapic || cpu->timer_deadline == deadline)
+		return;
+	cpu->timer_deadline = deadline;
+	uint64_t now = tsc_read(), per_ms = tsc_hz() / 1000;
+	uint64_t wait = deadline > now ? deadline - now : 0;
+	uint64_t count = per_ms ? wait / per_ms * counts_per_ms + wait % per_ms * counts_per_ms / per_ms : 1;
+	if (count == 0)
+		count = 1;
+	if (count > 0xFFFFFFFF)
+		count = 0xFFFFFFFF;
+	lapic_write(LAPIC_TIMER_INITIAL, (uint32_t)count);
 }
 
 void lapic_timer_stop(void)

@@ -96,6 +96,7 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	kprintf("\n[hv] tshv %s (type-1 hypervisor, VMM core in AssemblyScript/Wasm)\n", HV_VERSION);
 	pmm_init();
 	tsc_calibrate();
+	rtc_init();
 
 	const struct framebuffer *fb = multiboot2_framebuffer();
 	if (fb)

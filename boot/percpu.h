@@ -21,7 +21,8 @@ struct cpu {
 	uint32_t index;              /* %gs:20 0 = the boot CPU */
 	uint32_t apic_id;
 	volatile uint32_t online;    /* set by the CPU itself once it runs C */
-	volatile uint64_t ticks;     /* host timer ticks on this CPU */
+	volatile uint64_t ticks;     /* host timer interrupts on this CPU */
+	volatile uint64_t timer_deadline; /* TSC the one-shot timer is armed for, 0 none */
 	void *arch_host_save;        /* SVM: VM_HSAVE_PA page; VMX: VMXON region */
 	void *arch_host_state;       /* SVM: the host's VMSAVE area */
 	void *arch_current;          /* VMX: the VMCS loaded on this CPU */

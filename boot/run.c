@@ -5,6 +5,12 @@
  * the backend enters it, its guest VMM instance answers the exit. A guest
  * is only ever touched by its own CPU, so the exit path takes no lock.
  * Vendor-neutral: everything vendor-specific is behind arch_backend.
+ *
+ * Time: before each entry the CPU's one-shot timer is armed for the
+ * earlier of the slice's end and the guest's next timer event (the core
+ * says when, in each answer). A guest that halts with nothing pending
+ * waits (ACTION_WAIT) until that event or console input; a CPU whose
+ * guests all wait halts itself until the first of them is due.
  */
 #include "hv.h"
 #include "boot.h"
@@ -14,6 +20,8 @@
 
 struct guest_run {
 	bool live;                 /* has a vCPU and RAM */
+	bool waiting;              /* halted (ACTION_WAIT) until `deadline` or input */
+	uint64_t deadline;         /* host TSC of its next timer event, NO_DEADLINE */
 	struct arch_vcpu vcpu;
 	struct guest_fpu fpu;      /* its FPU/SSE/AVX state and XCR0 */
 	uint64_t started_tsc;
@@ -25,6 +33,7 @@ static unsigned guest_total;
 static unsigned guest_cpu[CORE_MAX_GUESTS];
 static const struct arch_backend *backend;
 static unsigned slice_ms;
+static uint64_t slice_cycles;
 /* For the one "ready" line: every CPU adds what it prepared. */
 static volatile uint64_t ready_overhead, ready_guests;
 static volatile uint32_t cpus_preparing;
@@ -108,47 +117,110 @@ static bool prepare_guest(unsigned g)
 		return false;
 	}
 	runs[g].live = true;
+	runs[g].waiting = false;
+	runs[g].deadline = NO_DEADLINE;
 	runs[g].started_tsc = tsc_read();
 	runs[g].core_cycles = 0;
 	return true;
 }
 
-/* Runs `g` until it yields, stops, or its time slice ends (a host timer
- * tick: the guest exits for it whatever it does). Returns what ended it;
- * *stop_reason is set for ACTION_STOP. */
+/* Has guest `g`'s VMM instance answer the exit in its record, then applies
+ * the answer (unless it stops the guest or makes it wait). */
+static enum exit_action answer_exit(unsigned g, uint32_t *stop_reason)
+{
+	struct exit_record *exit = core_guest_exit_record(g);
+	uint64_t t0 = tsc_read();
+	wasm_rt_trap_t trap = core_guest_handle_exit(g);
+	runs[g].core_cycles += tsc_read() - t0;
+	*stop_reason = exit->stop_reason;
+	if (trap != WASM_RT_TRAP_NONE) {
+		*stop_reason = STOP_VMM_TRAP;
+		kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
+			core_guest_name(g), wasm_rt_strerror(trap),
+			(unsigned long long)exit->rip, exit->reason);
+		return ACTION_STOP;
+	}
+	runs[g].deadline = exit->deadline;
+	enum exit_action action = exit->action;
+	if (action == ACTION_WAIT) {
+		runs[g].waiting = true;     /* the record stays as it is until the wake */
+	} else if (action != ACTION_STOP) {
+		if (exit->dirty & DIRTY_XCR0)
+			guest_fpu_set_xcr0(&runs[g].fpu, exit->xcr0, this_cpu()->fpu_owner == (int)g);
+		backend->vcpu_apply(&runs[g].vcpu, exit);
+	}
+	return action;
+}
+
+/* Runs `g` until it yields, waits, stops, or its time slice ends. Returns
+ * what ended it; *stop_reason is set for ACTION_STOP. */
 static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 {
 	struct exit_record *exit = core_guest_exit_record(g);
 	enum exit_action action = ACTION_RESUME;
-	struct cpu *cpu = this_cpu();
-	uint64_t slice_start = cpu->ticks;
+	uint64_t slice_end = tsc_read() + slice_cycles;
 	fpu_switch_to((int)g);
-	while (action == ACTION_RESUME && cpu->ticks == slice_start) {
+	if (runs[g].waiting) {
+		/* Woken: the core answers the HLT it made wait, with what is
+		 * pending now (typed input first: it may be what woke it). */
+		runs[g].waiting = false;
 		console_input_deliver(g);
+		exit->reason = EXIT_WAKE;
+		action = answer_exit(g, stop_reason);
+	}
+	while (action == ACTION_RESUME) {
+		/* Typed bytes raise the UART's interrupt between exits: have the
+		 * guest exit as soon as it can take it. */
+		if (console_input_deliver(g))
+			backend->vcpu_kick(&runs[g].vcpu);
+		lapic_timer_arm(runs[g].deadline < slice_end ? runs[g].deadline : slice_end);
 		backend->vcpu_run(&runs[g].vcpu, exit);
 		guest_fpu_sync_xcr0(&runs[g].fpu);
 		exit->xcr0 = runs[g].fpu.xcr0;
 		if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
 			host_interrupt_window();
-		uint64_t t0 = tsc_read();
-		wasm_rt_trap_t trap = core_guest_handle_exit(g);
-		runs[g].core_cycles += tsc_read() - t0;
-		*stop_reason = exit->stop_reason;
-		if (trap != WASM_RT_TRAP_NONE) {
-			*stop_reason = STOP_VMM_TRAP;
-			kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
-				core_guest_name(g), wasm_rt_strerror(trap),
-				(unsigned long long)exit->rip, exit->reason);
-			return ACTION_STOP;
-		}
-		action = exit->action;
-		if (action != ACTION_STOP) {
-			if (exit->dirty & DIRTY_XCR0)
-				guest_fpu_set_xcr0(&runs[g].fpu, exit->xcr0, cpu->fpu_owner == (int)g);
-			backend->vcpu_apply(&runs[g].vcpu, exit);
-		}
+		action = answer_exit(g, stop_reason);
+		if (tsc_read() >= slice_end)
+			break;                  /* preempted: ACTION_RESUME */
 	}
 	return action;
+}
+
+/* All of this CPU's guests wait: wake those that are due or have input,
+ * else halt the CPU until the first is due (at most a slice, so typed
+ * input is still polled). Returns once at least one guest was woken. */
+static void idle_until_wake(unsigned cpu_index)
+{
+	for (;;) {
+		uint64_t now = tsc_read(), first = now + slice_cycles;
+		bool woke = false;
+		console_input_poll();
+		for (unsigned g = 0; g < guest_total; g++) {
+			if (guest_cpu[g] != cpu_index || !runs[g].live || !runs[g].waiting)
+				continue;
+			if (runs[g].deadline <= now || console_input_pending(g)) {
+				core_schedule_wake(g);
+				woke = true;
+			} else if (runs[g].deadline < first) {
+				first = runs[g].deadline;
+			}
+		}
+		if (woke)
+			return;
+		lapic_timer_arm(first);
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	}
+}
+
+/* Wakes the waiting guests of this CPU that are due, before a scheduling
+ * decision (a busy CPU must not starve its sleepers). */
+static void wake_due(unsigned cpu_index)
+{
+	uint64_t now = tsc_read();
+	for (unsigned g = 0; g < guest_total; g++)
+		if (guest_cpu[g] == cpu_index && runs[g].live && runs[g].waiting &&
+		    (runs[g].deadline <= now || console_input_pending(g)))
+			core_schedule_wake(g);
 }
 
 /* A guest has stopped: print its statistics, then restart it by policy or
@@ -197,7 +269,7 @@ static void cpu_run(unsigned cpu_index)
 		__atomic_fetch_sub(&cpus_preparing, 1, __ATOMIC_ACQ_REL);
 		return;
 	}
-	if (!lapic_timer_start(slice_ms))
+	if (!lapic_timer_start())
 		kprintf("[hv] CPU %u: no usable local APIC timer: its guests are not preempted\n", cpu_index);
 
 	uint64_t overhead = 0, started = 0;
@@ -222,14 +294,21 @@ static void cpu_run(unsigned cpu_index)
 			(unsigned long long)((tsc_read() - ready_t0) / (tsc_hz() / 1000 ? tsc_hz() / 1000 : 1)),
 			(unsigned long long)(ready_overhead / ready_guests / 1024));
 
-	int current = core_schedule_next_on(cpu_index, -1, ACTION_RESUME);
-	while (current >= 0) {
+	int current = core_schedule_next_on(cpu_index, -1, ACTION_RESUME), last = -1;
+	while (current != SCHEDULE_NONE) {
+		if (current == SCHEDULE_IDLE) {
+			idle_until_wake(cpu_index);
+			current = core_schedule_next_on(cpu_index, last, ACTION_RESUME);
+			continue;
+		}
 		unsigned g = (unsigned)current;
 		uint32_t stop_reason = 0;
 		enum exit_action action = run_slice(g, &stop_reason);
 		if (action == ACTION_STOP)
 			action = finish_guest(g, stop_reason);
 		console_input_poll();
+		wake_due(cpu_index);
+		last = current;
 		current = core_schedule_next_on(cpu_index, current, action);
 	}
 	lapic_timer_stop();
@@ -246,6 +325,7 @@ void run_guests(unsigned count)
 	guest_total = count;
 	fpu_probe();
 	slice_ms = core_timeslice_ms();
+	slice_cycles = tsc_hz() / 1000 * slice_ms;
 	core_set_vendor(backend->vendor);
 	core_schedule_reset(count);
 	core_assign_cpus(cpu_count);

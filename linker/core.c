@@ -338,7 +338,7 @@ wasm_rt_trap_t core_guest_handle_exit(unsigned g)
 	 * what can only hurt this guest. */
 	if (e->advance > 15)
 		e->advance = 0;
-	if (e->action > ACTION_STOP)
+	if (e->action > ACTION_WAIT)
 		e->action = ACTION_STOP;
 	return trap;
 }
@@ -397,5 +397,7 @@ unsigned core_guest_cpu(unsigned g)
 	SUPERVISOR(cpu = w2c_supervisor_guestCpu(&core_supervisor, g));
 	return cpu;
 }
+
+void core_schedule_wake(unsigned g) { SUPERVISOR(w2c_supervisor_guestWake(&core_supervisor, g)); }
 
 void core_schedule_stopped(unsigned g) { SUPERVISOR(w2c_supervisor_guestMarkStopped(&core_supervisor, g)); }

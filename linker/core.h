@@ -85,8 +85,13 @@ unsigned core_timeslice_ms(void);
  * be restarted (the supervisor printed "restarted (n of N)"). */
 bool core_guest_should_restart(unsigned guest, uint32_t stop_reason);
 void core_schedule_reset(unsigned count);
-/* The next guest for host CPU `cpu` (-1: none left there). */
+/* The next guest for host CPU `cpu`: SCHEDULE_NONE when none is left there,
+ * SCHEDULE_IDLE when all that are left wait (ACTION_WAIT). */
+#define SCHEDULE_NONE (-1)
+#define SCHEDULE_IDLE (-2)
 int core_schedule_next_on(unsigned cpu, int current, unsigned action);
+/* A waiting guest's wait is over (its deadline passed, or input came). */
+void core_schedule_wake(unsigned guest);
 /* Places every guest on a host CPU (by its `cpus` key, else spread). */
 void core_assign_cpus(unsigned cpu_count);
 unsigned core_guest_cpu(unsigned guest);

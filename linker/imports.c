@@ -215,3 +215,15 @@ uint64_t w2c_env_readTsc(struct w2c_env *env)
 {
 	return tsc_read();
 }
+
+uint64_t w2c_env_tscHz(struct w2c_env *env)
+{
+	require_guest(env);
+	return tsc_hz();
+}
+
+uint64_t w2c_env_wallClockSeconds(struct w2c_env *env)
+{
+	require_guest(env);
+	return rtc_epoch_seconds();
+}

@@ -35,6 +35,13 @@ export declare function guestModuleToRam(which: u32, offset: u32, gpa: u64, leng
 // CPUID on the host CPU: writes EAX, EBX, ECX, EDX (4 u32) to `destination`.
 @external("env", "hostCpuid")
 export declare function hostCpuid(leaf: u32, subleaf: u32, destination: usize): void;
-// The host's time stamp counter (the guest's RDTSC reads the same).
+// The host's time stamp counter (the guest's RDTSC reads it plus the
+// guest's TSC offset).
 @external("env", "readTsc")
 export declare function readTsc(): u64;
+// The host TSC's rate in Hz.
+@external("env", "tscHz")
+export declare function tscHz(): u64;
+// The host's wall clock: seconds since 1970-01-01 00:00 UTC.
+@external("env", "wallClockSeconds")
+export declare function wallClockSeconds(): u64;

@@ -28,4 +28,8 @@ export abstract class Platform {
   // The host CPU's CPUID (leaf, subleaf): EAX, EBX, ECX, EDX as 4 u32.
   abstract cpuid(leaf: u32, subleaf: u32, destination: usize): void;
   abstract readTsc(): u64;
+  // The host TSC's rate in Hz.
+  abstract tscHz(): u64;
+  // The host's wall clock, seconds since 1970-01-01 00:00 UTC.
+  abstract wallClockSeconds(): u64;
 }

@@ -29,4 +29,10 @@ export class StubPlatform extends Platform {
   readTsc(): u64 {
     return host.readTsc();
   }
+  tscHz(): u64 {
+    return host.tscHz();
+  }
+  wallClockSeconds(): u64 {
+    return host.wallClockSeconds();
+  }
 }

@@ -3,18 +3,25 @@
 // that yielded (halted) and one that was preempted by its time slice go to
 // the back of the same queue, so every runnable guest gets one turn per
 // round whatever the others do. Stopped guests are skipped; a guest stays
-// stopped until the next reset. O(guests) per decision, no allocation.
+// stopped until the next reset. A guest that waits (halted with nothing
+// pending: ExitAction.Wait) is skipped until it is woken; when every guest
+// of a CPU that is not stopped waits, the answer is IDLE and the CPU halts.
+// O(guests) per decision, no allocation.
 
 import { ExitAction } from "../vcpu/exit_record";
 
 // The most guests the scheduler tracks (the config's MAX_GUESTS).
 export const SCHEDULER_CAPACITY: u32 = 64;
 
-// The answer when no guest can run.
+// The answer when no guest is left.
 export const NO_GUEST: i32 = -1;
+// The answer when guests are left but all of them wait.
+export const IDLE: i32 = -2;
 
 // One byte per guest: 1 = stopped.
 const STOPPED: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
+// One byte per guest: 1 = waiting to be woken.
+const WAITING: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
 // One byte per guest: the host CPU it runs on (each CPU round-robins over
 // its own guests; 0 for all on a single CPU).
 const CPU_OF: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
@@ -25,6 +32,7 @@ let runnable: u32 = 0;
 export function roundRobinReset(count: u32): void {
   guestCount = count < SCHEDULER_CAPACITY ? count : SCHEDULER_CAPACITY;
   memory.fill(STOPPED, 0, <usize>SCHEDULER_CAPACITY);
+  memory.fill(WAITING, 0, <usize>SCHEDULER_CAPACITY);
   memory.fill(CPU_OF, 0, <usize>SCHEDULER_CAPACITY);
   runnable = guestCount;
 }
@@ -44,7 +52,18 @@ export function roundRobinStop(guest: u32): void {
   let flag = STOPPED + <usize>guest;
   if (load<u8>(flag) != 0) return;
   store<u8>(flag, 1);
+  store<u8>(WAITING + <usize>guest, 0);
   runnable--;
+}
+
+// Ends the wait of `guest`. Ignores unknown, stopped or running guests.
+export function roundRobinWake(guest: u32): void {
+  if (guest < guestCount) store<u8>(WAITING + <usize>guest, 0);
+}
+
+// True while `guest` waits to be woken.
+export function roundRobinWaiting(guest: u32): bool {
+  return guest < guestCount && load<u8>(WAITING + <usize>guest) != 0;
 }
 
 export function roundRobinRunnable(): u32 {
@@ -52,7 +71,7 @@ export function roundRobinRunnable(): u32 {
 }
 
 // The guest to run after `current`'s run ended with `action` (an
-// ExitAction: Resume, Yield or Stop; anything else counts as Resume). For
+// ExitAction: Resume, Yield, Stop or Wait; anything else counts as Resume). For
 // current = -1 (nothing ran yet) or any value that is not a guest, the
 // search starts at guest 0. NO_GUEST when every guest is stopped.
 export function roundRobinNext(current: i32, action: u32): i32 {
@@ -60,21 +79,28 @@ export function roundRobinNext(current: i32, action: u32): i32 {
 }
 
 // The same, among the guests of host CPU `cpu` only. NO_GUEST when every
-// guest of that CPU is stopped.
+// guest of that CPU is stopped, IDLE when the others all wait.
 export function roundRobinNextOn(cpu: u32, current: i32, action: u32): i32 {
   let start: u32 = 0;
   if (current >= 0 && <u32>current < guestCount) {
     if (action == ExitAction.Stop) roundRobinStop(<u32>current);
+    else if (action == ExitAction.Wait) store<u8>(WAITING + <usize>current, 1);
     start = <u32>current + 1;
   }
   if (runnable == 0) return NO_GUEST;
+  let waiting = false;
   // `current` itself comes last: it runs again only if nobody else can.
   for (let step: u32 = 0; step < guestCount; step++) {
     let guest = start + step;
     if (guest >= guestCount) guest -= guestCount;
-    if (load<u8>(STOPPED + <usize>guest) == 0 && <u32>load<u8>(CPU_OF + <usize>guest) == cpu) return <i32>guest;
+    if (load<u8>(STOPPED + <usize>guest) != 0 || <u32>load<u8>(CPU_OF + <usize>guest) != cpu) continue;
+    if (load<u8>(WAITING + <usize>guest) != 0) {
+      waiting = true;
+      continue;
+    }
+    return <i32>guest;
   }
-  return NO_GUEST;
+  return waiting ? IDLE : NO_GUEST;
 }
 
 // Spreads guests over `cpuCount` CPUs: each goes to the least loaded CPU

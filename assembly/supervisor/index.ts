@@ -113,7 +113,7 @@ export {
   releaseGuestTables, tableBytesInUse, guestTableBytes,
 } from "./tables";
 export {
-  schedulerReset, scheduleNext, guestMarkStopped, runnableCount, scheduleNextOn, assignCpus, guestCpu,
+  schedulerReset, scheduleNext, guestMarkStopped, runnableCount, scheduleNextOn, assignCpus, guestCpu, guestWake,
 } from "./schedule";
 export { guestStopped } from "./crash";
 

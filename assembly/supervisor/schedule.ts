@@ -4,7 +4,7 @@
 
 import {
   roundRobinCpuOf, roundRobinNext, roundRobinNextOn, roundRobinReset, roundRobinRunnable,
-  roundRobinSpread, roundRobinStop,
+  roundRobinSpread, roundRobinStop, roundRobinWake,
 } from "../sched/round_robin";
 import { consoleFocusGuestStopped, consoleFocusReset } from "./console_focus";
 import { configGuest, configGuestCount } from "../config/schema";
@@ -32,12 +32,19 @@ export function guestMarkStopped(guest: u32): void {
   consoleFocusGuestStopped(guest);
 }
 
+// Ends a waiting guest's wait (its deadline passed, or input came for it);
+// unknown or stopped guests are ignored.
+export function guestWake(guest: u32): void {
+  roundRobinWake(guest);
+}
+
 // How many guests are not stopped.
 export function runnableCount(): u32 {
   return roundRobinRunnable();
 }
 
-// The next guest for host CPU `cpu`, as scheduleNext but among its guests.
+// The next guest for host CPU `cpu`, as scheduleNext but among its guests;
+// -2 when every guest left there waits (action 3, Wait, makes one wait).
 export function scheduleNextOn(cpu: u32, current: i32, action: u32): i32 {
   return roundRobinNextOn(cpu, current, action);
 }

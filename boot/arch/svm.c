@@ -97,6 +97,8 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define INTERCEPT_NMI      (1u << 1)
 #define INTERCEPT_SMI      (1u << 2)
 #define INTERCEPT_INIT     (1u << 3)
+#define INTERCEPT_VINTR    (1u << 4)   /* the interrupt window: V_IRQ about to be taken */
+#define INTERCEPT_IRET     (1u << 20)  /* the NMI window: the handler's IRET */
 #define INTERCEPT_CPUID    (1u << 18)
 #define INTERCEPT_INVD     (1u << 22)
 #define INTERCEPT_HLT      (1u << 24)
@@ -117,7 +119,13 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define INTERCEPT_MWAIT_C  (1u << 12)
 #define INTERCEPT_XSETBV   (1u << 13)
 
+/* VINTR (APM vol. 2, 15.21.1, VMCB offset 0x60) */
+#define V_TPR_MASK         0xFull       /* the guest's CR8 */
+#define V_IRQ              (1ull << 8)  /* a virtual interrupt is pending */
+#define V_INTR_PRIO_ALL    (0xFull << 16)
+#define V_IGN_TPR          (1ull << 20) /* taken whatever V_TPR says: only a window */
 #define V_INTR_MASKING     (1ull << 24) /* guest IF masks only virtual interrupts */
+#define INTERRUPT_SHADOW   1ull         /* VMCB 0x68 bit 0: STI/MOV SS shadow */
 #define TLB_FLUSH_ALL      1
 
 /* #VMEXIT codes (APM vol. 2, appendix C) */
@@ -127,6 +135,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMEXIT_SMI         0x62
 #define VMEXIT_INIT        0x63
 #define VMEXIT_VINTR       0x64
+#define VMEXIT_IRET        0x74
 #define VMEXIT_CPUID       0x72
 #define VMEXIT_INVD        0x76
 #define VMEXIT_HLT         0x78
@@ -237,6 +246,7 @@ static bool svm_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tabl
 	v->vintr = V_INTR_MASKING;
 	v->np_enable = 1;
 	v->n_cr3 = tables->nested_root;
+	v->tsc_offset = (uint64_t)s->tsc_offset; /* the guest's TSC starts near 0 (15.30.4) */
 
 	load_segment((struct vmcb_segment *)&v->es, &s->es);
 	load_segment(&v->cs, &s->cs);
@@ -282,14 +292,30 @@ static void save_segment(struct exit_segment *to, const struct vmcb_segment *fro
 	to->base = from->base;
 }
 
+/* ES, DS, FS, GS: what instruction emulation needs beyond CS and SS. */
+static void save_data_segments(struct exit_record *e, const struct vmcb *v)
+{
+	save_segment(&e->es, (const struct vmcb_segment *)&v->es);
+	save_segment(&e->ds, &v->ds);
+	save_segment(&e->fs, &v->fs);
+	save_segment(&e->gs, &v->gs);
+}
+
 static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 {
 	struct vmcb *v = vcpu->control;
 	uint64_t pa = (uint64_t)(uintptr_t)v;
 
+	/* An NMI injected now blocks the next until its handler's IRET. */
+	if ((v->eventinj & EVENT_VALID) && (v->eventinj & 0x700) == INJECT_TYPE_NMI)
+		vcpu->nmi_blocked = true;
 	svm_enter(pa, vcpu->gpr, (uint64_t)(uintptr_t)this_cpu()->arch_host_state);
 	v->tlb_control = 0;
 	v->eventinj = 0;
+	/* The window was asked for one exit: the core asks again if it
+	 * still needs it. */
+	v->vintr &= ~(V_IRQ | V_IGN_TPR | V_INTR_PRIO_ALL);
+	v->intercept_misc1 &= ~(INTERCEPT_VINTR | INTERCEPT_IRET);
 
 	for (int i = 0; i < 16; i++)
 		e->gpr[i] = vcpu->gpr[i];
@@ -308,6 +334,9 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	e->raw_reason = (uint32_t)v->exitcode;
 	e->detail = v->exitinfo1;
 	exit_record_clear_operands(e);
+	e->cr8 = (uint32_t)(v->vintr & V_TPR_MASK);
+	e->interruptibility = (v->interrupt_shadow & INTERRUPT_SHADOW ? BLOCKED_BY_SHADOW : 0) |
+			      (vcpu->nmi_blocked ? BLOCKED_NMI : 0);
 	/* TCG and older CPUs have no next-RIP: the core then knows the
 	 * length of the instructions it emulates (0 = unknown). */
 	e->instruction_length = has_nrips && v->next_rip > v->rip && v->next_rip - v->rip <= 15
@@ -328,6 +357,8 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 		e->io_size = (info >> 4) & 1 ? 1 : (info >> 5) & 1 ? 2 : 4;
 		e->io_flags = (info & IOIO_IN ? EXIT_IO_IN : 0) | (info & IOIO_STR ? EXIT_IO_STRING : 0) |
 			      (info & IOIO_REP ? EXIT_IO_REP : 0);
+		if (info & IOIO_STR)
+			save_data_segments(e, v);
 		/* EXITINFO2 is the RIP of the next instruction, with or without
 		 * NRIPS (APM vol. 2, 15.10.2). */
 		if (v->exitinfo2 > v->rip && v->exitinfo2 - v->rip <= 15)
@@ -344,6 +375,7 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	case VMEXIT_NPF:
 		e->reason = EXIT_NESTED_PAGE_FAULT;
 		e->gpa = v->exitinfo2;
+		save_data_segments(e, v);
 		e->access = (v->exitinfo1 & NPF_WRITE ? EXIT_ACCESS_WRITE : EXIT_ACCESS_READ) |
 			    (v->exitinfo1 & NPF_EXECUTE ? EXIT_ACCESS_EXECUTE : 0) |
 			    (v->exitinfo1 & NPF_PRESENT ? EXIT_ACCESS_PRESENT : 0);
@@ -356,6 +388,14 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 		break;
 	case VMEXIT_VINTR:
 		e->reason = EXIT_INTERRUPT_WINDOW;
+		break;
+	case VMEXIT_IRET:
+		/* The NMI handler returns: NMIs are unblocked once this IRET
+		 * retires; the core's NMI is delivered right at it, which is
+		 * where the CPU itself would take a pending one. */
+		vcpu->nmi_blocked = false;
+		e->interruptibility &= ~BLOCKED_NMI;
+		e->reason = EXIT_NMI_WINDOW;
 		break;
 	case VMEXIT_VMMCALL:
 		e->reason = EXIT_HYPERCALL;
@@ -394,8 +434,11 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	/* An event that was being delivered when the exit hit (e.g. an
 	 * interrupt whose IDT access faulted) must be delivered again
 	 * (APM vol. 2, 15.7.2): keep it unless the core injects its own. */
-	if (v->exitintinfo & EVENT_VALID)
+	if (v->exitintinfo & EVENT_VALID) {
 		v->eventinj = v->exitintinfo;
+		e->pending_event = (uint32_t)v->exitintinfo;
+		e->pending_error_code = (uint32_t)(v->exitintinfo >> 32);
+	}
 }
 
 static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
@@ -417,8 +460,26 @@ static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		v->cr3 = e->cr3;
 	if (e->dirty & DIRTY_CR4)
 		v->cr4 = e->cr4;
+	if (e->dirty & DIRTY_CR8)
+		v->vintr = (v->vintr & ~V_TPR_MASK) | (e->cr8 & V_TPR_MASK);
 	if (e->inject & INJECT_VALID)
 		v->eventinj = (uint64_t)e->inject | (uint64_t)e->inject_error_code << 32;
+	/* The interrupt window (15.21.4): a virtual interrupt the guest takes
+	 * as soon as its IF and shadow allow, intercepted before delivery. */
+	if (e->request & REQUEST_INTERRUPT_WINDOW) {
+		v->vintr |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_ALL;
+		v->intercept_misc1 |= INTERCEPT_VINTR;
+	}
+	/* The NMI window: NMIs are blocked until the handler's IRET. */
+	if ((e->request & REQUEST_NMI_WINDOW) && vcpu->nmi_blocked)
+		v->intercept_misc1 |= INTERCEPT_IRET;
+}
+
+static void svm_vcpu_kick(struct arch_vcpu *vcpu)
+{
+	struct vmcb *v = vcpu->control;
+	v->vintr |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_ALL;
+	v->intercept_misc1 |= INTERCEPT_VINTR;
 }
 
 const struct arch_backend svm_backend = {
@@ -430,4 +491,5 @@ const struct arch_backend svm_backend = {
 	.vcpu_destroy = svm_vcpu_destroy,
 	.vcpu_run = svm_vcpu_run,
 	.vcpu_apply = svm_vcpu_apply,
+	.vcpu_kick = svm_vcpu_kick,
 };

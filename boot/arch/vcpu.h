@@ -22,6 +22,7 @@ struct arch_vcpu {
 	uint64_t gpr[16];        /* guest registers VMRUN/VMLAUNCH do not save */
 	uint32_t asid;           /* ASID / VPID, never 0 */
 	bool launched;           /* VMX: VMLAUNCH done, VMRESUME next */
+	bool nmi_blocked;        /* an injected NMI's handler has not returned yet */
 	/* VT-x only (vmx.c): guest state that VM entry and exit do not switch
 	 * and the VMCS does not hold; SVM keeps all of it in the VMCB. */
 	struct {
@@ -59,6 +60,9 @@ struct arch_backend {
 	/* Writes the core's answer (registers, RIP advance, injection, dirty
 	 * control registers) back before the next run. */
 	void (*vcpu_apply)(struct arch_vcpu *, const struct exit_record *exit);
+	/* Makes the guest exit as soon as it can take an interrupt (an
+	 * interrupt window), for an event raised between exits (typed input). */
+	void (*vcpu_kick)(struct arch_vcpu *);
 };
 
 extern const struct arch_backend svm_backend;

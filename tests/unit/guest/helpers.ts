@@ -89,6 +89,17 @@ export class FakePlatform extends Platform {
     return this.tsc;
   }
 
+  hz: u64 = 2000000000;
+  tscHz(): u64 {
+    return this.hz;
+  }
+
+  // 2026-12-02 19:44:51 UTC
+  epoch: u64 = 1796240691;
+  wallClockSeconds(): u64 {
+    return this.epoch;
+  }
+
   private module(which: u32): ArrayBuffer | null {
     return which == 0 ? this.kernel : which == 1 ? this.initrd : null;
   }
