@@ -113,29 +113,11 @@ export class Pit8254 {
   reset(): void {
     for (let i: u32 = 0; i < PIT_CHANNELS; i++) {
       let ch = this.channel(i);
-      ch.segmentStart = 0;
-      ch.tickOffset = 0;
-      ch.pendingAt = 0;
-      ch.pendingShift = 0;
+      memory.fill(changetype<usize>(ch), 0, CHANNEL_STRIDE); // every field 0 / false, then:
       ch.count = BINARY_MODULUS;
       ch.countRegister = BINARY_MODULUS;
-      ch.latchedCount = 0;
-      ch.mode = 0;
       ch.access = ACCESS_LSB_MSB;
-      ch.latchedStatus = 0;
-      ch.writeLowByte = 0;
-      ch.bcd = false;
-      ch.hasCount = false;
-      ch.started = false;
-      ch.running = false;
-      ch.pending = false;
-      ch.triggerWaiting = false;
       ch.gate = i != 2;
-      ch.countLatched = false;
-      ch.statusLatched = false;
-      ch.latchReadHigh = false;
-      ch.readHigh = false;
-      ch.writeHigh = false;
     }
     this.nextIrq = NO_DEADLINE;
     this.wakeAt = NO_DEADLINE;
