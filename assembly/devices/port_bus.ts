@@ -10,14 +10,26 @@
 
 import { DebugExit } from "./debug_exit";
 import { Uart16550 } from "./uart16550";
+import { Pic8259Pair } from "./pic8259";
+import { Pit8254 } from "./pit8254";
+import { SystemControlB } from "./system_control_b";
+import { RtcCmos } from "./rtc_cmos";
+import { AcpiPm } from "./acpi_pm";
 
 export const enum DeviceKind {
   None = 0,
   Uart16550 = 1,
   DebugExit = 2,
+  Pic = 3,             // the 8259 pair and its ELCR: sees absolute port numbers
+  Pit = 4,
+  SystemControlB = 5,
+  Rtc = 6,
+  PmEvent = 7,         // the ACPI PM block's three ranges, one device
+  PmControl = 8,
+  PmTimer = 9,
 }
 
-export const PORT_BUS_RANGES: u32 = 8;
+export const PORT_BUS_RANGES: u32 = 32;
 const RANGE_BYTES: u32 = 16;
 
 // One claimed range: [base, base+count).
@@ -67,7 +79,7 @@ export class PortBus {
     let index = this.find(port);
     if (index >= 0 && !this.isByteWide(index)) {
       let r = this.range(index);
-      return deviceRead(r.kind, r.device, port - r.base, size) & sizeMask(size);
+      return deviceRead(r.kind, r.device, port, port - r.base, size) & sizeMask(size);
     }
     let value: u32 = 0;
     for (let i: u32 = 0; i < size; i++) value |= this.readByte((port + i) & 0xffff) << (i * 8);
@@ -79,13 +91,14 @@ export class PortBus {
     let index = this.find(port);
     if (index >= 0 && !this.isByteWide(index)) {
       let r = this.range(index);
-      deviceWrite(r.kind, r.device, port - r.base, size, value & sizeMask(size));
+      deviceWrite(r.kind, r.device, port, port - r.base, size, value & sizeMask(size));
       return;
     }
     for (let i: u32 = 0; i < size; i++) this.writeByte((port + i) & 0xffff, (value >> (i * 8)) & 0xff);
   }
 
-  // Puts every device on the bus back in its power-on state.
+  // Puts every device on the bus back in its power-on state (those mapped
+  // on one range; devices with several ranges are reset by their owner).
   reset(): void {
     for (let i: u32 = 0; i < this.ranges; i++) {
       let r = this.range(i);
@@ -97,14 +110,14 @@ export class PortBus {
     let index = this.find(port);
     if (index < 0) return 0xff;
     let r = this.range(index);
-    return deviceRead(r.kind, r.device, port - r.base, 1) & 0xff;
+    return deviceRead(r.kind, r.device, port, port - r.base, 1) & 0xff;
   }
 
   private writeByte(port: u32, value: u32): void {
     let index = this.find(port);
     if (index < 0) return;
     let r = this.range(index);
-    deviceWrite(r.kind, r.device, port - r.base, 1, value);
+    deviceWrite(r.kind, r.device, port, port - r.base, 1, value);
   }
 
   private find(port: u32): i32 {
@@ -129,18 +142,32 @@ export function sizeMask(size: u32): u32 {
   return size >= 4 ? 0xffffffff : (<u32>1 << (size * 8)) - 1;
 }
 
-function deviceRead(kind: u32, device: usize, offset: u32, size: u32): u32 {
+function deviceRead(kind: u32, device: usize, port: u32, offset: u32, size: u32): u32 {
   switch (kind) {
     case DeviceKind.Uart16550: return changetype<Uart16550>(device).read(offset, size);
     case DeviceKind.DebugExit: return changetype<DebugExit>(device).read(offset, size);
+    case DeviceKind.Pic: return changetype<Pic8259Pair>(device).readPort(port);
+    case DeviceKind.Pit: return changetype<Pit8254>(device).read(offset, size);
+    case DeviceKind.SystemControlB: return changetype<SystemControlB>(device).read(offset, size);
+    case DeviceKind.Rtc: return changetype<RtcCmos>(device).read(offset, size);
+    case DeviceKind.PmEvent: return changetype<AcpiPm>(device).readEvent(offset, size);
+    case DeviceKind.PmControl: return changetype<AcpiPm>(device).readControl(offset, size);
+    case DeviceKind.PmTimer: return changetype<AcpiPm>(device).readTimer(offset, size);
     default: return 0xffffffff;
   }
 }
 
-function deviceWrite(kind: u32, device: usize, offset: u32, size: u32, value: u32): void {
+function deviceWrite(kind: u32, device: usize, port: u32, offset: u32, size: u32, value: u32): void {
   switch (kind) {
     case DeviceKind.Uart16550: { changetype<Uart16550>(device).write(offset, size, value); break; }
     case DeviceKind.DebugExit: { changetype<DebugExit>(device).write(offset, size, value); break; }
+    case DeviceKind.Pic: { changetype<Pic8259Pair>(device).writePort(port, value); break; }
+    case DeviceKind.Pit: { changetype<Pit8254>(device).write(offset, size, value); break; }
+    case DeviceKind.SystemControlB: { changetype<SystemControlB>(device).write(offset, size, value); break; }
+    case DeviceKind.Rtc: { changetype<RtcCmos>(device).write(offset, size, value); break; }
+    case DeviceKind.PmEvent: { changetype<AcpiPm>(device).writeEvent(offset, size, value); break; }
+    case DeviceKind.PmControl: { changetype<AcpiPm>(device).writeControl(offset, size, value); break; }
+    case DeviceKind.PmTimer: { changetype<AcpiPm>(device).writeTimer(offset, size, value); break; }
     default: break;
   }
 }
@@ -149,6 +176,6 @@ function deviceReset(kind: u32, device: usize): void {
   switch (kind) {
     case DeviceKind.Uart16550: { changetype<Uart16550>(device).reset(); break; }
     case DeviceKind.DebugExit: { changetype<DebugExit>(device).reset(); break; }
-    default: break;
+    default: break; // reset by the machine (guest/machine.ts resetPlatform)
   }
 }

@@ -11,13 +11,17 @@ import { appendAddress } from "../lib/address";
 import { TextWriter } from "../lib/text";
 import {
   ExitRecord, ExitReason, ExitAction, StopReason, IoFlags, Access,
-  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0,
+  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0, NO_DEADLINE,
 } from "../vcpu/exit_record";
 import { guestCpuid } from "../vcpu/cpuid";
 import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
 import { sizeMask } from "../devices/port_bus";
 import { Platform } from "./platform";
 import { Machine, beginStopLine, stopGuest } from "./machine";
+import { startExitClock, nextHostDeadline } from "./timers";
+import { deliverEvents } from "../vcpu/events";
+import { interruptPending as vcpuInterruptPending } from "../vcpu/interrupts";
+import { DIRTY_CR8 } from "../vcpu/exit_record";
 
 export const VECTOR_UD: u32 = 6;
 export const VECTOR_GP: u32 = 13;
@@ -34,6 +38,8 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
   record.dirty = 0;
   record.stopReason = 0;
   record.stopCode = 0;
+  record.request = 0;
+  record.deadline = NO_DEADLINE;
   record.exits++;
   let state = machine.state;
   if (state.stopped) {
@@ -43,12 +49,18 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
     record.stopCode = state.stopCode;
     return;
   }
+  startExitClock(machine, platform);
+  // CR8 is the local APIC's TPR (SDM vol. 3A, 12.8.6.1): the guest may
+  // have moved it without an exit (SVM's V_TPR).
+  let lapic = machine.lapic;
+  if (record.cr8 != lapic.cr8Read()) lapic.cr8Write(record.cr8);
   switch (record.reason) {
     case ExitReason.Cpuid: { handleCpuid(record, platform); break; }
     case ExitReason.Io: { handleIo(record, machine, platform); break; }
     case ExitReason.MsrRead: { handleMsrRead(record, machine, platform); break; }
     case ExitReason.MsrWrite: { handleMsrWrite(record, machine); break; }
     case ExitReason.Hlt: { handleHlt(record, machine, platform); break; }
+    case ExitReason.Wake: { handleWake(record, machine); break; }
     case ExitReason.NestedPageFault: { handleNestedPageFault(record, machine, platform); break; }
     case ExitReason.ExternalInterrupt:
     case ExitReason.InterruptWindow: break; // nothing for the guest: resume it
@@ -59,6 +71,13 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
       // contained; it gives a guest no power it lacks (a triple fault does
       // the same).
       if (<u32>record.rax == HYPERCALL_TRAP_MY_VMM) unreachable();
+      if (<u32>record.rax == HYPERCALL_YIELD) {
+        // Gives the CPU to the other guests, as KVM_HC_SCHED_YIELD does.
+        record.rax = 0;
+        record.advance = lengthOr(record, 3); // 0F 01 D9 / 0F 01 C1
+        record.action = ExitAction.Yield;
+        break;
+      }
       injectException(record, VECTOR_UD, false, 0);
       break;
     }
@@ -97,8 +116,24 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
       stopGuest(record, machine, platform, StopReason.Unsupported, 0);
     }
   }
+  finishExit(record, machine);
   // Lines the guest finished during this exit.
   machine.console.drain(platform);
+}
+
+// What every answer carries besides the exit's own result: the event to
+// inject (or the window to wait for), the TPR if the guest moved it by
+// MMIO, and when the guest's next timer is due.
+function finishExit(record: ExitRecord, machine: Machine): void {
+  if (record.action == ExitAction.Stop) return;
+  let lapic = machine.lapic;
+  deliverEvents(record, lapic, machine.pic);
+  let tpr = lapic.cr8Read();
+  if (tpr != record.cr8) {
+    record.cr8 = tpr;
+    record.dirty |= DIRTY_CR8;
+  }
+  record.deadline = nextHostDeadline(machine);
 }
 
 // --- the exits -------------------------------------------------------------------
@@ -192,9 +227,24 @@ function handleHlt(record: ExitRecord, machine: Machine, platform: Platform): vo
     stopGuest(record, machine, platform, StopReason.Halted, 0);
     return;
   }
-  // Waiting for an interrupt: let the other guests run meanwhile.
-  record.advance = lengthOr(record, 1); // F4
-  record.action = ExitAction.Yield;
+  // HLT waits for an interrupt (SDM vol. 2A, HLT): with one pending it
+  // retires at once; else the vCPU waits (the stub applies nothing) until
+  // a timer of its own is due or input comes, and is asked again (Wake).
+  handleWake(record, machine);
+}
+
+// The HLT at RIP ends when an interrupt is pending; else the wait goes on.
+function handleWake(record: ExitRecord, machine: Machine): void {
+  if (interruptPending(machine)) {
+    record.advance = lengthOr(record, 1); // F4
+    return;
+  }
+  record.action = ExitAction.Wait;
+}
+
+// Whether the vCPU has an interrupt (or an NMI) to take.
+function interruptPending(machine: Machine): bool {
+  return vcpuInterruptPending(machine.lapic, machine.pic) || machine.lapic.nmiPending;
 }
 
 function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: Platform): void {
@@ -233,6 +283,8 @@ function handleXsetbv(record: ExitRecord, platform: Platform): void {
 
 // RAX for the "trap my guest VMM" hypercall: "TRAP" in ASCII.
 export const HYPERCALL_TRAP_MY_VMM: u32 = 0x50415254;
+// RAX for the "yield" hypercall: "YELD" in ASCII.
+export const HYPERCALL_YIELD: u32 = 0x444c4559;
 
 // Nothing intercepts exceptions yet. Those a backend may intercept later
 // (#DB, #AC, ...) go back to the guest unchanged; those that cannot be

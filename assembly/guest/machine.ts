@@ -11,6 +11,19 @@ import { DebugExit } from "../devices/debug_exit";
 import { PortBus, PORT_BUS_BYTES, DeviceKind } from "../devices/port_bus";
 import { Uart16550 } from "../devices/uart16550";
 import { MsrFile, MSR_FILE_BYTES } from "../vcpu/msr";
+import { GuestClock } from "../devices/clock";
+import { InterruptLines } from "../devices/interrupt_lines";
+import { Pic8259Pair } from "../devices/pic8259";
+import { IoApic } from "../devices/ioapic";
+import { Lapic, LAPIC_STRIDE } from "../devices/lapic";
+import { Pit8254, PIT8254_BYTES } from "../devices/pit8254";
+import { SystemControlB } from "../devices/system_control_b";
+import { RtcCmos, RTC_CMOS_BYTES } from "../devices/rtc_cmos";
+import { AcpiPm } from "../devices/acpi_pm";
+import {
+  PORT_PIC_MASTER, PORT_PIC_SLAVE, PORT_ELCR, PORT_PIT, PORT_SYSTEM_CONTROL_B, PORT_RTC,
+  PORT_PM1A_EVENT, PM1A_EVENT_BYTES, PORT_PM1A_CONTROL, PM1A_CONTROL_BYTES, PORT_PM_TIMER, PM_TIMER_BYTES,
+} from "../devices/pc_layout";
 import { ExitRecord, ExitAction, StopReason, VcpuState } from "../vcpu/exit_record";
 import { loadKernel } from "../loaders/kernel";
 
@@ -24,6 +37,9 @@ export const SETUP_AREA_BYTES: u32 = 8192;
 // The guest's name is cut to this many bytes in "[hv] guest <name> ..." lines.
 const STOP_NAME_BYTES: u32 = 64;
 
+// The vCPUs a machine has room for (one local APIC each).
+export const MAX_VCPUS: u32 = 1;
+
 @unmanaged
 export class Machine {
   state: GuestState;
@@ -33,6 +49,17 @@ export class Machine {
   console: ConsoleLine;
   msrs: MsrFile;
   setupArea: usize;
+  // The PC platform (devices/README.md): time, interrupt lines and
+  // controllers, timers.
+  clock: GuestClock;
+  lines: InterruptLines;
+  pic: Pic8259Pair;
+  ioapic: IoApic;
+  lapic: Lapic;          // vCPU 0's; the others follow LAPIC_STRIDE apart
+  pit: Pit8254;
+  systemControlB: SystemControlB;
+  rtc: RtcCmos;
+  pm: AcpiPm;
 }
 
 // Lays the machine out at its fixed places, zeroed, with the UART (COM1)
@@ -47,12 +74,75 @@ export function layoutMachine(): Machine {
   machine.console = changetype<ConsoleLine>(place(memory.data(CONSOLE_LINE_BYTES, 16), CONSOLE_LINE_BYTES));
   machine.msrs = changetype<MsrFile>(place(memory.data(MSR_FILE_BYTES, 16), MSR_FILE_BYTES));
   machine.setupArea = place(memory.data(SETUP_AREA_BYTES, 16), SETUP_AREA_BYTES);
-  machine.uart.output = machine.console;
-  machine.bus.clear();
-  machine.bus.map(COM1_BASE, COM1_PORTS, DeviceKind.Uart16550, changetype<usize>(machine.uart), true);
-  machine.bus.map(DEBUG_EXIT_PORT, 1, DeviceKind.DebugExit, changetype<usize>(machine.debugExit), false);
+  machine.clock = changetype<GuestClock>(place(memory.data(offsetof<GuestClock>(), 16), offsetof<GuestClock>()));
+  machine.lines = changetype<InterruptLines>(place(memory.data(offsetof<InterruptLines>(), 16), offsetof<InterruptLines>()));
+  machine.pic = changetype<Pic8259Pair>(place(memory.data(offsetof<Pic8259Pair>(), 16), offsetof<Pic8259Pair>()));
+  machine.ioapic = changetype<IoApic>(place(memory.data(offsetof<IoApic>(), 16), offsetof<IoApic>()));
+  machine.lapic = changetype<Lapic>(place(memory.data(<i32>(LAPIC_STRIDE * MAX_VCPUS), 16), LAPIC_STRIDE * MAX_VCPUS));
+  machine.pit = changetype<Pit8254>(place(memory.data(PIT8254_BYTES, 16), PIT8254_BYTES));
+  machine.systemControlB = changetype<SystemControlB>(place(memory.data(offsetof<SystemControlB>(), 16), offsetof<SystemControlB>()));
+  machine.rtc = changetype<RtcCmos>(place(memory.data(RTC_CMOS_BYTES, 16), RTC_CMOS_BYTES));
+  machine.pm = changetype<AcpiPm>(place(memory.data(offsetof<AcpiPm>(), 16), offsetof<AcpiPm>()));
+  wirePlatform(machine);
   machine.console.init(0, 0);
   return machine;
+}
+
+// Connects the devices to each other and puts them on the bus: each sees
+// the clock and raises lines; the lines feed both interrupt controllers;
+// the I/O APIC delivers to the local APICs, whose EOIs reach it back.
+function wirePlatform(machine: Machine): void {
+  let clock = machine.clock;
+  let lines = machine.lines;
+  machine.uart.output = machine.console;
+  lines.pic = machine.pic;
+  lines.ioapic = machine.ioapic;
+  machine.ioapic.lapics = changetype<usize>(machine.lapic);
+  machine.ioapic.lapicCount = MAX_VCPUS;
+  machine.lapic.clock = clock;
+  machine.lapic.ioapic = machine.ioapic;
+  machine.pit.clock = clock;
+  machine.pit.lines = lines;
+  machine.systemControlB.pit = machine.pit;
+  machine.rtc.clock = clock;
+  machine.rtc.lines = lines;
+  machine.pm.clock = clock;
+  machine.pm.lines = lines;
+  machine.msrs.lapic = machine.lapic;
+  machine.msrs.clock = clock;
+
+  let bus = machine.bus;
+  bus.clear();
+  bus.map(COM1_BASE, COM1_PORTS, DeviceKind.Uart16550, changetype<usize>(machine.uart), true);
+  bus.map(DEBUG_EXIT_PORT, 1, DeviceKind.DebugExit, changetype<usize>(machine.debugExit), false);
+  let pic = changetype<usize>(machine.pic);
+  bus.map(PORT_PIC_MASTER, 2, DeviceKind.Pic, pic, true);
+  bus.map(PORT_PIC_SLAVE, 2, DeviceKind.Pic, pic, true);
+  bus.map(PORT_ELCR, 2, DeviceKind.Pic, pic, true);
+  bus.map(PORT_PIT, 4, DeviceKind.Pit, changetype<usize>(machine.pit), true);
+  bus.map(PORT_SYSTEM_CONTROL_B, 1, DeviceKind.SystemControlB, changetype<usize>(machine.systemControlB), true);
+  bus.map(PORT_RTC, 2, DeviceKind.Rtc, changetype<usize>(machine.rtc), true);
+  let pm = changetype<usize>(machine.pm);
+  bus.map(PORT_PM1A_EVENT, PM1A_EVENT_BYTES, DeviceKind.PmEvent, pm, false);
+  bus.map(PORT_PM1A_CONTROL, PM1A_CONTROL_BYTES, DeviceKind.PmControl, pm, false);
+  bus.map(PORT_PM_TIMER, PM_TIMER_BYTES, DeviceKind.PmTimer, pm, false);
+}
+
+// The platform's power-on state (a PC after its BIOS ran: see each
+// device's reset).
+function resetPlatform(machine: Machine, memoryBytes: u64): void {
+  machine.bus.reset();
+  machine.lines.reset();
+  machine.pic.reset();
+  machine.ioapic.reset();
+  for (let i: u32 = 0; i < MAX_VCPUS; i++) {
+    changetype<Lapic>(changetype<usize>(machine.lapic) + <usize>(i * LAPIC_STRIDE)).reset(i);
+  }
+  machine.pit.reset();
+  machine.systemControlB.reset();
+  machine.rtc.reset();
+  machine.rtc.setMemorySize(memoryBytes);
+  machine.pm.reset();
 }
 
 @inline function place(at: usize, bytes: usize): usize {
@@ -77,8 +167,8 @@ export function createGuest(machine: Machine, guestId: u32, memoryBytes: u64, na
   state.cmdline = machine.setupArea + <usize>nameLength;
   state.cmdlineLength = cmdlineLength;
   machine.console.init(state.name, nameLength);
-  machine.bus.reset();
   machine.msrs.reset();
+  resetPlatform(machine, memoryBytes);
   return 0;
 }
 
@@ -97,6 +187,11 @@ export function loadGuest(machine: Machine, initial: VcpuState, platform: Platfo
     return <u32>StopReason.LoadFailed;
   }
   state.loaded = true;
+  // Guest time starts now: its TSC near 0, its RTC at the host's time.
+  machine.clock.init(platform.tscHz(), platform.wallClockSeconds());
+  let tsc = platform.readTsc();
+  state.tscOffset = -<i64>tsc;
+  initial.tscOffset = state.tscOffset;
   return 0;
 }
 

@@ -13,4 +13,5 @@ export class GuestState {
   cmdlineLength: u32;
   stopReason: u32;      // StopReason, once stopped
   stopCode: u64;
+  tscOffset: i64;       // guest TSC = host TSC + tscOffset
 }

@@ -9,10 +9,16 @@
 
 import { ExitRecord, DIRTY_EFER } from "./exit_record";
 import { Platform } from "../guest/platform";
+import { Lapic } from "../devices/lapic";
+import { GuestClock } from "../devices/clock";
 
 export const MSR_IA32_TSC: u32 = 0x10;
 export const MSR_IA32_PLATFORM_ID: u32 = 0x17;
 export const MSR_IA32_APIC_BASE: u32 = 0x1b;
+export const MSR_IA32_TSC_DEADLINE: u32 = 0x6e0;
+// The x2APIC registers (SDM vol. 3A, 12.12.1): the local APIC answers.
+export const MSR_X2APIC_FIRST: u32 = 0x800;
+export const MSR_X2APIC_LAST: u32 = 0x8ff;
 export const MSR_IA32_FEATURE_CONTROL: u32 = 0x3a;
 export const MSR_IA32_BIOS_SIGN_ID: u32 = 0x8b;
 export const MSR_IA32_MTRRCAP: u32 = 0xfe;
@@ -69,10 +75,16 @@ export const MSR_FILE_BYTES: u32 = FIELDS_BYTES + SLOTS * 8;
 export class MsrFile {
   // The value of the last successful read.
   value: u64;
+  // Wired once (guest/machine.ts): the vCPU's local APIC answers
+  // IA32_APIC_BASE, TSC_DEADLINE and the x2APIC range; the clock is the
+  // guest's TSC.
+  lapic: Lapic;
+  clock: GuestClock;
 
   // The values a guest finds at power-on.
   reset(): void {
-    memory.fill(changetype<usize>(this), 0, <usize>MSR_FILE_BYTES);
+    this.value = 0;
+    memory.fill(changetype<usize>(this) + <usize>FIELDS_BYTES, 0, <usize>(SLOTS * 8));
     this.setSlot(SLOT_PAT, PAT_DEFAULT);
   }
 
@@ -83,9 +95,27 @@ export class MsrFile {
       this.value = this.slot(<u32>slot);
       return true;
     }
+    let lapic = this.lapic;
+    if (index - MSR_X2APIC_FIRST <= MSR_X2APIC_LAST - MSR_X2APIC_FIRST && changetype<usize>(lapic) != 0) {
+      if (!lapic.msrRead(index)) return false;
+      this.value = lapic.msrValue;
+      return true;
+    }
     switch (index) {
-      case MSR_IA32_TSC: { this.value = platform.readTsc(); return true; }
-      case MSR_IA32_APIC_BASE: { this.value = APIC_BASE_DEFAULT; return true; }
+      // The guest's TSC: the host's plus its offset, as RDTSC reads it.
+      case MSR_IA32_TSC: {
+        this.value = changetype<usize>(this.clock) != 0 ? this.clock.now : platform.readTsc();
+        return true;
+      }
+      case MSR_IA32_APIC_BASE: {
+        this.value = changetype<usize>(lapic) != 0 ? lapic.apicBaseRead() : APIC_BASE_DEFAULT;
+        return true;
+      }
+      case MSR_IA32_TSC_DEADLINE: {
+        if (changetype<usize>(lapic) == 0) return false;
+        this.value = lapic.tscDeadlineRead();
+        return true;
+      }
       case MSR_IA32_MISC_ENABLE: { this.value = MISC_ENABLE_DEFAULT; return true; }
       case MSR_EFER: { this.value = record.efer & ~EFER_SVME; return true; }
       // No MTRRs offered (MTRRCAP 0), no microcode revision, no platform ID
@@ -108,13 +138,25 @@ export class MsrFile {
       this.setSlot(<u32>slot, value);
       return true;
     }
+    let lapic = this.lapic;
+    if (index - MSR_X2APIC_FIRST <= MSR_X2APIC_LAST - MSR_X2APIC_FIRST && changetype<usize>(lapic) != 0) {
+      return lapic.msrWrite(index, value);
+    }
     switch (index) {
       case MSR_EFER: return writeEfer(value, record);
+      case MSR_IA32_APIC_BASE: {
+        if (changetype<usize>(lapic) == 0) return true;
+        return lapic.apicBaseWrite(value);
+      }
+      case MSR_IA32_TSC_DEADLINE: {
+        if (changetype<usize>(lapic) == 0) return false;
+        lapic.tscDeadlineWrite(value);
+        return true;
+      }
       // Accepted and ignored: the guest may not move the TSC, the APIC or
       // change CPU features; Linux writes BIOS_SIGN_ID (0) before reading
       // the microcode revision, and HWCR on AMD.
       case MSR_IA32_TSC:
-      case MSR_IA32_APIC_BASE:
       case MSR_IA32_MISC_ENABLE:
       case MSR_IA32_BIOS_SIGN_ID:
       case MSR_K7_HWCR: return true;

@@ -3,7 +3,7 @@
  * (compatibility mode between visits to 64-bit code, so all 16 YMM
  * registers exist), a pattern from the cmdline ("pattern=N") goes into
  * ymm0-ymm15 and must still be there after each of `yields` (default 20)
- * `sti; hlt`s, while another guest fills the same registers with its own
+ * yields (hypercall), while another guest fills the same registers with its own
  * pattern. Exits 0 when all hold. */
 #include "guest.h"
 
@@ -139,7 +139,7 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	check("ymm0-ymm15 hold the pattern", ymm_match());
 	uint32_t good = 0;
 	for (uint32_t i = 0; i < yields; i++) {
-		__asm__ volatile("sti; hlt; cli");
+		guest_yield();
 		visit_64bit_mode(0);
 		good += ymm_match();
 	}

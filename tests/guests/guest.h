@@ -49,6 +49,23 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 extern int guest_failures;
 void guest_check(const char *tag, const char *what, int ok);
 
+/* Gives the CPU to the other guests (the tshv "yield" hypercall, RAX =
+ * "YELD"; as KVM's KVM_HC_SCHED_YIELD): VMMCALL on AMD, VMCALL on Intel.
+ * HLT no longer yields: it waits for an interrupt, as on a real CPU. */
+static inline void guest_yield(void)
+{
+	static int amd = -1;
+	if (amd < 0) {
+		uint32_t a, b, c, d;
+		cpuid(0, 0, &a, &b, &c, &d);
+		amd = b == 0x68747541;     /* "Auth" of AuthenticAMD */
+	}
+	if (amd)
+		__asm__ volatile("vmmcall" :: "a"(0x444c4559) : "memory");
+	else
+		__asm__ volatile("vmcall" :: "a"(0x444c4559) : "memory");
+}
+
 /* Ends the guest with status v (the isa-debug-exit convention). */
 static inline void guest_exit(uint32_t v) { outl(0xf4, v); for (;;) __asm__ volatile("cli; hlt"); }
 

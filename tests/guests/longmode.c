@@ -158,7 +158,7 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 
 	/* Let the other guests run, then find our MSRs as we left them. */
 	for (int i = 0; i < 3; i++)
-		__asm__ volatile("sti; hlt; cli");
+		guest_yield();
 	check("KERNEL_GS_BASE kept its value while others ran", rdmsr(MSR_KERNEL_GS_BASE) == (uint64_t)seed << 12);
 	check("LSTAR kept its value while others ran",
 	      rdmsr(MSR_LSTAR) == (0xFFFFFFFF80000000ull | (seed & 0xFFFFF000)));

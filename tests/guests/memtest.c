@@ -1,5 +1,5 @@
 /* Writes a pattern over all its RAM above 2 MiB, a slice at a time,
- * yielding (sti; hlt) between slices so that two such guests interleave,
+ * yielding (the yield hypercall) between slices so that two such guests interleave,
  * then checks every word. A guest that could see another's RAM would find
  * the other's pattern. */
 #include "guest.h"
@@ -17,7 +17,7 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	for (uint32_t base = 0x200000; base < top; base += slice) {
 		for (uint32_t a = base; a < base + slice && a < top; a += 4)
 			*(volatile uint32_t *)a = a ^ seed;
-		__asm__ volatile("sti; hlt; cli");
+		guest_yield();
 	}
 	uint32_t bad = 0;
 	for (uint32_t a = 0x200000; a < top; a += 4)

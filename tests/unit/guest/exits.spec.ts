@@ -48,13 +48,32 @@ describe("every exit", () => {
 });
 
 describe("HLT", () => {
-  it("yields the CPU and moves past HLT when interrupts are enabled", () => {
+  it("waits, without moving past HLT, when interrupts are enabled and none is pending", () => {
     let platform = new FakePlatform();
     let machine = newGuest();
     let record = newRecord(ExitReason.Hlt);
     dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Wait);
+    expect(record.advance).toBe(0);
+  });
+
+  it("waits again when woken with nothing pending", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = newRecord(ExitReason.Wake);
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Wait);
+  });
+
+  it("yields the CPU on the yield hypercall and moves past it", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = newRecord(ExitReason.Hypercall);
+    record.rax = 0x444c4559;
+    dispatchExit(record, machine, platform);
     expect(record.action).toBe(ExitAction.Yield);
-    expect(record.advance).toBe(1);
+    expect(record.advance).toBe(3);
+    expect(record.inject).toBe(0);
   });
 
   it("stops the guest when interrupts are disabled", () => {

@@ -90,10 +90,17 @@ describe("MSRs", () => {
     expect(record.advance).toBe(2);
   });
 
-  it("reads IA32_APIC_BASE as an enabled bootstrap APIC at 0xfee00000, and ignores writes", () => {
+  it("reads IA32_APIC_BASE as an enabled bootstrap APIC at 0xfee00000, which the guest can disable", () => {
     expect(value(rdmsr(0x1b))).toBe(0xfee00900);
-    expect(wrmsr(0x1b, 0xfee00000).inject).toBe(0);
-    expect(value(rdmsr(0x1b))).toBe(0xfee00900);
+    expect(wrmsr(0x1b, 0xfee00100).inject).toBe(0);   // global enable off (SDM vol. 3A 12.4.3)
+    expect(value(rdmsr(0x1b))).toBe(0xfee00100);
+  });
+
+  it("answers the x2APIC MSRs with #GP while the local APIC is in xAPIC mode", () => {
+    expect(rdmsr(0x802).inject).not.toBe(0);
+    expect(wrmsr(0x1b, 0xfee00d00).inject).toBe(0);   // x2APIC on (EXTD and EN)
+    expect(rdmsr(0x802).inject).toBe(0);              // the x2APIC ID register
+    expect(value(rdmsr(0x802))).toBe(0);
   });
 
   it("reads IA32_MISC_ENABLE as fast strings only, and ignores writes", () => {
