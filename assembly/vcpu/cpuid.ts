@@ -6,12 +6,16 @@
 
 import { Platform } from "../guest/platform";
 import { guestXcr0Allowed } from "./xsetbv";
+import { LAPIC_TIMER_HZ } from "../devices/lapic";
 
 // Leaves 0x40000000-0x400000FF belong to the hypervisor (the range CPUs
 // leave unused for software; SDM vol. 2A CPUID, "Hypervisor use").
 export const HYPERVISOR_LEAF_FIRST: u32 = 0x40000000;
 export const HYPERVISOR_LEAF_LAST: u32 = 0x400000ff;
-export const HYPERVISOR_LEAF_MAX: u32 = 0x40000001;
+export const HYPERVISOR_LEAF_MAX: u32 = 0x40000010;
+// The timing leaf, in the layout VMware and KVM use: EAX = the guest TSC's
+// rate in kHz, EBX = the local APIC timer's (bus) rate in kHz.
+export const HYPERVISOR_LEAF_TIMING: u32 = 0x40000010;
 
 // The signature in EBX, ECX, EDX of leaf 0x40000000: "tshv-hv-core", as
 // KVM answers "KVMKVMKVM" and Xen "XenVMMXenVMM". Little-endian: EBX holds
@@ -22,6 +26,11 @@ export const SIGNATURE_EDX: u32 = 0x65726f63; // "core"
 
 // Leaf 1 (SDM vol. 2A, Table 3-10 / 3-11)
 export const LEAF1_ECX_MONITOR: u32 = 1 << 3;
+// The local APIC the platform backs (devices/lapic.ts): xAPIC, x2APIC and
+// its TSC-deadline timer mode, offered whatever the host has.
+export const LEAF1_EDX_APIC: u32 = 1 << 9;
+export const LEAF1_ECX_X2APIC: u32 = 1 << 21;
+export const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
 export const LEAF1_ECX_VMX: u32 = 1 << 5;
 export const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
 export const LEAF1_ECX_XSAVE: u32 = 1 << 26;
@@ -56,7 +65,7 @@ export const EXT1_ECX_SVM: u32 = 1 << 2;
 // and XCR0 `guestXcr0`: EAX, EBX, ECX, EDX as 4 u32 at `out`.
 export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u64, platform: Platform, out: usize): void {
   if (leaf >= HYPERVISOR_LEAF_FIRST && leaf <= HYPERVISOR_LEAF_LAST) {
-    hypervisorLeaf(leaf, out);
+    hypervisorLeaf(leaf, out, platform);
     return;
   }
   // Everything else starts from the host's answer, also leaves beyond the
@@ -119,11 +128,14 @@ function xsaveSize(components: u64, platform: Platform): u32 {
 const XSAVE_REGS: usize = memory.data(16, 16);
 const CR4_OSXSAVE: u64 = 1 << 18;
 
-// Our own leaves. 0x40000001 and above are reserved for later features and
-// answer zeros.
-export function hypervisorLeaf(leaf: u32, out: usize): void {
+// Our own leaves: the signature, and the timing leaf so a guest that looks
+// there need not calibrate its TSC or APIC timer. The others answer zeros.
+export function hypervisorLeaf(leaf: u32, out: usize, platform: Platform): void {
   if (leaf == HYPERVISOR_LEAF_FIRST) {
     setRegisters(out, HYPERVISOR_LEAF_MAX, SIGNATURE_EBX, SIGNATURE_ECX, SIGNATURE_EDX);
+  } else if (leaf == HYPERVISOR_LEAF_TIMING) {
+    let khz = platform.tscHz() / 1000;
+    setRegisters(out, khz > 0xffffffff ? 0xffffffff : <u32>khz, <u32>(LAPIC_TIMER_HZ / 1000), 0, 0);
   } else {
     setRegisters(out, 0, 0, 0, 0);
   }
@@ -139,6 +151,8 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
       // No nested VMX. No MONITOR/MWAIT: both are intercepted and raise
       // #UD, since MWAIT could park the physical CPU.
       ecx &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
+      ecx |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+      store<u32>(regs, load<u32>(regs, 12) | LEAF1_EDX_APIC, 12);
       // XSAVE, OSXSAVE, AVX, FMA, F16C: guestCpuid (xsaveFeatures).
       // EBX[31:24] is the initial APIC ID: the guest's only vCPU is 0,
       // whichever host CPU answered.
@@ -160,6 +174,13 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
         store<u32>(regs, load<u32>(regs) & ~(1 << 5), 0); // AVX512_BF16
       }
       break;
+    }
+    case 0xb:
+    case 0x1f: {
+      // Extended topology: EDX is the x2APIC ID, the vCPU's (0), not the
+      // host CPU's that answered.
+      store<u32>(regs, 0, 12);
+      return;
     }
     case 0x80000001: {
       ecx &= ~EXT1_ECX_SVM; // no nested SVM

@@ -31,6 +31,7 @@ struct arch_vcpu {
 		uint64_t eptp;             /* for INVEPT once the VMCS is gone */
 		uint8_t tpr;               /* CR8: intercepted, so kept here */
 		bool injecting;            /* the VM-entry interruption field is armed */
+		uint32_t windows;          /* window-exiting controls set for the next entry */
 	} vmx;
 };
 

@@ -56,6 +56,17 @@ static void switch_syscall_msrs(struct cpu *cpu, struct arch_vcpu *vcpu)
 	vmx_msr_owner[cpu->index] = vcpu;
 }
 
+/* The interrupt- and NMI-window exiting controls (25.6.2) for the next
+ * entries: the guest exits as soon as it can take an interrupt / NMI. */
+static void set_windows(struct arch_vcpu *vcpu, uint32_t windows)
+{
+	windows &= vmx.window_controls;
+	if (windows == vcpu->vmx.windows)
+		return;
+	vmwrite(PRIMARY_CONTROLS, vmx.primary | windows);
+	vcpu->vmx.windows = windows;
+}
+
 static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 {
 	struct cpu *cpu = this_cpu();
@@ -81,6 +92,10 @@ static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 			vmwrite(ENTRY_INTERRUPTION_INFO, 0);
 			vcpu->vmx.injecting = false;
 		}
+		/* A window is asked for one entry: the core asks again if it
+		 * still needs it. */
+		if (vcpu->vmx.windows)
+			set_windows(vcpu, 0);
 		if ((exit_reason & 0xFFFF) != EXIT_REASON_CR_ACCESS || !vmx_handle_cr_access(vcpu))
 			break;
 	}
@@ -131,6 +146,21 @@ static void vmx_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		vcpu->vmx.injecting = true;
 	}
 	vmwrite(GUEST_RIP, rip);
+	if (e->dirty & DIRTY_CR8)
+		vcpu->vmx.tpr = (uint8_t)(e->cr8 & 0xF);
+	if (e->request)
+		set_windows(vcpu, (e->request & REQUEST_INTERRUPT_WINDOW ? PRIMARY_INTERRUPT_WINDOW : 0) |
+				  (e->request & REQUEST_NMI_WINDOW ? PRIMARY_NMI_WINDOW : 0));
+}
+
+static void vmx_vcpu_kick(struct arch_vcpu *vcpu)
+{
+	struct cpu *cpu = this_cpu();
+	if (cpu->arch_current != vcpu->control) {
+		vmptrld((uint64_t)(uintptr_t)vcpu->control);
+		cpu->arch_current = vcpu->control;
+	}
+	set_windows(vcpu, vcpu->vmx.windows | PRIMARY_INTERRUPT_WINDOW);
 }
 
 const struct arch_backend vmx_backend = {
@@ -142,4 +172,5 @@ const struct arch_backend vmx_backend = {
 	.vcpu_destroy = vmx_vcpu_destroy,
 	.vcpu_run = vmx_vcpu_run,
 	.vcpu_apply = vmx_vcpu_apply,
+	.vcpu_kick = vmx_vcpu_kick,
 };

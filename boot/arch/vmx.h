@@ -172,9 +172,13 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 /* Pin-based controls (25.6.1) */
 #define PIN_EXTERNAL_INTERRUPT  (1u << 0)
 #define PIN_NMI                 (1u << 3)
+#define PIN_VIRTUAL_NMIS        (1u << 5)    /* needed for NMI-window exiting */
 #define PIN_PREEMPTION_TIMER    (1u << 6)
 /* Primary processor-based controls (25.6.2) */
+#define PRIMARY_INTERRUPT_WINDOW (1u << 2)
+#define PRIMARY_TSC_OFFSET      (1u << 3)
 #define PRIMARY_HLT             (1u << 7)
+#define PRIMARY_NMI_WINDOW      (1u << 22)
 #define PRIMARY_MWAIT           (1u << 10)
 #define PRIMARY_CR8_LOAD        (1u << 19)
 #define PRIMARY_CR8_STORE       (1u << 20)
@@ -218,6 +222,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 /* Guest interruptibility state (25.4.2) */
 #define BLOCKING_STI    (1u << 0)
 #define BLOCKING_MOV_SS (1u << 1)
+#define BLOCKING_NMI    (1u << 3)
 
 /* Basic exit reasons (SDM vol. 3D, appendix C) */
 #define EXIT_REASON_EXCEPTION_NMI   0
@@ -228,6 +233,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define EXIT_REASON_IO_SMI          5
 #define EXIT_REASON_OTHER_SMI       6
 #define EXIT_REASON_INTERRUPT_WINDOW 7
+#define EXIT_REASON_NMI_WINDOW      8
 #define EXIT_REASON_CPUID           10
 #define EXIT_REASON_GETSEC          11
 #define EXIT_REASON_HLT             12
@@ -350,6 +356,7 @@ struct vmx_capabilities {
 	uint64_t cr0_mask, cr4_mask;       /* bits the guest sees from the read shadow */
 	uint64_t invept_type, invvpid_type; /* 0: not available */
 	uint32_t timer_value;              /* the preemption timer's period */
+	uint32_t window_controls;          /* interrupt/NMI-window bits this CPU allows */
 };
 extern struct vmx_capabilities vmx;
 

@@ -64,7 +64,7 @@ bool vmx_detect(char *why, unsigned why_size)
 	 * counts as in VMX non-root operation, so with the guest's IF = 0 it
 	 * keeps host interrupts masked and external-interrupt exiting never
 	 * fires (SDM 26.2 says IF does not matter); the timer exits anyway. */
-	vmx.pin = adjust_controls(PIN_EXTERNAL_INTERRUPT | PIN_NMI | PIN_PREEMPTION_TIMER, pin_cap);
+	vmx.pin = adjust_controls(PIN_EXTERNAL_INTERRUPT | PIN_NMI | PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER, pin_cap);
 	if (!require(vmx.pin, PIN_EXTERNAL_INTERRUPT | PIN_NMI, "external-interrupt and NMI exiting", why, why_size))
 		return false;
 	/* Its period: 1 ms, so a guest that never exits still lets the host
@@ -77,11 +77,18 @@ bool vmx_detect(char *why, unsigned why_size)
 	 * ports and MSRs the bitmaps keep. CR3 accesses, INVLPG, RDTSC stay
 	 * native (with the TRUE_ MSRs they may; EPT makes them harmless). */
 	uint32_t primary_need = PRIMARY_HLT | PRIMARY_MWAIT | PRIMARY_CR8_LOAD | PRIMARY_CR8_STORE |
-				PRIMARY_IO_BITMAPS | PRIMARY_MSR_BITMAPS | PRIMARY_MONITOR | PRIMARY_SECONDARY;
+				PRIMARY_IO_BITMAPS | PRIMARY_MSR_BITMAPS | PRIMARY_MONITOR | PRIMARY_SECONDARY |
+				PRIMARY_TSC_OFFSET;
 	vmx.primary = adjust_controls(primary_need, primary_cap);
-	if (!require(vmx.primary, primary_need, "the I/O and MSR bitmaps, HLT/MWAIT/CR8 exiting or secondary controls",
-		     why, why_size))
+	if (!require(vmx.primary, primary_need, "the I/O and MSR bitmaps, HLT/MWAIT/CR8 exiting, TSC offsetting "
+		     "or secondary controls", why, why_size))
 		return false;
+	/* The window exits are set per entry, when the core asks (25.6.2):
+	 * interrupt-window exiting always exists; NMI-window exiting only
+	 * with virtual NMIs. */
+	vmx.window_controls = (uint32_t)(primary_cap >> 32) & PRIMARY_INTERRUPT_WINDOW;
+	if (vmx.pin & PIN_VIRTUAL_NMIS)
+		vmx.window_controls |= (uint32_t)(primary_cap >> 32) & PRIMARY_NMI_WINDOW;
 
 	uint64_t secondary_cap = rdmsr(MSR_VMX_PROCBASED2);
 	uint32_t secondary_allowed = (uint32_t)(secondary_cap >> 32);

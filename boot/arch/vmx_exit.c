@@ -127,6 +127,17 @@ bool vmx_handle_cr_access(struct arch_vcpu *vcpu)
 	return true;
 }
 
+static void save_segment(struct exit_segment *to, int index);
+
+/* ES, DS, FS, GS: what instruction emulation needs beyond CS and SS. */
+static void save_data_segments(struct exit_record *e)
+{
+	save_segment(&e->es, SEG_ES);
+	save_segment(&e->ds, SEG_DS);
+	save_segment(&e->fs, SEG_FS);
+	save_segment(&e->gs, SEG_GS);
+}
+
 static void save_segment(struct exit_segment *to, int index)
 {
 	to->selector = (uint16_t)vmread(GUEST_ES_SELECTOR + 2 * index);
@@ -201,6 +212,10 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 	save_segment(&e->ss, SEG_SS);
 	e->cpl = (e->ss.attributes >> 5) & 3;    /* SS.DPL is the CPL (25.4.1) */
 	exit_record_clear_operands(e);
+	e->cr8 = vcpu->vmx.tpr;
+	uint32_t blocking = (uint32_t)vmread(GUEST_INTERRUPTIBILITY);
+	e->interruptibility = (blocking & (BLOCKING_STI | BLOCKING_MOV_SS) ? BLOCKED_BY_SHADOW : 0) |
+			      (blocking & BLOCKING_NMI ? BLOCKED_NMI : 0);
 
 	if (failed) {
 		/* VMfailInvalid/VMfailValid: no exit happened, nothing ran. */
@@ -235,6 +250,8 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 		e->io_size = (uint8_t)((qualification & IO_SIZE_MASK) + 1);
 		e->io_flags = (qualification & IO_IN ? EXIT_IO_IN : 0) | (qualification & IO_STRING ? EXIT_IO_STRING : 0) |
 			      (qualification & IO_REP ? EXIT_IO_REP : 0);
+		if (qualification & IO_STRING)
+			save_data_segments(e);
 		break;
 	case EXIT_REASON_RDMSR:
 	case EXIT_REASON_WRMSR:
@@ -247,6 +264,7 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 	case EXIT_REASON_EPT_VIOLATION:
 		e->reason = EXIT_NESTED_PAGE_FAULT;
 		e->gpa = vmread(GUEST_PHYSICAL_ADDRESS);
+		save_data_segments(e);
 		e->access = (qualification & EPT_VIOLATION_WRITE ? EXIT_ACCESS_WRITE : EXIT_ACCESS_READ) |
 			    (qualification & EPT_VIOLATION_EXECUTE ? EXIT_ACCESS_EXECUTE : 0) |
 			    (qualification & EPT_VIOLATION_MAPPED ? EXIT_ACCESS_PRESENT : 0);
@@ -265,6 +283,9 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 		break;
 	case EXIT_REASON_INTERRUPT_WINDOW:
 		e->reason = EXIT_INTERRUPT_WINDOW;
+		break;
+	case EXIT_REASON_NMI_WINDOW:
+		e->reason = EXIT_NMI_WINDOW;
 		break;
 	case EXIT_REASON_VMCALL:
 		e->reason = EXIT_HYPERCALL;
@@ -320,5 +341,7 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 		if (type >= INTERRUPTION_SOFTWARE_INTERRUPT && type <= INTERRUPTION_SOFTWARE_EXCEPTION)
 			vmwrite(ENTRY_INSTRUCTION_LENGTH, vmread(EXIT_INSTRUCTION_LENGTH));
 		vcpu->vmx.injecting = true;
+		e->pending_event = vectoring & INTERRUPTION_ENTRY_BITS;
+		e->pending_error_code = vectoring & INTERRUPTION_ERROR_CODE ? (uint32_t)vmread(IDT_VECTORING_ERROR) : 0;
 	}
 }

@@ -176,7 +176,7 @@ bool vmx_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tables *tab
 	ok &= vmwrite(IO_BITMAP_A, tables->io_bitmap);  /* ports 0-7FFF, built by the supervisor */
 	ok &= vmwrite(IO_BITMAP_B, tables->io_bitmap + PAGE_SIZE); /* ports 8000-FFFF */
 	ok &= vmwrite(MSR_BITMAP, tables->msr_bitmap);  /* what passes: see permission_bitmaps.ts */
-	ok &= vmwrite(TSC_OFFSET, 0);                   /* the guest reads the host's TSC, as on AMD-V */
+	ok &= vmwrite(TSC_OFFSET, (uint64_t)s->tsc_offset); /* the guest's TSC starts near 0 (25.6.5) */
 	ok &= vmwrite(EPT_POINTER, vcpu->vmx.eptp);     /* the guest's RAM, WB, 4 levels (25.6.11) */
 	if (vmx.secondary & SECONDARY_VPID)
 		ok &= vmwrite(VPID, vcpu->asid);        /* 0 is the host's: entry refuses it */

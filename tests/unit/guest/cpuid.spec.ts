@@ -143,7 +143,7 @@ describe("CPUID", () => {
     let platform = new FakePlatform();
     let record = cpuid(platform, 0x40000000);
     expect(platform.cpuidCalls).toBe(0);
-    expect(record.rax).toBe(0x40000001);
+    expect(record.rax).toBe(0x40000010);
     let signature = new ArrayBuffer(12);
     store<u32>(changetype<usize>(signature), <u32>record.rbx);
     store<u32>(changetype<usize>(signature), <u32>record.rcx, 4);
@@ -151,10 +151,38 @@ describe("CPUID", () => {
     expect(String.UTF8.decode(signature)).toBe("tshv-hv-core");
   });
 
+  it("gives the TSC rate and the APIC timer rate in kHz at 0x40000010, as VMware and KVM do", () => {
+    let platform = new FakePlatform();
+    platform.hz = 2_345_678_000;
+    let record = cpuid(platform, 0x40000010);
+    expect(record.rax).toBe(2_345_678);
+    expect(record.rbx).toBe(1_000_000);       // the local APIC timer runs at 1 GHz
+    expect(record.rcx | record.rdx).toBe(0);
+  });
+
+  it("offers the local APIC, x2APIC and the TSC-deadline timer the platform backs", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(1, 0, 0, 0, 0, 0);
+    let record = cpuid(platform, 1);
+    expect(<u32>record.rdx & (1 << 9)).toBe(1 << 9);
+    expect(<u32>record.rcx & (1 << 21)).toBe(1 << 21);
+    expect(<u32>record.rcx & (1 << 24)).toBe(1 << 24);
+  });
+
+  it("gives the vCPU's x2APIC ID (0) in the topology leaves, not the host CPU's", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0xb, 0, 1, 2, 0x100, 7);
+    platform.setCpuid(0x1f, 0, 1, 2, 0x100, 7);
+    expect(cpuid(platform, 0xb).rdx).toBe(0);
+    expect(cpuid(platform, 0x1f).rdx).toBe(0);
+  });
+
   it("answers zeros for the rest of our range 0x40000001-0x400000FF", () => {
     let platform = new FakePlatform();
     platform.setCpuid(0x40000001, 0, 1, 2, 3, 4);
     let record = cpuid(platform, 0x40000001);
+    expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
+    record = cpuid(platform, 0x4000000f);
     expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
     record = cpuid(platform, 0x400000ff);
     expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
