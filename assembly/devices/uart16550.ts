@@ -1,6 +1,6 @@
-// A 16550A UART (COM1 at 0x3F8-0x3FF on a PC): registers, modem lines,
-// interrupt identification. Register layout and behaviour from the
-// National Semiconductor PC16550D datasheet (June 1995): Table II (registers),
+// A 16550A UART (COM1 at 0x3F8-0x3FF on a PC, IRQ 4): registers, modem
+// lines, interrupts. Register layout and behaviour from the National
+// Semiconductor PC16550D datasheet (June 1995): Table II (registers),
 // 8.4-8.10 (LCR, LSR, IIR, IER, MCR, MSR), Table IV (interrupt priorities).
 //
 // Transmission is instant: a byte written to THR goes straight to the guest's
@@ -10,12 +10,20 @@
 // bytes with the FIFOs enabled, one byte (the RBR) in 16450 mode; in
 // loopback mode (MCR bit 4) a transmitted byte is received instead and the
 // serial input is cut off, as on the chip.
-// Interrupts are computed (IIR, interruptPending) but not yet delivered:
-// that comes with the PIC.
+//
+// Interrupts: the chip's INTRPT output is high while an enabled source is
+// pending (interruptSource(), Table IV). On a PC that output reaches the IRQ
+// line through a buffer that MCR OUT2 enables; in loopback the chip forces
+// its OUT pins inactive (8.7), so the line stays low there even with OUT2
+// set in MCR. The line (`lines`, IRQ `irq`) is brought up to date after
+// every register read and write and after every received byte, so reading
+// RBR, IIR, LSR or MSR lowers it the moment the chip would. With no lines
+// wired (`lines` null) the UART works the same and raises nothing.
 //
 // The bus hands this device single bytes (its registers are 8 bits wide).
 
 import { ConsoleLine } from "./console_line";
+import { InterruptLines } from "./interrupt_lines";
 
 // Register offsets from the base port (DLAB = LCR bit 7 selects DLL/DLM).
 export const UART_RBR_THR: u32 = 0; // DLAB=1: DLL, divisor latch low
@@ -82,6 +90,8 @@ const MSR_LINES_CONNECTED: u8 = MSR_DCD | MSR_DSR | MSR_CTS;
 @unmanaged
 export class Uart16550 {
   output: ConsoleLine;
+  lines: InterruptLines; // null: interrupts are computed, not delivered
+  irq: u32;              // the ISA IRQ the output reaches (4 for COM1)
   divisorLow: u8;
   divisorHigh: u8;
   ier: u8;
@@ -103,7 +113,8 @@ export class Uart16550 {
   receiveFifoLow: u64;
   receiveFifoHigh: u64;
 
-  // The power-on state (datasheet Table III, "RESET").
+  // The power-on state (datasheet Table III, "RESET"), the IRQ line low.
+  // The wiring (output, lines, irq) is the machine's and stays.
   reset(): void {
     this.divisorLow = 12; // undefined at reset; 12 = 9600 baud at 1.8432 MHz
     this.divisorHigh = 0;
@@ -117,11 +128,23 @@ export class Uart16550 {
     this.lineStatus = 0;
     this.modemDeltas = 0;
     this.thrEmptyPending = false;
+    this.updateInterrupt();
   }
 
   read(offset: u32, size: u32): u32 {
+    let value = this.readRegister(offset & 7);
+    this.updateInterrupt();
+    return value;
+  }
+
+  write(offset: u32, size: u32, value: u32): void {
+    this.writeRegister(offset & 7, <u8>value);
+    this.updateInterrupt();
+  }
+
+  private readRegister(register: u32): u32 {
     let dlab = (this.lcr & LCR_DLAB) != 0;
-    switch (offset & 7) {
+    switch (register) {
       case UART_RBR_THR: {
         if (dlab) return this.divisorLow;
         if (this.receiveCount != 0) {
@@ -155,10 +178,9 @@ export class Uart16550 {
     }
   }
 
-  write(offset: u32, size: u32, value: u32): void {
-    let byte = <u8>value;
+  private writeRegister(register: u32, byte: u8): void {
     let dlab = (this.lcr & LCR_DLAB) != 0;
-    switch (offset & 7) {
+    switch (register) {
       case UART_RBR_THR: {
         if (dlab) {
           this.divisorLow = byte;
@@ -223,10 +245,16 @@ export class Uart16550 {
     return IIR_NONE;
   }
 
-  // True when the UART asserts its interrupt output and a PC would see it
-  // (OUT2 connects the output to the IRQ line).
+  // True when the UART's interrupt reaches a PC's IRQ line: a source is
+  // pending and the OUT2 pin is active, which it never is in loopback (8.7).
   interruptPending(): bool {
-    return this.interruptSource() != IIR_NONE && (this.mcr & MCR_OUT2) != 0;
+    return this.interruptSource() != IIR_NONE && (this.mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2;
+  }
+
+  // Sets the IRQ line to what the chip and the OUT2 gate say now.
+  private updateInterrupt(): void {
+    if (changetype<usize>(this.lines) == 0) return;
+    this.lines.set(this.irq, this.interruptPending());
   }
 
   // True when a byte from the host's console can be taken now: the
@@ -244,10 +272,16 @@ export class Uart16550 {
     return true;
   }
 
-  // A byte arrives at the receiver. With the receiver full it is an
-  // overrun (8.4, LSR bit 1): in FIFO mode the new byte is lost, in 16450
-  // mode it overwrites the unread one.
+  // A byte arrives at the receiver (from the line, or from the transmitter
+  // in loopback), and the IRQ line follows.
   receive(byte: u8): void {
+    this.receiveByte(byte);
+    this.updateInterrupt();
+  }
+
+  // With the receiver full a byte is an overrun (8.4, LSR bit 1): in FIFO
+  // mode the new byte is lost, in 16450 mode it overwrites the unread one.
+  private receiveByte(byte: u8): void {
     let fifo = this.receiveFifo();
     if (<u32>this.receiveCount >= this.receiveCapacity()) {
       this.lineStatus |= LSR_OVERRUN;
@@ -282,7 +316,7 @@ export class Uart16550 {
   private transmit(byte: u8): void {
     if ((this.mcr & MCR_LOOP) != 0) {
       // Loopback (8.7): the byte comes back on the receiver, not the wire.
-      this.receive(byte);
+      this.receiveByte(byte);
     } else {
       this.output.put(byte);
     }

@@ -4,10 +4,12 @@ import {
   RECEIVE_FIFO_BYTES,
 } from "../../../assembly/devices/uart16550";
 import { ConsoleLine, CONSOLE_LINE_BYTES } from "../../../assembly/devices/console_line";
+import { InterruptLines, IRQ_COM1 } from "../../../assembly/devices/interrupt_lines";
 import { FakePlatform } from "../guest/helpers";
 
 const UART: usize = memory.data(offsetof<Uart16550>(), 16);
 const CONSOLE: usize = memory.data(CONSOLE_LINE_BYTES, 16);
+const LINES: usize = memory.data(offsetof<InterruptLines>(), 16);
 
 function newUart(): Uart16550 {
   memory.fill(CONSOLE, 0, CONSOLE_LINE_BYTES);
@@ -16,9 +18,16 @@ function newUart(): Uart16550 {
   console.init(changetype<usize>(name), name.byteLength);
   let uart = changetype<Uart16550>(UART);
   memory.fill(UART, 0xee, offsetof<Uart16550>()); // reset() must set every field
+  memory.fill(LINES, 0, offsetof<InterruptLines>()); // no PIC, no I/O APIC: levels only
   uart.output = console;
+  uart.lines = changetype<InterruptLines>(LINES);
+  uart.irq = IRQ_COM1;
   uart.reset();
   return uart;
+}
+
+function irq4(): bool {
+  return changetype<InterruptLines>(LINES).level(IRQ_COM1);
 }
 
 function send(uart: Uart16550, text: string): void {
@@ -342,5 +351,180 @@ describe("the 16550 UART's receiver", () => {
     expect(uart.read(UART_LSR, 1) & 0x01).toBe(0);
     expect(type(uart, "z")).toBe(1);
     expect(drain(uart)).toBe("z");
+  });
+});
+
+describe("the 16550 UART's interrupt line (IRQ 4 on a PC)", () => {
+  it("raises IRQ 4 when a received byte arrives with IER bit 0 and OUT2 set", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x01);
+    uart.write(UART_MCR, 1, 0x0b); // DTR, RTS, OUT2: what Linux's 8250 driver sets
+    expect(irq4()).toBe(false);
+    expect(type(uart, "k")).toBe(1);
+    expect(irq4()).toBe(true);
+  });
+
+  it("lowers IRQ 4 when RBR is read empty of data", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    uart.write(UART_IER, 1, 0x01);
+    uart.write(UART_MCR, 1, 0x08);
+    type(uart, "ab");
+    uart.read(UART_RBR_THR, 1);
+    expect(irq4()).toBe(true); // one byte left: still pending (character timeout)
+    uart.read(UART_RBR_THR, 1);
+    expect(irq4()).toBe(false);
+  });
+
+  it("keeps IRQ 4 low without OUT2", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x0f);
+    uart.write(UART_MCR, 1, 0x03);
+    type(uart, "k");
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_RECEIVED_DATA); // pending inside the chip
+    expect(irq4()).toBe(false);
+    uart.write(UART_MCR, 1, 0x0b);
+    expect(irq4()).toBe(true);  // OUT2 opens the gate on the pending interrupt
+    uart.write(UART_MCR, 1, 0x03);
+    expect(irq4()).toBe(false);
+  });
+
+  it("keeps IRQ 4 low in loopback, where the OUT pins are forced inactive", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x01);
+    uart.write(UART_MCR, 1, 0x18); // loop, OUT2
+    send(uart, "x");
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_RECEIVED_DATA);
+    expect(irq4()).toBe(false);
+    uart.write(UART_MCR, 1, 0x08); // leave loopback: the byte is still there
+    expect(irq4()).toBe(true);
+  });
+
+  it("raises the THR-empty interrupt when IER bit 1 is set and lowers it when IIR is read", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x02);
+    expect(irq4()).toBe(true);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_THR_EMPTY);
+    expect(irq4()).toBe(false);
+  });
+
+  it("raises the THR-empty interrupt only when IER bit 1 goes from 0 to 1", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x02);
+    uart.read(UART_IIR_FCR, 1);
+    uart.write(UART_IER, 1, 0x03); // bit 1 already set: no new interrupt
+    expect(irq4()).toBe(false);
+    uart.write(UART_IER, 1, 0x01);
+    uart.write(UART_IER, 1, 0x03); // 0 -> 1 again: THR is empty, so it is raised
+    expect(irq4()).toBe(true);
+  });
+
+  it("raises the THR-empty interrupt again after each THR write, the byte leaving at once", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x02);
+    uart.read(UART_IIR_FCR, 1);
+    expect(irq4()).toBe(false);
+    send(uart, "a");
+    expect(irq4()).toBe(true);
+  });
+
+  it("leaves a THR-empty interrupt pending when IIR reports a higher source", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x03);
+    type(uart, "r");
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_RECEIVED_DATA);
+    uart.read(UART_RBR_THR, 1);
+    expect(irq4()).toBe(true);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_THR_EMPTY);
+    expect(irq4()).toBe(false);
+  });
+
+  it("lowers IRQ 4 when IER disables the pending source", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x01);
+    type(uart, "z");
+    expect(irq4()).toBe(true);
+    uart.write(UART_IER, 1, 0x00);
+    expect(irq4()).toBe(false);
+    uart.write(UART_IER, 1, 0x01);
+    expect(irq4()).toBe(true);
+  });
+
+  it("raises a line status interrupt on an overrun and lowers it when LSR is read", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x04);
+    type(uart, "a");
+    expect(irq4()).toBe(false);
+    uart.receive(0x62); // the line does not wait: overrun
+    expect(irq4()).toBe(true);
+    uart.read(UART_LSR, 1);
+    expect(irq4()).toBe(false);
+  });
+
+  it("raises a modem status interrupt on a loopback line change and lowers it when MSR is read", () => {
+    let uart = newUart();
+    uart.write(UART_IER, 1, 0x08);
+    uart.write(UART_MCR, 1, 0x10); // into loopback: DCD, DSR, CTS drop
+    uart.read(UART_MSR, 1);
+    uart.write(UART_MCR, 1, 0x12); // RTS -> CTS
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_MODEM_STATUS);
+    uart.write(UART_MCR, 1, 0x0a); // out of loopback, OUT2 on: the delta is still pending
+    expect(irq4()).toBe(true);
+    expect(uart.read(UART_MSR, 1) & 0x0f).not.toBe(0);
+    expect(irq4()).toBe(false);
+    expect(uart.read(UART_IIR_FCR, 1)).toBe(IIR_NONE);
+  });
+
+  it("reports RI's trailing edge only, from OUT1 in loopback", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x10);
+    uart.read(UART_MSR, 1);
+    uart.write(UART_MCR, 1, 0x14); // OUT1 -> RI on: no delta
+    expect(uart.read(UART_MSR, 1)).toBe(0x40);
+    uart.write(UART_MCR, 1, 0x10); // RI off: TERI
+    expect(uart.read(UART_MSR, 1)).toBe(0x04);
+  });
+
+  it("lowers IRQ 4 on reset", () => {
+    let uart = newUart();
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x02);
+    expect(irq4()).toBe(true);
+    uart.reset();
+    expect(irq4()).toBe(false);
+  });
+
+  it("works without lines wired, raising nothing", () => {
+    let uart = newUart();
+    uart.lines = changetype<InterruptLines>(0);
+    uart.write(UART_MCR, 1, 0x08);
+    uart.write(UART_IER, 1, 0x0f);
+    type(uart, "q");
+    expect(uart.interruptPending()).toBe(true);
+    expect(uart.read(UART_RBR_THR, 1)).toBe(0x71);
+    uart.reset();
+    expect(irq4()).toBe(false);
+  });
+
+  it("never traps and keeps IRQ 4 consistent whatever is written to any register", () => {
+    let uart = newUart();
+    for (let size: u32 = 1; size <= 4; size <<= 1) {
+      for (let offset: u32 = 0; offset < 8; offset++) {
+        for (let value: u32 = 0; value < 256; value++) {
+          uart.write(offset, size, value | (value << 8) | (value << 16) | (value << 24));
+          uart.read((offset + value) & 7, size);
+          uart.receiveFromHost(<u8>value);
+          expect(irq4()).toBe(uart.interruptPending());
+        }
+      }
+    }
+    uart.write(8, 1, 0x55); // an offset past the eight registers wraps, as the chip's 3 address lines do
+    uart.read(0xffffffff, 4);
   });
 });
