@@ -24,6 +24,8 @@ struct guest_run {
 	uint64_t deadline;         /* host TSC of its next timer event, NO_DEADLINE */
 	struct arch_vcpu vcpu;
 	struct guest_fpu fpu;      /* its FPU/SSE/AVX state and XCR0 */
+	bool cmos_kept;            /* rebooting: cmos holds its CMOS RAM */
+	uint8_t cmos[CORE_CMOS_BYTES];
 	uint64_t started_tsc;
 	uint64_t core_cycles;      /* time spent in the guest VMM, for the stats line */
 };
@@ -98,6 +100,10 @@ static bool prepare_guest(unsigned g)
 		if (why[0])
 			kprintf("[hv] guest %s stopped: %s\n", name, why);
 		return false;
+	}
+	if (runs[g].cmos_kept) {
+		core_guest_cmos(g, runs[g].cmos, false);
+		runs[g].cmos_kept = false;
 	}
 	struct arch_guest_tables tables;
 	core_guest_tables(g, &tables);
@@ -234,7 +240,10 @@ static enum exit_action finish_guest(unsigned g, uint32_t stop_reason)
 		core_guest_name(g), (unsigned long long)exit->exits, (unsigned long long)ms,
 		(unsigned long long)(cycles ? runs[g].core_cycles * 100 / cycles : 0));
 	if (core_guest_should_restart(g, stop_reason)) {
-		/* Everything anew: instance, RAM, tables, image, vCPU. */
+		/* Everything anew: instance, RAM, tables, image, vCPU; after a
+		 * reset, the CMOS RAM stays as the guest left it. */
+		if (stop_reason == STOP_REBOOT)
+			runs[g].cmos_kept = core_guest_cmos(g, runs[g].cmos, true);
 		release_guest(g);
 		if (prepare_guest(g))
 			return ACTION_YIELD;

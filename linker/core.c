@@ -343,6 +343,23 @@ wasm_rt_trap_t core_guest_handle_exit(unsigned g)
 	return trap;
 }
 
+bool core_guest_cmos(unsigned g, uint8_t *bytes, bool save)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	wasm_rt_jmp_buf frame;
+	uint32_t offset = 0, length = 0;
+	wasm_rt_trap_t trap = CORE_CALL(&frame, (offset = w2c_guest_cmosRam(&vm->instance),
+						 length = w2c_guest_cmosRamBytes(&vm->instance)));
+	if (trap || length != CORE_CMOS_BYTES || !instance_range(vm, offset, length))
+		return false;
+	uint8_t *ram = vm->instance.w2c_memory.data + offset;
+	if (save)
+		memcpy(bytes, ram, CORE_CMOS_BYTES);
+	else
+		memcpy(ram, bytes, CORE_CMOS_BYTES);
+	return true;
+}
+
 void core_guest_release(unsigned g)
 {
 	struct guest_vmm *vm = &core_guests[g];

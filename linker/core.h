@@ -76,6 +76,11 @@ struct exit_record *core_guest_exit_record(unsigned guest);
 wasm_rt_trap_t core_guest_handle_exit(unsigned guest);
 /* Drops the instance, the tables and the RAM. */
 void core_guest_release(unsigned guest);
+/* The guest's 128 bytes of CMOS RAM, copied out of (save) or into its
+ * instance: kept across a reboot, as a PC's battery keeps them. False when
+ * the instance does not say where they are. */
+#define CORE_CMOS_BYTES 128
+bool core_guest_cmos(unsigned guest, uint8_t *bytes, bool save);
 /* What the core keeps for a running guest beyond its RAM: the guest VMM's
  * linear memory, nested tables and permission bitmaps. */
 uint64_t core_guest_overhead_bytes(unsigned guest);

@@ -17,7 +17,7 @@ import { guestCpuid } from "../vcpu/cpuid";
 import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
 import { sizeMask } from "../devices/port_bus";
 import { Platform } from "./platform";
-import { Machine, beginStopLine, stopGuest } from "./machine";
+import { Machine, beginStopLine, stopGuest, resetRequested, rebootGuest } from "./machine";
 import { startExitClock, nextHostDeadline } from "./timers";
 import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending } from "../vcpu/interrupts";
@@ -184,6 +184,15 @@ function handleIo(record: ExitRecord, machine: Machine, platform: Platform): voi
       exitPort.requested = false;
       beginStopLine(machine).text("exit code ").decimal(exitPort.code);
       stopGuest(record, machine, platform, StopReason.ExitCode, exitPort.code);
+      return;
+    }
+    if (machine.pm.powerOffRequested) {
+      beginStopLine(machine).text("power off");
+      stopGuest(record, machine, platform, StopReason.PowerOff, 0);
+      return;
+    }
+    if (resetRequested(machine)) {
+      rebootGuest(record, machine, platform);
       return;
     }
   }

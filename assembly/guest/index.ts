@@ -11,6 +11,7 @@ import { Platform } from "./platform";
 import { StubPlatform } from "./stub_platform";
 import { layoutMachine, createGuest, loadGuest, SETUP_AREA_BYTES } from "./machine";
 import { dispatchExit } from "./exits";
+import { CMOS_BYTES } from "../devices/rtc_cmos";
 
 // Where the stub and this instance meet: fixed places in linear memory.
 const record = changetype<ExitRecord>(memory.data(EXIT_RECORD_BYTES, 16));
@@ -61,6 +62,16 @@ export { loadKernelExport as load };
 // reason; registers in place).
 export function handleExit(): void {
   dispatchExit(record, machine, platform);
+}
+
+// The RTC's 128 bytes of CMOS RAM: the stub keeps them across a reboot,
+// as a PC's battery does.
+export function cmosRam(): usize {
+  return machine.rtc.cmos();
+}
+
+export function cmosRamBytes(): u32 {
+  return CMOS_BYTES;
 }
 
 export function guestId(): u32 {

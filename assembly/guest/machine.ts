@@ -168,6 +168,7 @@ export function createGuest(machine: Machine, guestId: u32, memoryBytes: u64, na
   state.cmdlineLength = cmdlineLength;
   machine.console.init(state.name, nameLength);
   machine.msrs.reset();
+  machine.clock.init(0, 0);       // a rate until load() gives the host's
   resetPlatform(machine, memoryBytes);
   return 0;
 }
@@ -217,6 +218,25 @@ export function printStopLine(machine: Machine, platform: Platform): void {
   machine.console.flush(platform);
   store<u8>(LINE + <usize>line.length, 0x0a);
   platform.consoleWrite(LINE, line.length + 1);
+}
+
+// Whether a device asked for a reset of the machine (the exit handler acts
+// after the write that asked).
+export function resetRequested(machine: Machine): bool {
+  return false;
+}
+
+// A reset: the guest ends here and the stub starts it again, fresh, from
+// the same config ("[hv] guest <name> rebooted"; not a crash).
+export function rebootGuest(record: ExitRecord, machine: Machine, platform: Platform): void {
+  let state = machine.state;
+  let nameLength = state.nameLength < STOP_NAME_BYTES ? state.nameLength : STOP_NAME_BYTES;
+  line.clear().text("[hv] guest ").bytes(state.name, nameLength).text(" rebooted");
+  markStopped(machine, StopReason.Reboot, 0);
+  record.action = ExitAction.Stop;
+  record.stopReason = <u32>StopReason.Reboot;
+  record.stopCode = 0;
+  printStopLine(machine, platform);
 }
 
 export function markStopped(machine: Machine, reason: StopReason, code: u64): void {

@@ -7,6 +7,7 @@ import { configGuest, configGuestCount } from "../config/schema";
 import { decideRestart } from "../sched/crash_policy";
 import { TextWriter } from "../lib/text";
 import { monitorNoteStop } from "./monitor";
+import { StopReason } from "../vcpu/exit_record";
 
 const LINE_CAPACITY: u32 = 256;
 const LINE: usize = memory.data(<i32>LINE_CAPACITY);
@@ -16,6 +17,12 @@ const line = new TextWriter(LINE, LINE_CAPACITY - 1);
 export function guestStopped(guest: u32, stopReason: u32): u32 {
   if (guest >= configGuestCount()) return 0;
   let config = configGuest(guest);
+  // A reset is the guest's own wish to start again ("[hv] guest <name>
+  // rebooted" was printed): not a crash, and not counted.
+  if (stopReason == <u32>StopReason.Reboot) {
+    monitorNoteStop(guest, 0);
+    return 1;
+  }
   let restart = decideRestart(guest, stopReason, config.onCrashRestart, config.maxRestarts);
   monitorNoteStop(guest, restart == 0 ? stopReason : 0); // for the prompt's `list`
   if (restart == 0) return 0;

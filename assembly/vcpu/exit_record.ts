@@ -40,6 +40,8 @@ export const enum StopReason {
   Unsupported = 6,
   LoadFailed = 7,
   VmmTrap = 8,
+  PowerOff = 9,     // ACPI S5
+  Reboot = 10,      // a reset: the guest starts again, fresh
 }
 
 // Event injection, the same bits on both vendors.

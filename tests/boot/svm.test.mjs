@@ -10,6 +10,7 @@ import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
+import { assertPitPic, assertApicTimer, assertRtc, assertIdle } from "./platform.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -98,4 +99,20 @@ test("two guests use XSAVE and AVX on one CPU, each keeping its ymm0-ymm15 and X
   const iso = buildIso("avx-svm", { config: "tests/configs/avx.toml" });
   assert.equal(iso.code, 0, iso.output);
   assertAvx(boot(iso.iso, { emu: "qemu", timeout: 120 }));
+});
+
+test("PIC + PIT at 100 Hz, and PIT channel 2 through port 0x61, timed by the TSC (AMD-V)", () => {
+  assertPitPic("qemu", 60);
+});
+
+test("the local APIC timer in one-shot, periodic and TSC-deadline modes, and TPR masking (AMD-V)", () => {
+  assertApicTimer("qemu", 60);
+});
+
+test("the RTC gives the host's date and interrupts at 64 Hz (AMD-V)", () => {
+  assertRtc("qemu", 60);
+});
+
+test("a guest waiting in sti; hlt leaves its CPU to the other guest (AMD-V)", () => {
+  assertIdle("qemu", 60);
 });

@@ -12,6 +12,7 @@ import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
+import { assertPitPic, assertApicTimer, assertRtc, assertIdle } from "./platform.mjs";
 
 test("every exit path under VT-x: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits-vmx", { config: "tests/configs/exits.toml" });
@@ -118,4 +119,20 @@ test("two guests use XSAVE and AVX on one CPU, each keeping its ymm0-ymm15 and X
   const iso = buildIso("avx-vmx", { config: "tests/configs/avx.toml" });
   assert.equal(iso.code, 0, iso.output);
   assertAvx(boot(iso.iso, { emu: "bochs", timeout: 240 }));
+});
+
+test("PIC + PIT at 100 Hz, and PIT channel 2 through port 0x61, timed by the TSC (VT-x)", () => {
+  assertPitPic("bochs", 300);
+});
+
+test("the local APIC timer in one-shot, periodic and TSC-deadline modes, and TPR masking (VT-x)", () => {
+  assertApicTimer("bochs", 300);
+});
+
+test("the RTC gives the host's date and interrupts at 64 Hz (VT-x)", () => {
+  assertRtc("bochs", 300);
+});
+
+test("a guest waiting in sti; hlt leaves its CPU to the other guest (VT-x)", () => {
+  assertIdle("bochs", 300);
 });

@@ -75,6 +75,22 @@ struct multiboot_info { uint32_t flags, mem_lower, mem_upper, boot_device, cmdli
 /* lib.c: the number after `key` in the command line, or `fallback`. */
 uint32_t guest_option(const struct multiboot_info *info, const char *key, uint32_t fallback);
 
+/* lib.c: interrupt vectors 32-255 call `handler(vector)` and return
+ * (guest_setup_traps installs them); a vector without a handler is noted
+ * in guest_unexpected_vector. */
+void guest_set_irq_handler(uint32_t vector, void (*handler)(uint32_t vector));
+extern volatile uint32_t guest_unexpected_vector;
+static inline uint64_t rdtsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return lo | (uint64_t)hi << 32; }
+/* The TSC's rate from the hypervisor's timing leaf (0x40000010), in kHz. */
+static inline uint32_t tsc_khz(void) { uint32_t a, b, c, d; cpuid(0x40000010, 0, &a, &b, &c, &d); return a; }
+static inline void outw_(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
+static inline void sti_hlt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
+/* lib.c: n / d without libgcc; TSC cycles as microseconds (by the timing
+ * leaf); a check that `measured` is within `percent` of `expected`, both
+ * printed. */
+uint32_t guest_udiv64(uint64_t n, uint32_t d);
+uint32_t guest_tsc_us(uint64_t cycles);
+void guest_check_within(const char *tag, const char *what, uint32_t measured, uint32_t expected, uint32_t percent);
 /* lib.c: traps that resume at a recovery label. */
 extern volatile uint32_t last_vector, last_error, recover_eip;
 void guest_setup_traps(void);

@@ -14,7 +14,7 @@ static struct gdt_entry gdt[3] = {
 	{ 0xFFFF, 0, 0, 0x9A, 0xCF, 0 },   /* 0x08: flat 32-bit code */
 	{ 0xFFFF, 0, 0, 0x92, 0xCF, 0 },   /* 0x10: flat data */
 };
-static struct idt_entry idt[32];
+static struct idt_entry idt[256];
 
 volatile uint32_t last_vector = 0xFFFFFFFF, last_error = 0;
 volatile uint32_t recover_eip;
@@ -46,10 +46,47 @@ __asm__(
 	"  pop %eax\n"
 	"  iret\n");
 
+/* Vectors 32-255: each stub pushes its vector and calls the handler the
+ * guest set (guest_set_irq_handler), then returns to the interrupted code. */
+static void (*irq_handlers[256])(uint32_t vector);
+volatile uint32_t guest_unexpected_vector;
+extern char irq_stubs[];
+__attribute__((used)) static void irq_dispatch(uint32_t vector)
+{
+	if (irq_handlers[vector & 0xFF])
+		irq_handlers[vector & 0xFF](vector);
+	else
+		guest_unexpected_vector = vector;
+}
+__asm__(
+	".text\n"
+	".align 16\n"
+	"irq_stubs:\n"
+	".set v, 32\n"
+	".rept 224\n"
+	".align 16\n"
+	"  pushal\n"
+	"  push $v\n"
+	"  call irq_dispatch\n"
+	"  add $4, %esp\n"
+	"  popal\n"
+	"  iret\n"
+	".set v, v + 1\n"
+	".endr\n");
+
+void guest_set_irq_handler(uint32_t vector, void (*handler)(uint32_t vector))
+{
+	irq_handlers[vector & 0xFF] = handler;
+}
+
 void guest_setup_traps(void)
 {
 	for (int v = 0; v < 32; v++) {
 		uint32_t handler = (uint32_t)(exception_stubs + 16 * v);
+		idt[v] = (struct idt_entry){ (uint16_t)handler, 0x08, 0, 0x8E, (uint16_t)(handler >> 16) };
+	}
+	for (int v = 32; v < 256; v++) {
+		uint32_t handler = (uint32_t)(irq_stubs + 16 * (v - 32));
 		idt[v] = (struct idt_entry){ (uint16_t)handler, 0x08, 0, 0x8E, (uint16_t)(handler >> 16) };
 	}
 	struct table_register g = { sizeof gdt - 1, (uint32_t)gdt }, i = { sizeof idt - 1, (uint32_t)idt };
@@ -86,4 +123,38 @@ void guest_check(const char *tag, const char *what, int ok)
 	puts(what);
 	puts("\n");
 	guest_failures += !ok;
+}
+
+uint32_t guest_udiv64(uint64_t n, uint32_t d)
+{
+	/* Long division: the guests build without libgcc's __udivdi3. */
+	uint64_t q = 0, r = 0;
+	for (int i = 63; i >= 0; i--) {
+		r = (r << 1) | ((n >> i) & 1);
+		if (r >= d) {
+			r -= d;
+			q |= 1ull << i;
+		}
+	}
+	return q > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)q;
+}
+
+uint32_t guest_tsc_us(uint64_t cycles)
+{
+	uint32_t khz = tsc_khz();
+	return khz ? guest_udiv64(cycles * 1000, khz) : 0;
+}
+
+void guest_check_within(const char *tag, const char *what, uint32_t measured, uint32_t expected, uint32_t percent)
+{
+	puts(tag);
+	puts(": ");
+	puts(what);
+	puts(" ");
+	putdec(measured);
+	puts(" us (expected ");
+	putdec(expected);
+	puts(" us)\n");
+	uint32_t slack = expected / 100 * percent;
+	guest_check(tag, what, measured + slack >= expected && measured <= expected + slack);
 }

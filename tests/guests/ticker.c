@@ -3,13 +3,6 @@
  * time another guest kept it from running. */
 #include "guest.h"
 
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return lo | (uint64_t)hi << 32;
-}
-
 uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 {
 	uint32_t loops = guest_option(info, "loops=", 10000000);

@@ -165,3 +165,60 @@ describe("port I/O", () => {
     expect(after.rax & 0x01).toBe(0);
   });
 });
+
+describe("the machine's own power", () => {
+  it("stops the guest with \"power off\" when it writes S5 with SLP_EN to PM1a_CNT", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x604, 2, 0, (5 << 10) | (1 << 13));
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.PowerOff);
+    expect(platform.console[platform.console.length - 1]).toBe("[hv] guest web stopped: power off\n");
+  });
+
+  it("keeps running on a sleep type it does not offer (S3)", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x604, 2, 0, (3 << 10) | (1 << 13));
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Resume);
+  });
+});
+
+describe("interrupts from the platform", () => {
+  it("injects the PIT's IRQ 0 at the vector the PIC was given, once IF allows", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    // ICW1-4 for the master at vector 0x20, IRQ 0 unmasked; PIT channel 0, mode 2.
+    let writes: u32[] = [0x20, 0x11, 0x21, 0x20, 0x21, 0x04, 0x21, 0x01, 0x21, 0xfe, 0x43, 0x34, 0x40, 100, 0x40, 0];
+    for (let i = 0; i < writes.length; i += 2) dispatchExit(io(writes[i], 1, 0, writes[i + 1]), machine, platform);
+    // Well past the first period: an interrupt is due.
+    platform.tsc += 2000000;
+    let record = newRecord(ExitReason.ExternalInterrupt);
+    record.rflags = 0x2;                 // IF clear: only the window is asked for
+    dispatchExit(record, machine, platform);
+    expect(record.inject).toBe(0);
+    expect(record.request).toBe(1);
+    record = newRecord(ExitReason.InterruptWindow);
+    dispatchExit(record, machine, platform);
+    expect(record.inject).toBe(0x80000020);  // valid, external, vector 0x20
+  });
+
+  it("ends a HLT once an interrupt is pending, and reports the PIT's next deadline", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let writes: u32[] = [0x20, 0x11, 0x21, 0x20, 0x21, 0x04, 0x21, 0x01, 0x21, 0xfe, 0x43, 0x34, 0x40, 0, 0x40, 0x10];
+    for (let i = 0; i < writes.length; i += 2) dispatchExit(io(writes[i], 1, 0, writes[i + 1]), machine, platform);
+    let record = newRecord(ExitReason.Hlt);
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Wait);
+    expect(record.deadline).not.toBe(0xffffffffffffffff);
+    platform.tsc = record.deadline + 1;
+    record.reason = ExitReason.Wake;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Resume);
+    expect(record.advance).toBe(1);
+    expect(record.inject).toBe(0x80000020);
+  });
+});

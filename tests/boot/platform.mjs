@@ -1,0 +1,65 @@
+// The PC platform (issue 8) as test guests use it, one boot per timing
+// guest so nothing else on the CPU delays the interrupts it times: the
+// same assertions under AMD-V (QEMU) and VT-x (Bochs).
+import assert from "node:assert/strict";
+import { buildIso, boot, line } from "./lib.mjs";
+import { guestLines } from "./guests.mjs";
+
+// Every "<tag>: ..." check line of `name` passed, at least `count` of them.
+function allOk(r, name, tag, count) {
+  const lines = guestLines(r, name).filter((l) => l.startsWith(`${tag}: `));
+  assert.deepEqual(lines.filter((l) => l.includes("FAIL")), [], `${name} reported failures:\n${r.output.slice(-4000)}`);
+  const oks = lines.filter((l) => l.startsWith(`${tag}: ok `));
+  assert.ok(oks.length >= count, `${name}: ${count} checks passed:\n${lines.join("\n")}`);
+  line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
+}
+
+function bootGuest(config, emu, timeout) {
+  const iso = buildIso(`${config}-${emu}`, { config: `tests/configs/${config}.toml` });
+  assert.equal(iso.code, 0, iso.output);
+  const r = boot(iso.iso, { emu, timeout });
+  assert.equal(r.code, 0, r.output.slice(-3000));
+  return r;
+}
+
+// PIC + PIT at 100 Hz counted against the TSC, and the PIT's channel 2
+// through port 0x61 (Linux's TSC calibration).
+export function assertPitPic(emu, timeout) {
+  const r = bootGuest("pit_pic", emu, timeout);
+  allOk(r, "pit-pic", "pit", 6);
+  return r;
+}
+
+// The local APIC timer in one-shot, periodic and TSC-deadline modes, and
+// TPR masking, through x2APIC.
+export function assertApicTimer(emu, timeout) {
+  const r = bootGuest("apic_timer", emu, timeout);
+  allOk(r, "apic-timer", "apic", 14);
+  return r;
+}
+
+// The RTC's date agrees with the host's clock (within two minutes), and
+// its periodic interrupt runs at 64 Hz.
+export function assertRtc(emu, timeout) {
+  const before = Date.now();
+  const r = bootGuest("rtc", emu, timeout);
+  allOk(r, "rtc", "rtc", 6);
+  const date = guestLines(r, "rtc").map((l) => l.match(/^rtc: date (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) UTC$/))
+    .find((m) => m);
+  assert.ok(date, "the RTC guest printed its date");
+  const [, y, mo, d, h, mi, s] = date.map(Number);
+  const guest = Date.UTC(y, mo - 1, d, h, mi, s);
+  assert.ok(guest >= before - 120000 && guest <= Date.now() + 120000,
+            `the guest's RTC (${date[0]}) agrees with the host's clock (${new Date(before).toISOString()})`);
+  return r;
+}
+
+// sti; hlt costs no host CPU time: a worker beside a sleeper on the same
+// CPU gets (nearly) all of it.
+export function assertIdle(emu, timeout) {
+  const r = bootGuest("idle", emu, timeout);
+  allOk(r, "worker", "idle", 1);
+  assert.ok(guestLines(r, "sleeper").includes("idle: slept through 200 ticks"));
+  line(r, /^\[hv\] guest sleeper stopped: exit code 0$/);
+  return r;
+}
