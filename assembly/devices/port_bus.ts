@@ -15,6 +15,10 @@ import { Pit8254 } from "./pit8254";
 import { SystemControlB } from "./system_control_b";
 import { RtcCmos } from "./rtc_cmos";
 import { AcpiPm } from "./acpi_pm";
+import { PciHost } from "./pci_host";
+import { I8042 } from "./i8042";
+import { SystemControlA } from "./system_control_a";
+import { PostDelay } from "./post_delay";
 
 export const enum DeviceKind {
   None = 0,
@@ -27,6 +31,10 @@ export const enum DeviceKind {
   PmEvent = 7,         // the ACPI PM block's three ranges, one device
   PmControl = 8,
   PmTimer = 9,
+  PciHost = 10,        // 0xCF8-0xCFF, the reset control register at 0xCF9 inside
+  I8042 = 11,          // sees absolute port numbers (0x60, 0x64)
+  SystemControlA = 12,
+  PostDelay = 13,
 }
 
 export const PORT_BUS_RANGES: u32 = 32;
@@ -153,6 +161,10 @@ function deviceRead(kind: u32, device: usize, port: u32, offset: u32, size: u32)
     case DeviceKind.PmEvent: return changetype<AcpiPm>(device).readEvent(offset, size);
     case DeviceKind.PmControl: return changetype<AcpiPm>(device).readControl(offset, size);
     case DeviceKind.PmTimer: return changetype<AcpiPm>(device).readTimer(offset, size);
+    case DeviceKind.PciHost: return changetype<PciHost>(device).read(offset, size);
+    case DeviceKind.I8042: return changetype<I8042>(device).read(port);
+    case DeviceKind.SystemControlA: return changetype<SystemControlA>(device).read(offset, size);
+    case DeviceKind.PostDelay: return changetype<PostDelay>(device).read(offset, size);
     default: return 0xffffffff;
   }
 }
@@ -168,6 +180,10 @@ function deviceWrite(kind: u32, device: usize, port: u32, offset: u32, size: u32
     case DeviceKind.PmEvent: { changetype<AcpiPm>(device).writeEvent(offset, size, value); break; }
     case DeviceKind.PmControl: { changetype<AcpiPm>(device).writeControl(offset, size, value); break; }
     case DeviceKind.PmTimer: { changetype<AcpiPm>(device).writeTimer(offset, size, value); break; }
+    case DeviceKind.PciHost: { changetype<PciHost>(device).write(offset, size, value); break; }
+    case DeviceKind.I8042: { changetype<I8042>(device).write(port, value); break; }
+    case DeviceKind.SystemControlA: { changetype<SystemControlA>(device).write(offset, size, value); break; }
+    case DeviceKind.PostDelay: { changetype<PostDelay>(device).write(offset, size, value); break; }
     default: break;
   }
 }

@@ -12,7 +12,7 @@ import { PortBus, PORT_BUS_BYTES, DeviceKind } from "../devices/port_bus";
 import { Uart16550 } from "../devices/uart16550";
 import { MsrFile, MSR_FILE_BYTES } from "../vcpu/msr";
 import { GuestClock } from "../devices/clock";
-import { InterruptLines } from "../devices/interrupt_lines";
+import { InterruptLines, IRQ_COM1 } from "../devices/interrupt_lines";
 import { Pic8259Pair } from "../devices/pic8259";
 import { IoApic } from "../devices/ioapic";
 import { Lapic, LAPIC_STRIDE } from "../devices/lapic";
@@ -20,8 +20,14 @@ import { Pit8254, PIT8254_BYTES } from "../devices/pit8254";
 import { SystemControlB } from "../devices/system_control_b";
 import { RtcCmos, RTC_CMOS_BYTES } from "../devices/rtc_cmos";
 import { AcpiPm } from "../devices/acpi_pm";
+import { PciHost } from "../devices/pci_host";
+import { ResetControl } from "../devices/reset_control";
+import { I8042 } from "../devices/i8042";
+import { SystemControlA } from "../devices/system_control_a";
+import { PostDelay } from "../devices/post_delay";
 import {
   PORT_PIC_MASTER, PORT_PIC_SLAVE, PORT_ELCR, PORT_PIT, PORT_SYSTEM_CONTROL_B, PORT_RTC,
+  PORT_I8042_DATA, PORT_I8042_COMMAND, PORT_POST, PORT_DELAY, PORT_SYSTEM_CONTROL_A, PORT_PCI_CONFIG_ADDRESS,
   PORT_PM1A_EVENT, PM1A_EVENT_BYTES, PORT_PM1A_CONTROL, PM1A_CONTROL_BYTES, PORT_PM_TIMER, PM_TIMER_BYTES,
 } from "../devices/pc_layout";
 import { ExitRecord, ExitAction, StopReason, VcpuState } from "../vcpu/exit_record";
@@ -60,6 +66,11 @@ export class Machine {
   systemControlB: SystemControlB;
   rtc: RtcCmos;
   pm: AcpiPm;
+  pciHost: PciHost;
+  resetControl: ResetControl;
+  i8042: I8042;
+  systemControlA: SystemControlA;
+  postDelay: PostDelay;
 }
 
 // Lays the machine out at its fixed places, zeroed, with the UART (COM1)
@@ -83,6 +94,11 @@ export function layoutMachine(): Machine {
   machine.systemControlB = changetype<SystemControlB>(place(memory.data(offsetof<SystemControlB>(), 16), offsetof<SystemControlB>()));
   machine.rtc = changetype<RtcCmos>(place(memory.data(RTC_CMOS_BYTES, 16), RTC_CMOS_BYTES));
   machine.pm = changetype<AcpiPm>(place(memory.data(offsetof<AcpiPm>(), 16), offsetof<AcpiPm>()));
+  machine.pciHost = changetype<PciHost>(place(memory.data(offsetof<PciHost>(), 16), offsetof<PciHost>()));
+  machine.resetControl = changetype<ResetControl>(place(memory.data(offsetof<ResetControl>(), 16), offsetof<ResetControl>()));
+  machine.i8042 = changetype<I8042>(place(memory.data(offsetof<I8042>(), 16), offsetof<I8042>()));
+  machine.systemControlA = changetype<SystemControlA>(place(memory.data(offsetof<SystemControlA>(), 16), offsetof<SystemControlA>()));
+  machine.postDelay = changetype<PostDelay>(place(memory.data(offsetof<PostDelay>(), 16), offsetof<PostDelay>()));
   wirePlatform(machine);
   machine.console.init(0, 0);
   return machine;
@@ -95,6 +111,8 @@ function wirePlatform(machine: Machine): void {
   let clock = machine.clock;
   let lines = machine.lines;
   machine.uart.output = machine.console;
+  machine.uart.lines = lines;
+  machine.uart.irq = IRQ_COM1;
   lines.pic = machine.pic;
   lines.ioapic = machine.ioapic;
   machine.ioapic.lapics = changetype<usize>(machine.lapic);
@@ -108,6 +126,8 @@ function wirePlatform(machine: Machine): void {
   machine.rtc.lines = lines;
   machine.pm.clock = clock;
   machine.pm.lines = lines;
+  machine.pciHost.resetControl = machine.resetControl;
+  machine.i8042.lines = lines;
   machine.msrs.lapic = machine.lapic;
   machine.msrs.clock = clock;
 
@@ -126,6 +146,14 @@ function wirePlatform(machine: Machine): void {
   bus.map(PORT_PM1A_EVENT, PM1A_EVENT_BYTES, DeviceKind.PmEvent, pm, false);
   bus.map(PORT_PM1A_CONTROL, PM1A_CONTROL_BYTES, DeviceKind.PmControl, pm, false);
   bus.map(PORT_PM_TIMER, PM_TIMER_BYTES, DeviceKind.PmTimer, pm, false);
+  bus.map(PORT_PCI_CONFIG_ADDRESS, 8, DeviceKind.PciHost, changetype<usize>(machine.pciHost), false);
+  let i8042 = changetype<usize>(machine.i8042);
+  bus.map(PORT_I8042_DATA, 1, DeviceKind.I8042, i8042, true);
+  bus.map(PORT_I8042_COMMAND, 1, DeviceKind.I8042, i8042, true);
+  bus.map(PORT_SYSTEM_CONTROL_A, 1, DeviceKind.SystemControlA, changetype<usize>(machine.systemControlA), true);
+  let delay = changetype<usize>(machine.postDelay);
+  bus.map(PORT_POST, 1, DeviceKind.PostDelay, delay, true);
+  bus.map(PORT_DELAY, 1, DeviceKind.PostDelay, delay, true);
 }
 
 // The platform's power-on state (a PC after its BIOS ran: see each
@@ -143,6 +171,10 @@ function resetPlatform(machine: Machine, memoryBytes: u64): void {
   machine.rtc.reset();
   machine.rtc.setMemorySize(memoryBytes);
   machine.pm.reset();
+  machine.pciHost.reset();
+  machine.i8042.reset();
+  machine.systemControlA.reset();
+  machine.postDelay.reset();
 }
 
 @inline function place(at: usize, bytes: usize): usize {
@@ -223,7 +255,7 @@ export function printStopLine(machine: Machine, platform: Platform): void {
 // Whether a device asked for a reset of the machine (the exit handler acts
 // after the write that asked).
 export function resetRequested(machine: Machine): bool {
-  return false;
+  return machine.resetControl.requested || machine.i8042.resetRequested || machine.systemControlA.resetRequested;
 }
 
 // A reset: the guest ends here and the stub starts it again, fresh, from

@@ -71,3 +71,22 @@ test("the same with each echo guest on its own CPU (2 CPUs)", async () => {
   assert.equal(iso.code, 0, iso.output);
   assertConsole(await boot(iso.iso, { emu: "qemu", timeout: 120, cpus: 2, input: converse }));
 });
+
+test("interrupt-driven UART input on IRQ 4: typed lines reach a guest that only sleeps between interrupts", async () => {
+  const iso = buildIso("uart-irq", { config: "tests/configs/uart_irq.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  const r = await boot(iso.iso, {
+    emu: "qemu", timeout: 90,
+    input: async (machine) => {
+      await machine.waitFor(/^\[uart-irq\] uart-irq: ready$/, { fromStart: true });
+      await machine.type("hello over IRQ 4\r");
+      await machine.waitFor(/^\[uart-irq\] uart-irq: got hello over IRQ 4$/);
+      await machine.type(LONG + "\r", { delayMs: 0 });
+      await machine.waitFor(/^\[uart-irq\] uart-irq: got [a-z]{100}$/);
+      await machine.type("quit\r");
+      await machine.waitFor(/^\[hv\] guest uart-irq stopped: exit code 0$/);
+    },
+  });
+  assert.equal(r.code, 0, r.output.slice(-2000));
+  assert.equal(guestLines(r, "uart-irq").filter((l) => /^uart-irq: line \d+ of/.test(l)).length, 200);
+});

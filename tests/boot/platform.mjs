@@ -63,3 +63,30 @@ export function assertIdle(emu, timeout) {
   line(r, /^\[hv\] guest sleeper stopped: exit code 0$/);
   return r;
 }
+
+// Interrupt-driven UART output: 200 lines, each whole, in order, once.
+export function assertUartIrqOutput(emu, timeout) {
+  const r = bootGuest("uart_irq_out", emu, timeout);
+  const lines = guestLines(r, "uart-irq").filter((l) => l.startsWith("uart-irq: line "));
+  assert.equal(lines.length, 200, r.output.slice(-2000));
+  lines.forEach((l, i) => assert.equal(l, `uart-irq: line ${i} of interrupt-driven output, nothing polled`));
+  line(r, /^\[hv\] guest uart-irq stopped: exit code 0$/);
+  return r;
+}
+
+// A guest's own power: reboots by the reset control register, the i8042
+// and port 0x92 ("rebooted", fresh, CMOS RAM kept, not counted as a crash
+// even with max_restarts = 0), then S5 ("stopped: power off").
+export function assertPower(emu, timeout) {
+  const r = bootGuest("power", emu, timeout);
+  const boots = { cf9: 2, kbd: 2, port92: 3, s5: 1 };
+  for (const [name, count] of Object.entries(boots)) {
+    const lines = guestLines(r, name);
+    for (let n = 1; n <= count; n++) assert.ok(lines.includes(`power: boot ${n}`), `${name} booted ${n} times:\n${lines.join("\n")}`);
+    assert.deepEqual(lines.filter((l) => l.includes("FAIL")), []);
+    assert.equal(r.hv.filter((l) => l === `[hv] guest ${name} rebooted`).length, count - 1, name);
+    line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: power off$`));
+  }
+  assert.equal(r.hv.filter((l) => / restarted \(/.test(l)).length, 0, "a reboot is not a crash restart");
+  return r;
+}

@@ -12,7 +12,7 @@ import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
-import { assertPitPic, assertApicTimer, assertRtc, assertIdle } from "./platform.mjs";
+import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower } from "./platform.mjs";
 
 test("every exit path under VT-x: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits-vmx", { config: "tests/configs/exits.toml" });
@@ -135,4 +135,12 @@ test("the RTC gives the host's date and interrupts at 64 Hz (VT-x)", () => {
 
 test("a guest waiting in sti; hlt leaves its CPU to the other guest (VT-x)", () => {
   assertIdle("bochs", 300);
+});
+
+test("interrupt-driven UART output on IRQ 4: 200 lines whole, in order (VT-x)", () => {
+  assertUartIrqOutput("bochs", 400);
+});
+
+test("resets through 0xCF9, the i8042 and port 0x92 reboot a guest fresh; S5 powers it off (VT-x)", () => {
+  assertPower("bochs", 400);
 });

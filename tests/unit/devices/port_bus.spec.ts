@@ -64,7 +64,7 @@ describe("the port bus", () => {
     let bus = newBus();
     expect(bus.map(0xfffe, 4, DeviceKind.DebugExit, EXIT, false)).toBe(false);
     let mapped: u32 = 2;
-    for (let i: u32 = 0; i < 10; i++) {
+    for (let i: u32 = 0; i < PORT_BUS_RANGES + 8; i++) {
       if (bus.map(0x100 + i, 1, DeviceKind.DebugExit, EXIT, false)) mapped++;
     }
     expect(mapped).toBe(PORT_BUS_RANGES);

@@ -222,3 +222,36 @@ describe("interrupts from the platform", () => {
     expect(record.inject).toBe(0x80000020);
   });
 });
+
+describe("resets", () => {
+  it("reboots the guest on the reset control register (0xCF9 = 6)", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0xcf9, 1, 0, 0x06);
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.Reboot);
+    expect(platform.console[platform.console.length - 1]).toBe("[hv] guest web rebooted\n");
+  });
+
+  it("reboots the guest on the i8042's pulse-reset command and on port 0x92 bit 0", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0x64, 1, 0, 0xfe);
+    dispatchExit(record, machine, platform);
+    expect(record.stopReason).toBe(StopReason.Reboot);
+    platform = new FakePlatform();
+    machine = newGuest();
+    record = io(0x92, 1, 0, 0x01);
+    dispatchExit(record, machine, platform);
+    expect(record.stopReason).toBe(StopReason.Reboot);
+  });
+
+  it("does not reboot on a dword CONFIG_ADDRESS write at 0xCF8", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = io(0xcf8, 4, 0, 0x80000000);
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Resume);
+  });
+});
