@@ -104,6 +104,12 @@ static uint64_t fuzz_next(void)
 	return fuzz_state * 0x2545F4914F6CDD1Dull;
 }
 
+/* The first port of every device on the guest's port bus (pc_layout.ts). */
+static const uint16_t device_ports[] = {
+	0x20, 0xA0, 0x4D0, 0x40, 0x61, 0x60, 0x64, 0x70, 0x80, 0xED, 0x92, 0x3F8,
+	0xCF8, 0xCFC, 0x600, 0x604, 0x608,
+};
+
 /* Hostile exits: every field of the record random (reason biased to the
  * real ones), fed to one guest VMM instance. No trap is acceptable: a trap
  * is a bug a guest could drive. The instance is re-created when the guest
@@ -125,11 +131,22 @@ static int fuzz_exits(unsigned count, uint64_t seed)
 		}
 		struct exit_record *e = (struct exit_record *)bytes;
 		e->reason = (uint32_t)(fuzz_next() % 20);
+		/* Mostly the platform's own ports and MSRs, so every device model
+		 * sees hostile register writes and reads. */
 		if (fuzz_next() & 1)
-			e->port = (uint16_t)(0x3f8 + fuzz_next() % 8);
-		if (fuzz_next() & 1)
-			e->msr = (uint32_t)(fuzz_next() & 1 ? 0xC0000080 : 0x277);
+			e->port = device_ports[fuzz_next() % (sizeof device_ports / sizeof device_ports[0])] +
+				  (uint16_t)(fuzz_next() % 8);
+		if (fuzz_next() & 1) {
+			uint64_t pick = fuzz_next() % 4;
+			e->msr = pick == 0 ? 0xC0000080 : pick == 1 ? 0x277 : pick == 2 ? 0x1B : 0x6E0;
+			if (fuzz_next() & 1)
+				e->msr = (uint32_t)(0x800 + fuzz_next() % 0x100);   /* x2APIC */
+		}
+		/* The exit handler reads ECX for an MSR; keep it the same MSR. */
+		if (e->reason == EXIT_MSR_READ || e->reason == EXIT_MSR_WRITE)
+			e->gpr[RCX] = e->msr;
 		e->io_size = (uint8_t)(1u << (fuzz_next() % 3));
+		e->io_flags &= ~(uint8_t)(fuzz_next() & 1 ? EXIT_IO_STRING : 0);
 		/* The hypercall that asks for a trap is the one allowed trap. */
 		if (e->reason == EXIT_HYPERCALL && (uint32_t)e->gpr[RAX] == 0x50415254)
 			e->gpr[RAX] = 0;
