@@ -67,13 +67,21 @@ static void set_windows(struct arch_vcpu *vcpu, uint32_t windows)
 	vcpu->vmx.windows = windows;
 }
 
-static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
+/* VMREAD/VMWRITE reach the current VMCS only: make it this vCPU's. The
+ * loop may apply an answer to a vCPU that did not run last (a waiting
+ * guest woken while another ran), so every entry point calls this. */
+static void make_current(struct cpu *cpu, struct arch_vcpu *vcpu)
 {
-	struct cpu *cpu = this_cpu();
 	if (cpu->arch_current != vcpu->control) {
 		vmptrld((uint64_t)(uintptr_t)vcpu->control);
 		cpu->arch_current = vcpu->control;
 	}
+}
+
+static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
+{
+	struct cpu *cpu = this_cpu();
+	make_current(cpu, vcpu);
 	switch_syscall_msrs(cpu, vcpu);
 
 	int failed;
@@ -105,6 +113,7 @@ static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 
 static void vmx_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 {
+	make_current(this_cpu(), vcpu);
 	for (int i = 0; i < 16; i++)
 		vcpu->gpr[i] = e->gpr[i];
 	vmwrite(GUEST_RSP, e->gpr[RSP]);
@@ -155,11 +164,7 @@ static void vmx_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 
 static void vmx_vcpu_kick(struct arch_vcpu *vcpu)
 {
-	struct cpu *cpu = this_cpu();
-	if (cpu->arch_current != vcpu->control) {
-		vmptrld((uint64_t)(uintptr_t)vcpu->control);
-		cpu->arch_current = vcpu->control;
-	}
+	make_current(this_cpu(), vcpu);
 	set_windows(vcpu, vcpu->vmx.windows | PRIMARY_INTERRUPT_WINDOW);
 }
 
