@@ -31,6 +31,13 @@ export const LEAF1_ECX_MONITOR: u32 = 1 << 3;
 export const LEAF1_EDX_APIC: u32 = 1 << 9;
 export const LEAF1_ECX_X2APIC: u32 = 1 << 21;
 export const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
+// Features whose MSRs or state the platform does not back, hidden so that
+// what is offered works (SDM vol. 2A, Table 3-10/3-11): in ECX DTES64 (2),
+// DS-CPL (4), SMX (6), EST (7), TM2 (8), xTPR update control (14), PDCM
+// (15); in EDX MCE (7), MCA (14), DS (21), ACPI thermal control (22), TM
+// (29), PBE (31).
+export const LEAF1_ECX_UNBACKED: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 14) | (1 << 15);
+export const LEAF1_EDX_UNBACKED: u32 = (1 << 7) | (1 << 14) | (1 << 21) | (1 << 22) | (1 << 29) | (1 << 31);
 export const LEAF1_ECX_VMX: u32 = 1 << 5;
 export const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
 export const LEAF1_ECX_XSAVE: u32 = 1 << 26;
@@ -151,8 +158,8 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
       // No nested VMX. No MONITOR/MWAIT: both are intercepted and raise
       // #UD, since MWAIT could park the physical CPU.
       ecx &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
-      ecx |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
-      store<u32>(regs, load<u32>(regs, 12) | LEAF1_EDX_APIC, 12);
+      ecx = (ecx & ~LEAF1_ECX_UNBACKED) | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+      store<u32>(regs, (load<u32>(regs, 12) & ~LEAF1_EDX_UNBACKED) | LEAF1_EDX_APIC, 12);
       // XSAVE, OSXSAVE, AVX, FMA, F16C: guestCpuid (xsaveFeatures).
       // EBX[31:24] is the initial APIC ID: the guest's only vCPU is 0,
       // whichever host CPU answered.
@@ -174,6 +181,11 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
         store<u32>(regs, load<u32>(regs) & ~(1 << 5), 0); // AVX512_BF16
       }
       break;
+    }
+    case 0xa: {
+      // Architectural performance monitoring: no PMU is virtualised.
+      setRegisters(regs, 0, 0, 0, 0);
+      return;
     }
     case 0xb:
     case 0x1f: {

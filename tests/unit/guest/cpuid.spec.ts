@@ -169,6 +169,18 @@ describe("CPUID", () => {
     expect(<u32>record.rcx & (1 << 24)).toBe(1 << 24);
   });
 
+  it("hides machine-check, debug-store, thermal and perfmon features whose MSRs are not backed", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(1, 0, 0, 0, 0xffffffff, 0xffffffff);
+    platform.setCpuid(0xa, 0, 0x07300404, 0, 0, 0x603);
+    let record = cpuid(platform, 1);
+    expect(<u32>record.rdx & ((1 << 7) | (1 << 14) | (1 << 21) | (1 << 22))).toBe(0);
+    expect(<u32>record.rcx & ((1 << 2) | (1 << 7) | (1 << 15))).toBe(0);
+    expect(<u32>record.rdx & 1).toBe(1);    // the FPU stays
+    record = cpuid(platform, 0xa);
+    expect(record.rax | record.rdx).toBe(0);
+  });
+
   it("gives the vCPU's x2APIC ID (0) in the topology leaves, not the host CPU's", () => {
     let platform = new FakePlatform();
     platform.setCpuid(0xb, 0, 1, 2, 0x100, 7);
