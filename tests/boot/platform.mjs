@@ -90,3 +90,13 @@ export function assertPower(emu, timeout) {
   assert.equal(r.hv.filter((l) => / restarted \(/.test(l)).length, 0, "a reboot is not a crash restart");
   return r;
 }
+
+// The PCI bus scan finds the host bridge alone; the i8042 and the delay
+// ports answer as a PC's do.
+export function assertPc(emu, timeout) {
+  const r = bootGuest("pc", emu, timeout);
+  allOk(r, "pc", "pc", 11);
+  assert.deepEqual(guestLines(r, "pc").filter((l) => l.startsWith("pc: pci ")),
+                   ["pc: pci 00:00.0 id 0x12378086 class 0x00060000"]);
+  return r;
+}

@@ -10,7 +10,7 @@ import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
-import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower } from "./platform.mjs";
+import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc } from "./platform.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -123,4 +123,8 @@ test("interrupt-driven UART output on IRQ 4: 200 lines whole, in order (AMD-V)",
 
 test("resets through 0xCF9, the i8042 and port 0x92 reboot a guest fresh; S5 powers it off (AMD-V)", () => {
   assertPower("qemu", 60);
+});
+
+test("a PCI bus scan finds the host bridge alone; the i8042 and the delay ports answer (AMD-V)", () => {
+  assertPc("qemu", 60);
 });

@@ -12,7 +12,7 @@ import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
-import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower } from "./platform.mjs";
+import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc } from "./platform.mjs";
 
 test("every exit path under VT-x: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits-vmx", { config: "tests/configs/exits.toml" });
@@ -143,4 +143,8 @@ test("interrupt-driven UART output on IRQ 4: 200 lines whole, in order (VT-x)", 
 
 test("resets through 0xCF9, the i8042 and port 0x92 reboot a guest fresh; S5 powers it off (VT-x)", () => {
   assertPower("bochs", 400);
+});
+
+test("a PCI bus scan finds the host bridge alone; the i8042 and the delay ports answer (VT-x)", () => {
+  assertPc("bochs", 400);
 });
