@@ -10,7 +10,7 @@
 import { TextWriter } from "../lib/text";
 import { appendAddress } from "../lib/address";
 import { Platform, MODULE_KERNEL } from "../guest/platform";
-import { checkPlacement, copyModuleToRam, zeroRam } from "./guest_ram";
+import { checkPlacement, copyModuleToRam, zeroRam, usedRanges } from "./guest_ram";
 
 export const ELF_HEADER32_BYTES: u32 = 52;
 export const ELF_PHDR32_BYTES: u32 = 32;
@@ -65,8 +65,9 @@ const SEGMENTS: usize = memory.data(ELF_MAX_PHDRS * SEGMENT_BYTES, 16);
 
 // Loads the ELF32 executable whose first `headerLength` bytes are at
 // `header` (the whole image is `imageSize` bytes of the kernel module) at
-// its segments' physical addresses. False, with the reason in `why`, on an
-// image this loader cannot honour.
+// its segments' physical addresses, recording each segment (bss included)
+// in usedRanges. False, with the reason in `why`, on an image this loader
+// cannot honour.
 export function loadElf32(platform: Platform, header: usize, headerLength: u32, imageSize: u32,
                           memoryBytes: u64, image: LoadedImage, why: TextWriter): bool {
   if (!isElf(header, headerLength) || headerLength < ELF_HEADER32_BYTES) {
@@ -179,6 +180,10 @@ export function loadElf32(platform: Platform, header: usize, headerLength: u32, 
     let memsz = load<u64>(segment, 24);
     if (!copyModuleToRam(platform, MODULE_KERNEL, "ELF segment", offset, paddr, filesz, why)) return false;
     if (!zeroRam(platform, "ELF segment bss", paddr + filesz, memsz - filesz, why)) return false;
+    if (!usedRanges.add(paddr, paddr + memsz)) {
+      why.text("too many ELF segments to track");
+      return false;
+    }
   }
   image.entry = physicalEntry;
   image.end = end;

@@ -15,8 +15,9 @@ import { isElf, elfClass, ELFCLASS64, LoadedImage } from "./elf";
 import { checkPlacement, copyModuleToRam } from "./guest_ram";
 import {
   findMultibootHeader, loadMultiboot, MultibootGuest, MULTIBOOT_SEARCH_BYTES, MULTIBOOT_BOOTLOADER_MAGIC,
-  INFO_ADDRESS,
 } from "./multiboot";
+import { buildAcpiTables, ACPI_MAX_VCPUS, ACPI_RSDP_ADDRESS } from "../acpi/tables";
+import { appendAddress } from "../lib/address";
 
 export const FLAT_LOAD_ADDRESS: u64 = 0x100000;
 // Below this a kernel at 1 MiB has no room: 1 MiB of PC layout, 1 MiB above.
@@ -56,7 +57,7 @@ export function loadKernel(platform: Platform, memoryBytes: u64, cmdline: usize,
     guest.cmdline = cmdline;
     guest.cmdlineLength = cmdlineLength;
     if (!loadMultiboot(platform, WINDOW, windowLength, <u32>headerOffset, size, guest, image, why)) return false;
-    setProtectedModeEntry(state, image.entry, MULTIBOOT_BOOTLOADER_MAGIC, <u32>INFO_ADDRESS);
+    setProtectedModeEntry(state, image.entry, MULTIBOOT_BOOTLOADER_MAGIC, <u32>guest.infoAddress);
     return true;
   }
   if (isElf(WINDOW, windowLength)) {
@@ -78,5 +79,23 @@ function loadFlat(platform: Platform, size: u32, memoryBytes: u64, state: VcpuSt
   if (!checkPlacement("the flat binary", FLAT_LOAD_ADDRESS, size, memoryBytes, why)) return false;
   if (!copyModuleToRam(platform, MODULE_KERNEL, "the flat binary", 0, FLAT_LOAD_ADDRESS, size, why)) return false;
   setProtectedModeEntry(state, FLAT_LOAD_ADDRESS, 0, 0);
+  return true;
+}
+
+// The guest's ACPI tables (acpi/tables.ts) for `vcpuCount` vCPUs and
+// `memoryBytes` of RAM, in the BIOS area every loader leaves alone (and
+// every memory map it gives reserves): call once per load, before or after
+// loadKernel. False, with why in `why`, when they cannot be built.
+export function loadAcpiTables(platform: Platform, vcpuCount: u32, memoryBytes: u64, why: TextWriter): bool {
+  if (vcpuCount == 0 || vcpuCount > ACPI_MAX_VCPUS) {
+    why.text("the ACPI tables cannot describe ").decimal(vcpuCount).text(" vCPUs (1 to ")
+      .decimal(ACPI_MAX_VCPUS).text(")");
+    return false;
+  }
+  if (!buildAcpiTables(platform, vcpuCount, memoryBytes)) {
+    why.text("cannot write the ACPI tables below 1 MiB (RSDP at ");
+    appendAddress(why, ACPI_RSDP_ADDRESS).text(")");
+    return false;
+  }
   return true;
 }

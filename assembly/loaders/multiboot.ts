@@ -4,14 +4,23 @@
 //   3.2   the machine state at entry (boot_state.ts),
 //   3.3   the boot information we give it: memory, command line, memory
 //         map, boot loader name and its initrd as module 0.
+//
+// The kernel goes where its image says. The initrd and the boot
+// information go where it does not: each in the lowest gap of guest RAM
+// (guest_ram.ts findFreeRange) clear of every loaded segment and its bss,
+// of what was placed before, of the first page and of the reserved area
+// [0x9FC00, 1 MiB). The initrd looks first from the page above the kernel
+// (and above 1 MiB), the information first from 0x9000, where it has
+// always been; each then anywhere from 0x1000 up. A load is refused only
+// when no gap is big enough.
 
 import { TextWriter } from "../lib/text";
 import { appendAddress } from "../lib/address";
 import { Platform, MODULE_KERNEL, MODULE_INITRD, NO_MODULE } from "../guest/platform";
 import { loadElf32, LoadedImage } from "./elf";
 import {
-  checkPlacement, copyModuleToRam, zeroRam, alignUp,
-  INFO_BASE, INFO_END, RESERVED_BASE, RESERVED_END, PAGE_BYTES,
+  checkPlacement, copyModuleToRam, zeroRam, alignUp, findFreeRange, usedRanges,
+  RESERVED_BASE, RESERVED_END, PAGE_BYTES, BOOT_DATA_FLOOR, BOOT_DATA_CEILING, NO_ROOM,
 } from "./guest_ram";
 
 export const MULTIBOOT_HEADER_MAGIC: u32 = 0x1badb002;
@@ -58,15 +67,19 @@ const I_MMAP_ADDR = 48;
 const I_BOOT_LOADER_NAME = 64;
 export const INFO_STRUCT_BYTES: u32 = 116;
 
-// Where each part of the boot information goes, inside [INFO_BASE, INFO_END).
-export const INFO_ADDRESS: u64 = INFO_BASE;            // the structure
-export const MMAP_ADDRESS: u64 = INFO_BASE + 0x80;     // 3 entries of 24 bytes
-export const MODULES_ADDRESS: u64 = INFO_BASE + 0xd0;  // 1 entry of 16 bytes
-export const LOADER_NAME_ADDRESS: u64 = INFO_BASE + 0xe0;
-export const MODULE_STRING_ADDRESS: u64 = INFO_BASE + 0xf0;
-export const CMDLINE_ADDRESS: u64 = INFO_BASE + 0x100; // up to INFO_END
-const FIXED_INFO_BYTES: u32 = 0x100;
-export const CMDLINE_MAX_BYTES: u32 = <u32>(INFO_END - CMDLINE_ADDRESS) - 1; // and a NUL
+// The boot information is one block: the structure and its small parts at
+// fixed offsets, the command line after them.
+export const INFO_PREFERRED_ADDRESS: u64 = 0x9000;
+export const INFO_ALIGNMENT: u64 = 16;
+export const MMAP_OFFSET: u32 = 0x80;           // up to 3 entries of 24 bytes
+export const MODULES_OFFSET: u32 = 0xd0;        // 1 entry of 16 bytes
+export const LOADER_NAME_OFFSET: u32 = 0xe0;
+export const MODULE_STRING_OFFSET: u32 = 0xf0;
+export const CMDLINE_OFFSET: u32 = 0x100;
+const FIXED_INFO_BYTES: u32 = CMDLINE_OFFSET;
+// The limit of the old fixed block, kept; the setup area (guest/machine.ts)
+// passes at most 8 KiB anyway.
+export const CMDLINE_MAX_BYTES: u32 = 0x2eff; // and a NUL
 
 export const MMAP_ENTRY_BYTES: u32 = 24;   // size (20), base, length, type
 export const MMAP_AVAILABLE: u32 = 1;
@@ -90,17 +103,20 @@ export function findMultibootHeader(image: usize, length: u32): i32 {
   return -1;
 }
 
-// What loadMultiboot needs to know about the guest.
+// What loadMultiboot needs to know about the guest, and (infoAddress) where
+// it put the boot information, for EBX.
 @unmanaged
 export class MultibootGuest {
   memoryBytes: u64;
   cmdline: usize;       // in this instance's memory
   cmdlineLength: u32;
+  infoAddress: u64;
 }
 
 // Loads a multiboot kernel whose header is at `headerOffset` among the
 // `windowLength` first bytes of the image (at `window`), its initrd if the
-// guest has one, and the boot information. Fills `image` (entry, end).
+// guest has one, and the boot information. Fills `image` (entry, end) and
+// guest.infoAddress.
 export function loadMultiboot(platform: Platform, window: usize, windowLength: u32, headerOffset: u32,
                               imageSize: u32, guest: MultibootGuest, image: LoadedImage, why: TextWriter): bool {
   let header = window + <usize>headerOffset;
@@ -117,6 +133,7 @@ export function loadMultiboot(platform: Platform, window: usize, windowLength: u
       .decimal(CMDLINE_MAX_BYTES).text(")");
     return false;
   }
+  usedRanges.clear();
   if ((flags & HEADER_AOUT_KLUDGE) != 0) {
     if (<u64>headerOffset + AOUT_HEADER_BYTES > <u64>windowLength) {
       why.text("the multiboot header's a.out fields lie beyond the first 8192 bytes of the image");
@@ -127,24 +144,45 @@ export function loadMultiboot(platform: Platform, window: usize, windowLength: u
     if (!loadElf32(platform, window, windowLength, imageSize, guest.memoryBytes, image, why)) return false;
   }
 
-  // The initrd: page-aligned above the kernel, and above the reserved area
-  // if the kernel sits below it.
+  // The initrd (the big one) first, page-aligned; then the information in
+  // whatever gap is left (it is small).
   let initrdSize = platform.moduleSize(MODULE_INITRD);
   let hasInitrd = initrdSize != NO_MODULE;
   let initrdStart: u64 = 0;
   if (hasInitrd) {
-    let above = image.end > RESERVED_END ? image.end : RESERVED_END;
-    initrdStart = alignUp(above, PAGE_BYTES);
-    // mod_start and mod_end are 32-bit: the initrd must end below 4 GiB.
-    if (initrdStart + <u64>initrdSize > 0x100000000) {
-      why.text("the initrd (").decimal(initrdSize).text(" bytes at ");
-      appendAddress(why, initrdStart).text(") would end above 4 GiB");
+    let aboveKernel = alignUp(image.end > RESERVED_END ? image.end : RESERVED_END, PAGE_BYTES);
+    initrdStart = place(<u64>initrdSize, PAGE_BYTES, aboveKernel, guest.memoryBytes);
+    if (initrdStart == NO_ROOM) {
+      describeNoRoom(why, "the initrd", initrdSize, guest.memoryBytes);
       return false;
     }
-    if (!checkPlacement("the initrd", initrdStart, initrdSize, guest.memoryBytes, why)) return false;
     if (!copyModuleToRam(platform, MODULE_INITRD, "the initrd", 0, initrdStart, initrdSize, why)) return false;
   }
-  return writeBootInformation(platform, guest, hasInitrd, initrdStart, initrdSize, why);
+  let infoBytes = FIXED_INFO_BYTES + guest.cmdlineLength + 1;
+  let infoAddress = place(<u64>infoBytes, INFO_ALIGNMENT, INFO_PREFERRED_ADDRESS, guest.memoryBytes);
+  if (infoAddress == NO_ROOM) {
+    describeNoRoom(why, "the multiboot information", infoBytes, guest.memoryBytes);
+    return false;
+  }
+  guest.infoAddress = infoAddress;
+  return writeBootInformation(platform, guest, infoAddress, hasInitrd, initrdStart, initrdSize, why);
+}
+
+// The lowest free `length` bytes, `alignment`-aligned, from `preferred` up,
+// else from BOOT_DATA_FLOOR up; recorded as used. NO_ROOM when none.
+function place(length: u64, alignment: u64, preferred: u64, memoryBytes: u64): u64 {
+  let start = findFreeRange(length, alignment, preferred, memoryBytes);
+  if (start == NO_ROOM) start = findFreeRange(length, alignment, BOOT_DATA_FLOOR, memoryBytes);
+  if (start == NO_ROOM || !usedRanges.add(start, start + length)) return NO_ROOM;
+  return start;
+}
+
+function describeNoRoom(why: TextWriter, what: string, bytes: u32, memoryBytes: u64): void {
+  why.text("no room for ").text(what).text(" (").decimal(bytes).text(" bytes): guest RAM (");
+  appendAddress(why, memoryBytes).text(" bytes) has no gap that size below ");
+  appendAddress(why, BOOT_DATA_CEILING).text(" outside the kernel, the first page and [");
+  appendAddress(why, RESERVED_BASE).text(", ");
+  appendAddress(why, RESERVED_END).text(")");
 }
 
 // The a.out kludge (3.1.3): the header says where the image goes.
@@ -199,50 +237,57 @@ function loadAout(platform: Platform, header: usize, headerOffset: u32, imageSiz
   }
   if (!copyModuleToRam(platform, MODULE_KERNEL, "the a.out image", fileOffset, loadAddr, loadBytes, why)) return false;
   if (!zeroRam(platform, "the a.out bss", loadEnd, end - loadEnd, why)) return false;
+  usedRanges.add(loadAddr, end); // the first range of the load: always room
   image.entry = entry;
   image.end = end;
   return true;
 }
 
-// The boot information (3.3): the structure, a memory map of what a PC has
-// (RAM below 640 KiB, the reserved area to 1 MiB, RAM above), the loader's
-// name, the initrd as module 0 named "initrd", and the command line.
-function writeBootInformation(platform: Platform, guest: MultibootGuest, hasInitrd: bool, initrdStart: u64,
-                              initrdSize: u32, why: TextWriter): bool {
+// The boot information (3.3) at `at`: the structure, a memory map of what a
+// PC has (conventional memory to 0x9FC00, the reserved area to 1 MiB, which
+// holds the ACPI tables, RAM above), the loader's name, the initrd as
+// module 0 named "initrd", and the command line.
+function writeBootInformation(platform: Platform, guest: MultibootGuest, at: u64, hasInitrd: bool,
+                              initrdStart: u64, initrdSize: u32, why: TextWriter): bool {
   memory.fill(INFO, 0, <usize>FIXED_INFO_BYTES);
   let flags = INFO_MEMORY | INFO_CMDLINE | INFO_MEMORY_MAP | INFO_LOADER_NAME;
-  let upperKiB = (guest.memoryBytes - RESERVED_END) >> 10;
-  store<u32>(INFO, <u32>(RESERVED_BASE >> 10), I_MEM_LOWER); // 640
+  let upperKiB = guest.memoryBytes > RESERVED_END ? (guest.memoryBytes - RESERVED_END) >> 10 : 0;
+  store<u32>(INFO, <u32>(RESERVED_BASE >> 10), I_MEM_LOWER); // 639
   store<u32>(INFO, upperKiB > 0xffffffff ? 0xffffffff : <u32>upperKiB, I_MEM_UPPER);
-  store<u32>(INFO, <u32>CMDLINE_ADDRESS, I_CMDLINE);
-  store<u32>(INFO, 3 * MMAP_ENTRY_BYTES, I_MMAP_LENGTH);
-  store<u32>(INFO, <u32>MMAP_ADDRESS, I_MMAP_ADDR);
-  store<u32>(INFO, <u32>LOADER_NAME_ADDRESS, I_BOOT_LOADER_NAME);
+  store<u32>(INFO, <u32>(at + CMDLINE_OFFSET), I_CMDLINE);
+  store<u32>(INFO, <u32>(at + MMAP_OFFSET), I_MMAP_ADDR);
+  store<u32>(INFO, <u32>(at + LOADER_NAME_OFFSET), I_BOOT_LOADER_NAME);
 
-  let mmap = INFO + <usize>(MMAP_ADDRESS - INFO_BASE);
+  let mmap = INFO + <usize>MMAP_OFFSET;
   setMapEntry(mmap, 0, 0, RESERVED_BASE, MMAP_AVAILABLE);
   setMapEntry(mmap, 1, RESERVED_BASE, RESERVED_END - RESERVED_BASE, MMAP_RESERVED);
-  setMapEntry(mmap, 2, RESERVED_END, guest.memoryBytes - RESERVED_END, MMAP_AVAILABLE);
+  let entries: u32 = 2;
+  if (guest.memoryBytes > RESERVED_END) {
+    setMapEntry(mmap, 2, RESERVED_END, guest.memoryBytes - RESERVED_END, MMAP_AVAILABLE);
+    entries = 3;
+  }
+  store<u32>(INFO, entries * MMAP_ENTRY_BYTES, I_MMAP_LENGTH);
 
   if (hasInitrd) {
     flags |= INFO_MODULES;
     store<u32>(INFO, 1, I_MODS_COUNT);
-    store<u32>(INFO, <u32>MODULES_ADDRESS, I_MODS_ADDR);
-    let module = INFO + <usize>(MODULES_ADDRESS - INFO_BASE);
+    store<u32>(INFO, <u32>(at + MODULES_OFFSET), I_MODS_ADDR);
+    let module = INFO + <usize>MODULES_OFFSET;
     store<u32>(module, <u32>initrdStart, 0);                      // mod_start
     store<u32>(module, <u32>(initrdStart + <u64>initrdSize), 4);  // mod_end
-    store<u32>(module, <u32>MODULE_STRING_ADDRESS, 8);            // string
-    writeString(INFO + <usize>(MODULE_STRING_ADDRESS - INFO_BASE), "initrd");
+    store<u32>(module, <u32>(at + MODULE_STRING_OFFSET), 8);      // string
+    writeString(INFO + <usize>MODULE_STRING_OFFSET, "initrd");
   }
-  writeString(INFO + <usize>(LOADER_NAME_ADDRESS - INFO_BASE), "tshv");
+  writeString(INFO + <usize>LOADER_NAME_OFFSET, "tshv");
   store<u32>(INFO, flags, I_FLAGS);
 
-  if (platform.guestWrite(INFO_BASE, INFO, FIXED_INFO_BYTES) != FIXED_INFO_BYTES ||
+  let cmdline = at + CMDLINE_OFFSET;
+  if (platform.guestWrite(at, INFO, FIXED_INFO_BYTES) != FIXED_INFO_BYTES ||
       (guest.cmdlineLength != 0 &&
-       platform.guestWrite(CMDLINE_ADDRESS, guest.cmdline, guest.cmdlineLength) != guest.cmdlineLength) ||
-      platform.guestWrite(CMDLINE_ADDRESS + <u64>guest.cmdlineLength, NUL, 1) != 1) {
+       platform.guestWrite(cmdline, guest.cmdline, guest.cmdlineLength) != guest.cmdlineLength) ||
+      platform.guestWrite(cmdline + <u64>guest.cmdlineLength, NUL, 1) != 1) {
     why.text("cannot write the multiboot information at guest-physical ");
-    appendAddress(why, INFO_BASE);
+    appendAddress(why, at);
     return false;
   }
   return true;

@@ -14,7 +14,11 @@ import { buildAcpiTables, ACPI_RSDP_ADDRESS, RSDT_ADDRESS, XSDT_ADDRESS, FADT_AD
   from "../../../assembly/acpi/tables";
 import { AmlWriter, pkgLengthExtraBytes } from "../../../assembly/acpi/aml";
 import { pciMmioBase } from "../../../assembly/acpi/dsdt";
+import { loadAcpiTables } from "../../../assembly/loaders/kernel";
+import { TextWriter } from "../../../assembly/lib/text";
 import { FakePlatform, ramU8, ramU32, ramU64 } from "../guest/helpers";
+
+const WHY: usize = memory.data(256);
 
 const MiB: u64 = 1 << 20;
 const GiB: u64 = 1 << 30;
@@ -552,5 +556,20 @@ describe("the AML encodings", () => {
     aml.end(tight);
     expect(aml.failed).toBe(true);
     expect(load<u8>(AML, 16)).toBe(0xee);
+  });
+});
+
+describe("loadAcpiTables, the loaders' call", () => {
+  it("builds the tables, or says why not", () => {
+    let platform = new FakePlatform();
+    platform.ramBytes = 16 * MiB;
+    let why = new TextWriter(WHY, 256);
+    expect(loadAcpiTables(platform, 2, 16 * MiB, why)).toBe(true);
+    expect(scanForRsdp()).toBe(ACPI_RSDP_ADDRESS);
+    expect(loadAcpiTables(platform, 0, 16 * MiB, why.clear())).toBe(false);
+    expect(why.toString()).toBe("the ACPI tables cannot describe 0 vCPUs (1 to 254)");
+    platform.ramBytes = 0x80000;
+    expect(loadAcpiTables(platform, 1, 16 * MiB, why.clear())).toBe(false);
+    expect(why.toString()).toBe("cannot write the ACPI tables below 1 MiB (RSDP at 0xf0000)");
   });
 });

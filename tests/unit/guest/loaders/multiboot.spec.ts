@@ -4,6 +4,7 @@ import {
 } from "../helpers";
 import { boot, state, why } from "./boot";
 
+// Where the boot information goes when nothing of the kernel is there.
 const INFO: u64 = 0x9000;
 
 describe("a multiboot ELF32 kernel", () => {
@@ -95,14 +96,18 @@ describe("the multiboot information", () => {
     expect(ramU32(INFO + 20)).toBe(0);
   });
 
-  it("gives mem_lower 640 and mem_upper (RAM - 1 MiB) / 1024", () => {
+  // 639, not 640: the memory map reserves [0x9FC00, 1 MiB) (was 640 when
+  // the reserved area began at 0xA0000).
+  it("gives mem_lower 639 and mem_upper (RAM - 1 MiB) / 1024", () => {
     let platform = new FakePlatform();
     expect(boot(platform, multibootElf(), "", 32 << 20)).toBe(0);
-    expect(ramU32(INFO + 4)).toBe(640);
+    expect(ramU32(INFO + 4)).toBe(639);
     expect(ramU32(INFO + 8)).toBe(31 * 1024);
   });
 
-  it("gives a memory map: RAM to 640 KiB, reserved to 1 MiB, RAM to the end", () => {
+  // The reserved entry starts at 0x9FC00 (CONVENTIONAL_MEMORY_END), where it
+  // started at 0xA0000 before: it covers the ACPI tables at 0xE0000.
+  it("gives a memory map: RAM to 0x9FC00, reserved to 1 MiB, RAM to the end", () => {
     let platform = new FakePlatform();
     expect(boot(platform, multibootElf(), "", 32 << 20)).toBe(0);
     expect(ramU32(INFO + 44)).toBe(72);
@@ -110,11 +115,11 @@ describe("the multiboot information", () => {
     expect(map >= INFO && map < 0xc000).toBe(true);
     expect(ramU32(map)).toBe(20);
     expect(ramU64(map + 4)).toBe(0);
-    expect(ramU64(map + 12)).toBe(0xa0000);
+    expect(ramU64(map + 12)).toBe(0x9fc00);
     expect(ramU32(map + 20)).toBe(1);
     expect(ramU32(map + 24)).toBe(20);
-    expect(ramU64(map + 28)).toBe(0xa0000);
-    expect(ramU64(map + 36)).toBe(0x60000);
+    expect(ramU64(map + 28)).toBe(0x9fc00);
+    expect(ramU64(map + 36)).toBe(0x60400);
     expect(ramU32(map + 44)).toBe(2);
     expect(ramU64(map + 52)).toBe(0x100000);
     expect(ramU64(map + 60)).toBe((32 << 20) - 0x100000);
@@ -166,10 +171,12 @@ describe("the multiboot information", () => {
     expect(ramU32(<u64>ramU32(INFO + 24))).toBe(0x100000);
   });
 
-  it("refuses an initrd that does not fit in guest RAM", () => {
+  // The message changed: the initrd is no longer tried at one place only.
+  it("refuses an initrd that fits in no gap of guest RAM", () => {
     let platform = new FakePlatform();
     expect(boot(platform, multibootElf(), "", 2 << 20, new Image(2 << 20))).toBe(StopReason.LoadFailed);
-    expect(why(platform)).toBe("the initrd [0x104000, 0x304000) lies outside guest RAM (0x200000 bytes)");
+    expect(why(platform)).toBe("no room for the initrd (2097152 bytes): guest RAM (0x200000 bytes) has no gap that " +
+      "size below 0xfec00000 outside the kernel, the first page and [0x9fc00, 0x100000)");
   });
 });
 
@@ -314,13 +321,18 @@ describe("an a.out-kludge multiboot kernel", () => {
     expect(why(platform)).toBe("a.out kludge: entry_addr 0x101000 is outside the loaded image");
   });
 
-  it("is refused when it would cover the multiboot information", () => {
+  // It was refused when the information had a fixed place at 0x9000.
+  it("is loaded where the multiboot information usually goes, the information moving above its bss", () => {
     let platform = new FakePlatform();
     let image = new Image(0x200).fill(0, 0x200, 0x99);
     multibootHeader(image, 0, 0x10000);
     image.u32(12, 0x8000).u32(16, 0x8000).u32(20, 0).u32(24, 0x9800).u32(28, 0x8000);
-    expect(boot(platform, image)).toBe(StopReason.LoadFailed);
-    expect(why(platform)).toBe("the a.out image [0x8000, 0x9800) overlaps the multiboot information at 0x9000");
+    expect(boot(platform, image)).toBe(0);
+    expect(ramU32(0x8000)).toBe(0x1badb002);
+    expect(ramU8(0x81ff)).toBe(0x99);
+    expect(ramU8(0x9000)).toBe(0); // bss, not the information
+    expect(state.rbx).toBe(0x9800);
+    expect(ramU32(0x9800)).toBe(0x245);
   });
 
   it("is refused when its address fields lie beyond the first 8192 bytes", () => {
@@ -336,5 +348,111 @@ describe("an a.out-kludge multiboot kernel", () => {
     let image = multibootHeader(new Image(16), 4, 0x10000);
     expect(boot(platform, image)).toBe(StopReason.LoadFailed);
     expect(why(platform)).toBe("the multiboot header's a.out fields lie beyond the first 8192 bytes of the image");
+  });
+});
+
+// An ELF kernel of one segment per [paddr, memsz) given, each 0x100 bytes
+// from the file (the multiboot header, then 0xAB) and the rest bss, entered
+// at the first segment.
+function elfAt(paddrs: u32[], memszs: u32[]): Image {
+  let count = <u32>paddrs.length;
+  let image = new Image(0x2000);
+  elf32Header(image, paddrs[0], 52, count);
+  for (let i: u32 = 0; i < count; i++) {
+    programHeader(image, 52, i, 1, 0x1000, paddrs[i], paddrs[i], 0x100, memszs[i]);
+  }
+  image.fill(0x1000, 0x100, 0xab);
+  return multibootHeader(image, 0x1000, 3);
+}
+
+describe("where the boot information and the initrd go", () => {
+  it("loads a kernel linked at 0x8000", () => {
+    let platform = new FakePlatform();
+    // [0x8000, 0xb000): over 0x9000, where the information usually goes.
+    expect(boot(platform, elfAt([0x8000], [0x3000]), "console=ttyS0")).toBe(0);
+    expect(state.rip).toBe(0x8000);
+    expect(ramU32(0x8000)).toBe(0x1badb002); // the file bytes: its header...
+    expect(ramU8(0x80ff)).toBe(0xab);        // ...and the rest
+    expect(ramU8(0x9000)).toBe(0);      // its bss, zeroed, not the information
+    expect(state.rbx).toBe(0xb000);     // the lowest free place from 0x9000 up
+    expect(ramU32(0xb000)).toBe(0x245);
+    expect(ramString(<u64>ramU32(0xb000 + 16))).toBe("console=ttyS0");
+    expect(ramString(<u64>ramU32(0xb000 + 64))).toBe("tshv");
+  });
+
+  it("puts the information in the gap between a kernel segment and the reserved area", () => {
+    let platform = new FakePlatform();
+    expect(boot(platform, elfAt([0x2000, 0x100000], [0x9d000, 0x1000]))).toBe(0);
+    expect(state.rbx).toBe(0x9f000);
+    let end = state.rbx + <u64>ramU32(0x9f000 + 16) - 0x9f000 + 1; // past the cmdline's NUL
+    expect(end <= 0x9fc00).toBe(true);
+    expect(ramU32(0x9f000)).toBe(0x245);
+  });
+
+  it("puts the information above 1 MiB when the kernel covers conventional memory", () => {
+    let platform = new FakePlatform();
+    expect(boot(platform, elfAt([0x0, 0x100000], [0x9fc00, 0x5000]), "a long command line", 4 << 20)).toBe(0);
+    expect(state.rbx).toBe(0x105000);
+    expect(ramU32(0x105000)).toBe(0x245);
+    expect(ramString(<u64>ramU32(0x105000 + 16))).toBe("a long command line");
+  });
+
+  it("puts an initrd too big for the space above the kernel in a gap between its segments", () => {
+    let platform = new FakePlatform();
+    let initrd = new Image(0x100000).fill(0, 0x100000, 0x42);
+    // Segments [1 MiB, +4 KiB) and [3 MiB, 4 MiB - 4 KiB) in 4 MiB: 4 KiB above the kernel.
+    expect(boot(platform, elfAt([0x100000, 0x300000], [0x1000, 0xff000]), "", 4 << 20, initrd)).toBe(0);
+    let module = <u64>ramU32(INFO + 24);
+    expect(ramU32(module)).toBe(0x101000);
+    expect(ramU32(module + 4)).toBe(0x201000);
+    expect(ramU8(0x101000)).toBe(0x42);
+    expect(ramU8(0x200fff)).toBe(0x42);
+    expect(ramU8(0x3000ff)).toBe(0xab); // the kernel's second segment, untouched
+    expect(state.rbx).toBe(INFO);
+  });
+
+  it("puts a small initrd in conventional memory when RAM above the kernel is full, and the information after it", () => {
+    let platform = new FakePlatform();
+    let initrd = new Image(0x10000).fill(0, 0x10000, 0x42);
+    // The kernel fills [1 MiB, 2 MiB) of a 2 MiB guest.
+    expect(boot(platform, elfAt([0x100000], [0x100000]), "", 2 << 20, initrd)).toBe(0);
+    let module = <u64>ramU32(state.rbx + 24);
+    expect(ramU32(module)).toBe(0x1000);  // page-aligned, above the first page
+    expect(ramU32(module + 4)).toBe(0x11000);
+    expect(state.rbx).toBe(0x11000);       // 0x9000 is the initrd's
+    expect(ramU8(0x1000)).toBe(0x42);
+    expect(ramU8(0x10fff)).toBe(0x42);
+  });
+
+  it("never puts boot data in the first page or in [0x9FC00, 1 MiB)", () => {
+    let platform = new FakePlatform();
+    let initrd = new Image(0x1000).fill(0, 0x1000, 0x42);
+    // The kernel leaves only the first page free, and the reserved area.
+    expect(boot(platform, elfAt([0x1000, 0x100000], [0x9ec00, 0x100000]), "", 2 << 20, initrd))
+      .toBe(StopReason.LoadFailed);
+    expect(why(platform)).toBe("no room for the initrd (4096 bytes): guest RAM (0x200000 bytes) has no gap that size " +
+      "below 0xfec00000 outside the kernel, the first page and [0x9fc00, 0x100000)");
+  });
+
+  it("refuses the information only when there is really no room", () => {
+    let platform = new FakePlatform();
+    expect(boot(platform, elfAt([0x0, 0x100000], [0x9fc00, 0x100000]), "", 2 << 20)).toBe(StopReason.LoadFailed);
+    expect(why(platform)).toBe("no room for the multiboot information (257 bytes): guest RAM (0x200000 bytes) has " +
+      "no gap that size below 0xfec00000 outside the kernel, the first page and [0x9fc00, 0x100000)");
+    // 272 bytes free at the very top of RAM are enough.
+    let fits = new FakePlatform();
+    expect(boot(fits, elfAt([0x0, 0x100000], [0x9fc00, 0xffef0]), "", 2 << 20)).toBe(0);
+    expect(state.rbx).toBe(0x1ffef0);
+  });
+
+  it("keeps an a.out kernel's bss clear of the information", () => {
+    let platform = new FakePlatform();
+    let image = new Image(0x200).fill(0, 0x200, 0x99);
+    multibootHeader(image, 0, 0x10000);
+    // Loaded at 0x2000, bss to 0x20000: over 0x9000.
+    image.u32(12, 0x2000).u32(16, 0x2000).u32(20, 0).u32(24, 0x20000).u32(28, 0x2000);
+    expect(boot(platform, image, "hello")).toBe(0);
+    expect(state.rbx).toBe(0x20000);
+    expect(ramString(<u64>ramU32(0x20000 + 16))).toBe("hello");
   });
 });
