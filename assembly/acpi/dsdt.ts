@@ -49,7 +49,8 @@
 //   VGA window: there is no VGA.
 // - The ISA devices that exist (RTC, i8042 keyboard, COM1) are children of
 //   PCI0 so their ports lie in its I/O window; no PS/2 mouse, no COM2, no
-//   power or sleep button devices (the FADT says there are none), no
+//   button devices (the power button is the FADT's fixed one; there is no
+//   sleep button), no
 //   processor objects (the MADT lists the CPUs), no _PRT (no PCI device
 //   raises INTx yet), no _PIC (nothing to switch).
 

@@ -7,9 +7,11 @@
 //   OS then skips the ACPI_ENABLE handshake); SCI_EN must read 1.
 // - No GPE blocks, no PM1b, no PM2, no C2/C3 (latencies over 100 and 1000
 //   say so), no duty-cycle throttling.
-// - PWR_BUTTON and SLP_BUTTON set: neither a fixed-hardware button nor a
-//   control-method one exists (the DSDT has no PNP0C0C/PNP0C0E device), so
-//   an OS offers no button events; power-off is \_S5 through PM1a_CNT.
+// - PWR_BUTTON clear: the power button is fixed hardware, PM1_STS.PWRBTN_STS
+//   and PM1_EN.PWRBTN_EN (devices/acpi_pm.ts pressPowerButton: the host
+//   asks the guest to shut down). SLP_BUTTON set: there is no sleep button,
+//   fixed or control-method (the DSDT has no PNP0C0E device). Power-off is
+//   \_S5 through PM1a_CNT.
 // - FIX_RTC set: the PM1 registers have no RTC_STS/RTC_EN wake bits; the
 //   RTC itself is there (IAPC_BOOT_ARCH "CMOS RTC Not Present" clear).
 // - TMR_VAL_EXT: the PM timer counts 32 bits.
@@ -72,15 +74,15 @@ export const FADT_HYPERVISOR_VENDOR_IDENTITY = 268;
 // Fixed feature flags (5.2.9, "Fixed ACPI Description Table Fixed Feature Flags").
 export const FADT_WBINVD: u32 = 1 << 0;
 export const FADT_PROC_C1: u32 = 1 << 2;
-export const FADT_PWR_BUTTON: u32 = 1 << 4;     // no fixed power button
+export const FADT_PWR_BUTTON: u32 = 1 << 4;     // no fixed power button (clear: there is one)
 export const FADT_SLP_BUTTON: u32 = 1 << 5;     // no fixed sleep button
 export const FADT_FIX_RTC: u32 = 1 << 6;        // no RTC wake status in PM1
 export const FADT_RTC_S4: u32 = 1 << 7;
 export const FADT_TMR_VAL_EXT: u32 = 1 << 8;    // 32-bit PM timer
 export const FADT_RESET_REG_SUP: u32 = 1 << 10;
 export const FADT_HW_REDUCED_ACPI: u32 = 1 << 20;
-export const FADT_FLAGS_VALUE: u32 = FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_FIX_RTC |
-  FADT_TMR_VAL_EXT | FADT_RESET_REG_SUP;
+export const FADT_FLAGS_VALUE: u32 = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC | FADT_TMR_VAL_EXT |
+  FADT_RESET_REG_SUP;
 
 // IA-PC boot architecture flags (5.2.9.3).
 export const BOOT_ARCH_LEGACY_DEVICES: u16 = 1 << 0;
