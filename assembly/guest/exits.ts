@@ -19,6 +19,7 @@ import { sizeMask } from "../devices/port_bus";
 import { Platform } from "./platform";
 import { Machine, beginStopLine, stopGuest, resetRequested, rebootGuest } from "./machine";
 import { startExitClock, nextHostDeadline } from "./timers";
+import { countExit } from "./exit_stats";
 import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending } from "../vcpu/interrupts";
 import { DIRTY_CR8 } from "../vcpu/exit_record";
@@ -41,6 +42,7 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
   record.request = 0;
   record.deadline = NO_DEADLINE;
   record.exits++;
+  countExit(record.reason);
   let state = machine.state;
   if (state.stopped) {
     // Stopped already (and said so): the answer does not change.

@@ -31,7 +31,8 @@ import {
   PORT_PM1A_EVENT, PM1A_EVENT_BYTES, PORT_PM1A_CONTROL, PM1A_CONTROL_BYTES, PORT_PM_TIMER, PM_TIMER_BYTES,
 } from "../devices/pc_layout";
 import { ExitRecord, ExitAction, StopReason, VcpuState } from "../vcpu/exit_record";
-import { loadKernel } from "../loaders/kernel";
+import { loadKernel, loadAcpiTables } from "../loaders/kernel";
+import { appendExitStats, exitStatsReset } from "./exit_stats";
 
 export const COM1_BASE: u32 = 0x3f8;
 export const COM1_PORTS: u32 = 8;
@@ -163,6 +164,7 @@ function resetPlatform(machine: Machine, memoryBytes: u64): void {
   machine.lines.reset();
   machine.pic.reset();
   machine.ioapic.reset();
+  machine.ioapic.id = MAX_VCPUS;  // as the MADT says: the APIC IDs after the vCPUs
   for (let i: u32 = 0; i < MAX_VCPUS; i++) {
     changetype<Lapic>(changetype<usize>(machine.lapic) + <usize>(i * LAPIC_STRIDE)).reset(i);
   }
@@ -200,6 +202,7 @@ export function createGuest(machine: Machine, guestId: u32, memoryBytes: u64, na
   state.cmdlineLength = cmdlineLength;
   machine.console.init(state.name, nameLength);
   machine.msrs.reset();
+  exitStatsReset();
   machine.clock.init(0, 0);       // a rate until load() gives the host's
   resetPlatform(machine, memoryBytes);
   return 0;
@@ -214,7 +217,8 @@ export function loadGuest(machine: Machine, initial: VcpuState, platform: Platfo
   if (!state.created) return 1;
   if (state.loaded || state.stopped) return 2;
   let line = beginStopLine(machine).text("cannot load kernel: ");
-  if (!loadKernel(platform, state.memoryBytes, state.cmdline, state.cmdlineLength, initial, line)) {
+  if (!loadKernel(platform, state.memoryBytes, state.cmdline, state.cmdlineLength, initial, line) ||
+      !loadAcpiTables(platform, MAX_VCPUS, state.memoryBytes, line)) {
     markStopped(machine, StopReason.LoadFailed, 0);
     printStopLine(machine, platform);
     return <u32>StopReason.LoadFailed;
@@ -248,6 +252,12 @@ export function beginStopLine(machine: Machine): TextWriter {
 // to its console (a partial line too): its last words come first.
 export function printStopLine(machine: Machine, platform: Platform): void {
   machine.console.flush(platform);
+  store<u8>(LINE + <usize>line.length, 0x0a);
+  platform.consoleWrite(LINE, line.length + 1);
+  if (!machine.state.loaded) return;
+  let state = machine.state;
+  let nameLength = state.nameLength < STOP_NAME_BYTES ? state.nameLength : STOP_NAME_BYTES;
+  appendExitStats(line.clear().text("[hv] guest ").bytes(state.name, nameLength).text(" exits: "));
   store<u8>(LINE + <usize>line.length, 0x0a);
   platform.consoleWrite(LINE, line.length + 1);
 }

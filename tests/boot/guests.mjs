@@ -26,7 +26,7 @@ export function assertExitPaths(r) {
   // hello: the multiboot loader's hand-over.
   assert.deepEqual(guestLines(r, "hello"), [
     "hello from a multiboot guest",
-    'magic 0x2badb002, memory 640 KiB low, 7168 KiB high, cmdline "greeting=hello"',
+    'magic 0x2badb002, memory 639 KiB low, 7168 KiB high, cmdline "greeting=hello"',
   ]);
   assert.equal(stopLine(r, "hello"), "exit code 0");
 

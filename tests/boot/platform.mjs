@@ -100,3 +100,19 @@ export function assertPc(emu, timeout) {
                    ["pc: pci 00:00.0 id 0x12378086 class 0x00060000"]);
   return r;
 }
+
+// The ACPI tables found by the scan, every checksum right, the MADT and
+// FADT as the platform is, the PM timer's rate; then S5 through them.
+export function assertAcpi(emu, timeout) {
+  const iso = buildIso(`acpi-${emu}`, { config: "tests/configs/acpi.toml" });
+  assert.equal(iso.code, 0, iso.output);
+  const r = boot(iso.iso, { emu, timeout });
+  assert.equal(r.code, 0, r.output.slice(-3000));
+  const lines = guestLines(r, "acpi");
+  assert.deepEqual(lines.filter((l) => l.includes("FAIL") || l.includes("BAD")), [], r.output.slice(-4000));
+  const tables = lines.filter((l) => l.startsWith("acpi: table ")).map((l) => l.split(" ")[2]);
+  assert.deepEqual(tables.sort(), ["APIC", "DSDT", "FACP", "RSDT", "XSDT"]);
+  assert.ok(lines.filter((l) => l.startsWith("acpi: ok ")).length >= 20);
+  line(r, /^\[hv\] guest acpi stopped: power off$/);
+  return r;
+}

@@ -10,7 +10,7 @@ import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
-import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc } from "./platform.mjs";
+import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi } from "./platform.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -23,8 +23,8 @@ test("every exit path under AMD-V: each guest prints its lines and stops alone",
 test("the demo's two guests run to completion under AMD-V", () => {
   const iso = buildIso("demo-svm", { config: "tests/configs/demo.toml" });
   const r = boot(iso.iso, { emu: "qemu", timeout: 120 });
-  line(r, /^\[alpha\] magic 0x2badb002, memory 640 KiB low, 31744 KiB high, cmdline "console=ttyS0 greeting=alpha"$/);
-  line(r, /^\[beta\] magic 0x2badb002, memory 640 KiB low, 15360 KiB high, cmdline "greeting=beta"$/);
+  line(r, /^\[alpha\] magic 0x2badb002, memory 639 KiB low, 31744 KiB high, cmdline "console=ttyS0 greeting=alpha"$/);
+  line(r, /^\[beta\] magic 0x2badb002, memory 639 KiB low, 15360 KiB high, cmdline "greeting=beta"$/);
   line(r, /^\[hv\] guest alpha stopped: exit code 0$/);
   line(r, /^\[hv\] guest beta stopped: exit code 0$/);
   assert.equal(r.code, 0);
@@ -49,7 +49,7 @@ test("64 guests of 8 MiB run to completion on a 2 GiB host, overhead printed", (
   line(r, /^\[hv\] 64 guest\(s\) ready in \d+ ms; per-guest overhead \d+ KiB/);
   for (let i = 0; i < 64; i++) {
     const name = `g${String(i).padStart(2, "0")}`;
-    line(r, new RegExp(`^\\[${name}\\] magic 0x2badb002, memory 640 KiB low, 7168 KiB high, cmdline "guest=${i}"$`));
+    line(r, new RegExp(`^\\[${name}\\] magic 0x2badb002, memory 639 KiB low, 7168 KiB high, cmdline "guest=${i}"$`));
     line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
   }
   line(r, /^\[hv\] all guests stopped$/);
@@ -127,4 +127,8 @@ test("resets through 0xCF9, the i8042 and port 0x92 reboot a guest fresh; S5 pow
 
 test("a PCI bus scan finds the host bridge alone; the i8042 and the delay ports answer (AMD-V)", () => {
   assertPc("qemu", 60);
+});
+
+test("the ACPI tables are found by the scan with every checksum right, and S5 through them powers off (AMD-V)", () => {
+  assertAcpi("qemu", 60);
 });
