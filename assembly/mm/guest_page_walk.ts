@@ -1,0 +1,203 @@
+// The guest's own paging: linear -> guest-physical through the page tables
+// the guest built, read from its RAM with platform.guestRead. The MMIO and
+// string-I/O emulations need it for what the CPU did not translate for us:
+// the instruction bytes, and the memory side of MOVS/STOS/INS/OUTS.
+//
+// Modes (SDM vol. 3A, chapter 4): paging off (identity), 32-bit paging
+// (4 MiB pages with CR4.PSE, PSE-36 address bits), PAE paging (2 MiB
+// pages), 4-level and 5-level (CR4.LA57) paging (2 MiB and 1 GiB pages).
+//
+// Checked as the CPU checks (SDM 4.6): a write needs R/W at every level
+// (for supervisor accesses only with CR0.WP); an access at CPL 3 needs U/S
+// at every level; a fetch faults on XD (EFER.NXE) at any level, and a
+// supervisor fetch from a user page with CR4.SMEP; a supervisor data
+// access to a user page faults with CR4.SMAP unless RFLAGS.AC.
+// Not checked: reserved bits (a guest setting them gets a translation
+// where the CPU would give #PF with RSVD), protection keys (CR4.PKE/PKS),
+// and the PAE PDPTEs are read from memory on every walk where the CPU
+// holds them in registers loaded at MOV CR3. A not-present entry, or an
+// entry or table outside RAM, is a fault (P clear in the error code).
+//
+// Accessed and dirty bits are set as the CPU sets them on a successful
+// translation: A at every level walked (not in PAE PDPTEs, which have
+// none), D in the leaf for a write. Only the entry's low byte is written,
+// and only when a bit is missing; unlike the CPU's locked update, this
+// read-then-write can race with another vCPU editing the same entry (the
+// window is one guestWrite, and a guest editing a live entry without a
+// TLB shootdown is racing the CPU too).
+//
+// The walk is a fixed number of levels: tables that point at themselves,
+// or at anything, end after at most five reads.
+
+import { Platform } from "../guest/platform";
+import { ExitRecord } from "../vcpu/exit_record";
+
+// Control-register and EFER bits (SDM vol. 3A, 2.5 and 2.2.1).
+export const CR0_PE: u64 = 1 << 0;
+export const CR0_WP: u64 = 1 << 16;
+export const CR0_PG: u64 = 1 << 31;
+export const CR4_PSE: u64 = 1 << 4;
+export const CR4_PAE: u64 = 1 << 5;
+export const CR4_LA57: u64 = 1 << 12;
+export const CR4_SMEP: u64 = 1 << 20;
+export const CR4_SMAP: u64 = 1 << 21;
+export const EFER_LMA: u64 = 1 << 10;
+export const EFER_NXE: u64 = 1 << 11;
+export const RFLAGS_AC: u64 = 1 << 18;
+
+// Paging-structure entry bits (SDM vol. 3A, 4.3, 4.4.2, 4.5.4).
+export const PTE_PRESENT: u64 = 1 << 0;
+export const PTE_WRITABLE: u64 = 1 << 1;
+export const PTE_USER: u64 = 1 << 2;
+export const PTE_ACCESSED: u64 = 1 << 5;
+export const PTE_DIRTY: u64 = 1 << 6;
+export const PTE_PAGE_SIZE: u64 = 1 << 7;
+export const PTE_NO_EXECUTE: u64 = <u64>1 << 63;
+const ADDRESS_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+const ADDRESS_MASK_32: u64 = 0xFFFF_F000;
+
+// #PF error code (SDM vol. 3A, 4.7).
+export const PF_PRESENT: u32 = 1 << 0;  // a protection violation (clear: not present)
+export const PF_WRITE: u32 = 1 << 1;
+export const PF_USER: u32 = 1 << 2;     // the access was at CPL 3
+export const PF_FETCH: u32 = 1 << 4;    // an instruction fetch (see faultCode)
+
+export const PAGE_BYTES: u64 = 4096;
+
+// What an access is, for the permission checks.
+export const enum WalkAccess { Read = 0, Write = 1, Execute = 2 }
+
+// The answer of a walk. On a fault, inject #PF with `errorCode` and
+// CR2 = `linear`.
+@unmanaged
+export class WalkResult {
+  linear: u64;     // the address walked
+  gpa: u64;        // its guest-physical address (0 on a fault)
+  errorCode: u32;  // #PF error code, on a fault
+  fault: bool;
+}
+
+export const WALK_RESULT_BYTES: u32 = 24;
+
+// The entry read last, and where each level's entry is, for A/D.
+const ENTRY: usize = memory.data(8, 8);
+const ENTRY_ADDRESSES: usize = memory.data(6 * 8, 8);
+const ENTRY_LOW_BYTES: usize = memory.data(8, 8);
+
+// Translates `linear` for `access` by the paging state in `record` (CR0,
+// CR3, CR4, EFER, CPL, RFLAGS.AC). True when it translates (result.gpa);
+// false on a fault (result.errorCode).
+export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u64, access: WalkAccess,
+                              result: WalkResult): bool {
+  result.linear = linear;
+  result.gpa = 0;
+  result.errorCode = 0;
+  result.fault = false;
+  let cr0 = record.cr0;
+  let cr4 = record.cr4;
+  let efer = record.efer;
+  if ((cr0 & CR0_PG) == 0) {
+    // Without paging, linear addresses are physical (and 32 bits wide).
+    result.gpa = linear & 0xFFFF_FFFF;
+    return true;
+  }
+  let user = record.cpl == 3;
+  let write = access == WalkAccess.Write;
+  let fetch = access == WalkAccess.Execute;
+
+  // The mode's shape: entry width, levels, the top table.
+  let pae = (cr4 & CR4_PAE) != 0;
+  let long = pae && (efer & EFER_LMA) != 0;
+  let entryBytes: u32 = pae ? 8 : 4;
+  let top: u32 = !pae ? 2 : !long ? 3 : (cr4 & CR4_LA57) != 0 ? 5 : 4;
+  let table: u64 = !pae ? record.cr3 & ADDRESS_MASK_32 : !long ? record.cr3 & 0xFFFF_FFE0 : record.cr3 & ADDRESS_MASK;
+  let nxe = pae && (efer & EFER_NXE) != 0;
+
+  let writable = true;
+  let userPage = true;
+  let noExecute = false;
+  let gpa: u64 = 0;
+  let leafLevel: u32 = 0;
+  for (let level = top; level >= 1; level--) {
+    let shift: u64 = !pae ? 12 + 10 * <u64>(level - 1) : 12 + 9 * <u64>(level - 1);
+    let indexMask: u64 = !pae ? 0x3ff : (!long && level == 3) ? 3 : 0x1ff;
+    let entryAddress = table + ((linear >> shift) & indexMask) * <u64>entryBytes;
+    store<u64>(ENTRY_ADDRESSES + (<usize>level << 3), entryAddress);
+    store<u64>(ENTRY, 0);
+    if (platform.guestRead(entryAddress, ENTRY, entryBytes) != entryBytes) {
+      result.errorCode = faultCode(false, write, user, fetch, cr4, efer);
+      result.fault = true;
+      return false;
+    }
+    let entry = load<u64>(ENTRY);
+    store<u8>(ENTRY_LOW_BYTES + <usize>level, <u8>entry);
+    if ((entry & PTE_PRESENT) == 0) {
+      result.errorCode = faultCode(false, write, user, fetch, cr4, efer);
+      result.fault = true;
+      return false;
+    }
+    // PAE PDPTEs carry no R/W, U/S or XD (SDM 4.4.1).
+    if (long || !pae || level != 3) {
+      writable = writable && (entry & PTE_WRITABLE) != 0;
+      userPage = userPage && (entry & PTE_USER) != 0;
+      if (nxe && (entry & PTE_NO_EXECUTE) != 0) noExecute = true;
+    }
+    let large = (entry & PTE_PAGE_SIZE) != 0 &&
+      (!pae ? level == 2 && (cr4 & CR4_PSE) != 0 : level == 2 || (long && level == 3));
+    if (level == 1 || large) {
+      if (!pae && large) {
+        // 4 MiB page: bits 31:22, and PSE-36 bits 39:32 from bits 20:13.
+        gpa = (entry & 0xFFC0_0000) | (((entry >> 13) & 0xff) << 32) | (linear & 0x3F_FFFF);
+      } else {
+        let pageMask: u64 = (<u64>1 << shift) - 1;
+        gpa = (entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK) & ~pageMask) | (linear & pageMask);
+      }
+      leafLevel = level;
+      break;
+    }
+    table = entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK);
+  }
+
+  // Permissions (SDM vol. 3A, 4.6).
+  let allowed = true;
+  if (user) {
+    if (!userPage) allowed = false;
+    if (write && !writable) allowed = false;
+  } else {
+    if (write && !writable && (cr0 & CR0_WP) != 0) allowed = false;
+    if (fetch && userPage && (cr4 & CR4_SMEP) != 0) allowed = false;
+    if (!fetch && userPage && (cr4 & CR4_SMAP) != 0 && (record.rflags & RFLAGS_AC) == 0) allowed = false;
+  }
+  if (fetch && noExecute) allowed = false;
+  if (!allowed) {
+    result.errorCode = faultCode(true, write, user, fetch, cr4, efer);
+    result.fault = true;
+    return false;
+  }
+
+  // Accessed on every level walked, dirty on the leaf of a write.
+  for (let level = top; level >= leafLevel; level--) {
+    if (pae && !long && level == 3) continue;
+    let low = <u32>load<u8>(ENTRY_LOW_BYTES + <usize>level);
+    let wanted = low | <u32>PTE_ACCESSED;
+    if (level == leafLevel && write) wanted |= <u32>PTE_DIRTY;
+    if (wanted != low) {
+      store<u8>(ENTRY, <u8>wanted);
+      platform.guestWrite(load<u64>(ENTRY_ADDRESSES + (<usize>level << 3)), ENTRY, 1);
+    }
+  }
+  result.gpa = gpa;
+  return true;
+}
+
+// The #PF error code (SDM vol. 3A, 4.7). I/D is set for a fetch only when
+// the CPU would set it: with CR4.SMEP, or with PAE-format entries and
+// EFER.NXE.
+function faultCode(present: bool, write: bool, user: bool, fetch: bool, cr4: u64, efer: u64): u32 {
+  let code: u32 = 0;
+  if (present) code |= PF_PRESENT;
+  if (write) code |= PF_WRITE;
+  if (user) code |= PF_USER;
+  if (fetch && ((cr4 & CR4_SMEP) != 0 || ((cr4 & CR4_PAE) != 0 && (efer & EFER_NXE) != 0))) code |= PF_FETCH;
+  return code;
+}
