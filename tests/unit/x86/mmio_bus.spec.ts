@@ -1,10 +1,12 @@
 import { MmioBus, MmioKind, MMIO_BUS_RANGES } from "../../../assembly/devices/mmio_bus";
 import { MmioScratch, MMIO_SCRATCH_BYTES } from "../../../assembly/devices/mmio_scratch";
+import { Lapic } from "../../../assembly/devices/lapic";
+import { IoApic } from "../../../assembly/devices/ioapic";
 import { LAPIC_BASE, LAPIC_BYTES, IOAPIC_BASE, IOAPIC_BYTES } from "../../../assembly/devices/pc_layout";
 import { newBus, scratch, scratch2, SCRATCH_GPA, SCRATCH2_GPA } from "./helpers";
 
-const LAPIC: usize = memory.data(256, 16);
-const IOAPIC: usize = memory.data(256, 16);
+const LAPIC: usize = memory.data(offsetof<Lapic>(), 16);
+const IOAPIC: usize = memory.data(offsetof<IoApic>(), 16);
 const SMALL: usize = memory.data(MMIO_SCRATCH_BYTES, 16);
 
 describe("the MMIO bus", () => {
@@ -106,8 +108,8 @@ describe("the MMIO bus", () => {
 
   it("dispatches to the local APIC and the I/O APIC by kind", () => {
     let bus = newBus();
-    memory.fill(LAPIC, 0, 256);
-    memory.fill(IOAPIC, 0, 256);
+    memory.fill(LAPIC, 0, offsetof<Lapic>());
+    memory.fill(IOAPIC, 0, offsetof<IoApic>());
     expect(bus.map(LAPIC_BASE, LAPIC_BYTES, MmioKind.Lapic, LAPIC)).toBe(true);
     expect(bus.map(IOAPIC_BASE, IOAPIC_BYTES, MmioKind.IoApic, IOAPIC)).toBe(true);
     bus.read(LAPIC_BASE + 0x20, 4);
