@@ -84,6 +84,7 @@ enum stop_reason {
 #define DIRTY_EFER 0x8
 #define DIRTY_XCR0 0x10
 #define DIRTY_CR8  0x20   /* cr8: the local APIC's TPR changed (V_TPR / the VMX TPR) */
+#define DIRTY_CR2  0x40   /* cr2: a #PF the core injects (emulated instructions) */
 
 /* interruptibility: what blocks events right now (filled at each exit) */
 #define BLOCKED_BY_SHADOW 0x1     /* STI or MOV SS shadow: no interrupt for one instruction */

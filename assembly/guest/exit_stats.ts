@@ -7,12 +7,8 @@ import { TextWriter } from "../lib/text";
 // One counter per ExitReason (0-18), the last for anything beyond.
 const KINDS: u32 = 20;
 const COUNTS: usize = memory.data(<i32>(KINDS * 8), 8);
-// Accesses outside RAM no device claimed (read as all ones / dropped).
-let unclaimed: u64 = 0;
-
 export function exitStatsReset(): void {
   memory.fill(COUNTS, 0, <usize>(KINDS * 8));
-  unclaimed = 0;
 }
 
 @inline export function countExit(reason: u32): void {
@@ -20,16 +16,13 @@ export function exitStatsReset(): void {
   store<u64>(slot, load<u64>(slot) + 1);
 }
 
-export function countUnclaimedAccess(): void {
-  unclaimed++;
-}
-
 export function exitCount(reason: u32): u64 {
   return reason < KINDS ? load<u64>(COUNTS + (<usize>reason << 3)) : 0;
 }
 
-// Appends "cpuid 3, io 1234, ..." for the kinds that happened.
-export function appendExitStats(line: TextWriter): TextWriter {
+// Appends "cpuid 3, io 1234, ..." for the kinds that happened, and the
+// accesses outside RAM that no device claimed (read as all ones, dropped).
+export function appendExitStats(line: TextWriter, unclaimed: u64): TextWriter {
   let any = false;
   for (let reason: u32 = 0; reason < KINDS; reason++) {
     let count = load<u64>(COUNTS + (<usize>reason << 3));

@@ -20,12 +20,18 @@ import { Platform } from "./platform";
 import { Machine, beginStopLine, stopGuest, resetRequested, rebootGuest } from "./machine";
 import { startExitClock, nextHostDeadline } from "./timers";
 import { countExit } from "./exit_stats";
+import { EmulationResult, appendInstructionBytes } from "../x86/emulation";
+import { emulateMmio } from "../x86/mmio";
+import { emulateStringIo } from "../x86/string_io";
+import { DIRTY_CR2 } from "../vcpu/exit_record";
 import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending } from "../vcpu/interrupts";
 import { DIRTY_CR8 } from "../vcpu/exit_record";
 
 export const VECTOR_UD: u32 = 6;
 export const VECTOR_GP: u32 = 13;
+export const VECTOR_SS: u32 = 12;
+export const VECTOR_PF: u32 = 14;
 const RFLAGS_IF: u64 = 1 << 9;
 
 // Scratch for CPUID answers (EAX, EBX, ECX, EDX).
@@ -155,10 +161,11 @@ function handleIo(record: ExitRecord, machine: Machine, platform: Platform): voi
   let size = <u32>record.ioSize;
   let input = (record.ioFlags & IoFlags.In) != 0;
   if ((record.ioFlags & IoFlags.String) != 0) {
-    let line = beginStopLine(machine).text("string port I/O (OUTS/INS) at port ");
-    appendAddress(line, port).text(input ? " (in" : " (out");
-    appendRip(line, record).text(")");
-    stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+    // INS/OUTS (REP or not), through the guest's paging (x86/string_io.ts).
+    let work = machine.emulation;
+    let result = emulateStringIo(record, machine.bus, platform, machine.mmio, work);
+    if (!answerEmulation(record, machine, platform, result, "string port I/O")) return;
+    afterPortWrite(record, machine, platform);
     return;
   }
   if (size != 1 && size != 2 && size != 4) {
@@ -181,24 +188,64 @@ function handleIo(record: ExitRecord, machine: Machine, platform: Platform): voi
     record.rax = mergeInput(record.rax, machine.bus.read(port, size), size);
   } else {
     machine.bus.write(port, size, <u32>record.rax & sizeMask(size));
+    if (!afterPortWrite(record, machine, platform)) return;
+  }
+  record.advance = record.instructionLength;
+}
+
+// What a port write may have asked of the machine: the exit port's stop,
+// S5, a reset. False when the guest stopped.
+function afterPortWrite(record: ExitRecord, machine: Machine, platform: Platform): bool {
+  {
     let exitPort = machine.debugExit;
     if (exitPort.requested) {
       exitPort.requested = false;
       beginStopLine(machine).text("exit code ").decimal(exitPort.code);
       stopGuest(record, machine, platform, StopReason.ExitCode, exitPort.code);
-      return;
+      return false;
     }
     if (machine.pm.powerOffRequested) {
       beginStopLine(machine).text("power off");
       stopGuest(record, machine, platform, StopReason.PowerOff, 0);
-      return;
+      return false;
     }
     if (resetRequested(machine)) {
       rebootGuest(record, machine, platform);
-      return;
+      return false;
     }
   }
-  record.advance = record.instructionLength;
+  return true;
+}
+
+// Answers an emulated instruction's result: Done resumes (the emulation set
+// registers and advance); a fault is injected; an instruction the decoder
+// does not know stops the guest with its bytes, never a guess. False when
+// the guest did not resume past the instruction normally.
+function answerEmulation(record: ExitRecord, machine: Machine, platform: Platform, result: u32, what: string): bool {
+  let work = machine.emulation;
+  switch (result) {
+    case EmulationResult.Done: return true;
+    case EmulationResult.PageFault: {
+      injectException(record, VECTOR_PF, true, work.errorCode);
+      record.cr2 = work.faultAddress;
+      record.dirty |= DIRTY_CR2;
+      return false;
+    }
+    case EmulationResult.GeneralProtection: { injectException(record, VECTOR_GP, true, 0); return false; }
+    case EmulationResult.StackFault: { injectException(record, VECTOR_SS, true, 0); return false; }
+    default: {
+      let line = beginStopLine(machine).text(what).text(": an instruction the emulator does not know (bytes ");
+      appendInstructionBytes(line, work).text(", ");
+      appendRip(line, record, false);
+      if (record.reason == ExitReason.NestedPageFault) {
+        line.text(", guest-physical ");
+        appendAddress(line, record.gpa);
+      }
+      line.text(")");
+      stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+      return false;
+    }
+  }
 }
 
 // IN to AL or AX leaves the rest of RAX alone; IN to EAX zero-extends into
@@ -260,7 +307,14 @@ function interruptPending(machine: Machine): bool {
 
 function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: Platform): void {
   let outside = record.gpa >= machine.state.memoryBytes;
-  // No MMIO devices yet: every access outside RAM ends the guest.
+  // Outside RAM is the PC's bus: the local APIC, the I/O APIC, and all
+  // ones where no device answers (devices/mmio_bus.ts). A fetch from there
+  // is no data access to emulate.
+  if (outside && (record.access & Access.Execute) == 0) {
+    let result = emulateMmio(record, machine.mmio, platform, machine.emulation);
+    answerEmulation(record, machine, platform, result, "MMIO");
+    return;
+  }
   let line = beginStopLine(machine)
     .text(outside ? "access outside RAM at guest-physical " : "bug: nested page fault inside RAM at guest-physical ");
   appendAddress(line, record.gpa).text(" (");

@@ -25,9 +25,12 @@ import { ResetControl } from "../devices/reset_control";
 import { I8042 } from "../devices/i8042";
 import { SystemControlA } from "../devices/system_control_a";
 import { PostDelay } from "../devices/post_delay";
+import { MmioBus, MMIO_BUS_BYTES, MmioKind } from "../devices/mmio_bus";
+import { Emulation, EMULATION_BYTES } from "../x86/emulation";
 import {
   PORT_PIC_MASTER, PORT_PIC_SLAVE, PORT_ELCR, PORT_PIT, PORT_SYSTEM_CONTROL_B, PORT_RTC,
   PORT_I8042_DATA, PORT_I8042_COMMAND, PORT_POST, PORT_DELAY, PORT_SYSTEM_CONTROL_A, PORT_PCI_CONFIG_ADDRESS,
+  LAPIC_BASE, LAPIC_BYTES, IOAPIC_BASE, IOAPIC_BYTES,
   PORT_PM1A_EVENT, PM1A_EVENT_BYTES, PORT_PM1A_CONTROL, PM1A_CONTROL_BYTES, PORT_PM_TIMER, PM_TIMER_BYTES,
 } from "../devices/pc_layout";
 import { ExitRecord, ExitAction, StopReason, VcpuState } from "../vcpu/exit_record";
@@ -72,6 +75,10 @@ export class Machine {
   i8042: I8042;
   systemControlA: SystemControlA;
   postDelay: PostDelay;
+  // Guest-physical addresses outside RAM, and the workspace of the
+  // instruction emulation (MMIO, string I/O).
+  mmio: MmioBus;
+  emulation: Emulation;
 }
 
 // Lays the machine out at its fixed places, zeroed, with the UART (COM1)
@@ -100,6 +107,8 @@ export function layoutMachine(): Machine {
   machine.i8042 = changetype<I8042>(place(memory.data(offsetof<I8042>(), 16), offsetof<I8042>()));
   machine.systemControlA = changetype<SystemControlA>(place(memory.data(offsetof<SystemControlA>(), 16), offsetof<SystemControlA>()));
   machine.postDelay = changetype<PostDelay>(place(memory.data(offsetof<PostDelay>(), 16), offsetof<PostDelay>()));
+  machine.mmio = changetype<MmioBus>(place(memory.data(MMIO_BUS_BYTES, 16), MMIO_BUS_BYTES));
+  machine.emulation = changetype<Emulation>(place(memory.data(EMULATION_BYTES, 16), EMULATION_BYTES));
   wirePlatform(machine);
   machine.console.init(0, 0);
   return machine;
@@ -155,6 +164,11 @@ function wirePlatform(machine: Machine): void {
   let delay = changetype<usize>(machine.postDelay);
   bus.map(PORT_POST, 1, DeviceKind.PostDelay, delay, true);
   bus.map(PORT_DELAY, 1, DeviceKind.PostDelay, delay, true);
+
+  let mmio = machine.mmio;
+  mmio.clear();
+  mmio.map(LAPIC_BASE, LAPIC_BYTES, MmioKind.Lapic, changetype<usize>(machine.lapic));
+  mmio.map(IOAPIC_BASE, IOAPIC_BYTES, MmioKind.IoApic, changetype<usize>(machine.ioapic));
 }
 
 // The platform's power-on state (a PC after its BIOS ran: see each
@@ -257,7 +271,8 @@ export function printStopLine(machine: Machine, platform: Platform): void {
   if (!machine.state.loaded) return;
   let state = machine.state;
   let nameLength = state.nameLength < STOP_NAME_BYTES ? state.nameLength : STOP_NAME_BYTES;
-  appendExitStats(line.clear().text("[hv] guest ").bytes(state.name, nameLength).text(" exits: "));
+  appendExitStats(line.clear().text("[hv] guest ").bytes(state.name, nameLength).text(" exits: "),
+                  machine.mmio.unclaimedReads + machine.mmio.unclaimedWrites);
   store<u8>(LINE + <usize>line.length, 0x0a);
   platform.consoleWrite(LINE, line.length + 1);
 }

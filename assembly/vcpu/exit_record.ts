@@ -57,6 +57,7 @@ export const DIRTY_CR4: u32 = 0x4;
 export const DIRTY_EFER: u32 = 0x8;
 export const DIRTY_XCR0: u32 = 0x10;
 export const DIRTY_CR8: u32 = 0x20;
+export const DIRTY_CR2: u32 = 0x40;
 
 // interruptibility
 export const BLOCKED_BY_SHADOW: u32 = 0x1;

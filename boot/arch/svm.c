@@ -460,6 +460,8 @@ static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		v->cr3 = e->cr3;
 	if (e->dirty & DIRTY_CR4)
 		v->cr4 = e->cr4;
+	if (e->dirty & DIRTY_CR2)
+		v->cr2 = e->cr2;
 	if (e->dirty & DIRTY_CR8)
 		v->vintr = (v->vintr & ~V_TPR_MASK) | (e->cr8 & V_TPR_MASK);
 	if (e->inject & INJECT_VALID)

@@ -155,6 +155,8 @@ static void vmx_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		vcpu->vmx.injecting = true;
 	}
 	vmwrite(GUEST_RIP, rip);
+	if (e->dirty & DIRTY_CR2)
+		vcpu->vmx.cr2 = e->cr2;       /* vmx_entry.S loads it */
 	if (e->dirty & DIRTY_CR8)
 		vcpu->vmx.tpr = (uint8_t)(e->cr8 & 0xF);
 	if (e->request)

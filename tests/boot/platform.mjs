@@ -95,7 +95,8 @@ export function assertPower(emu, timeout) {
 // ports answer as a PC's do.
 export function assertPc(emu, timeout) {
   const r = bootGuest("pc", emu, timeout);
-  allOk(r, "pc", "pc", 11);
+  allOk(r, "pc", "pc", 13);
+  assert.ok(guestLines(r, "pc").includes("pc: a line sent by rep outsb"));
   assert.deepEqual(guestLines(r, "pc").filter((l) => l.startsWith("pc: pci ")),
                    ["pc: pci 00:00.0 id 0x12378086 class 0x00060000"]);
   return r;
@@ -114,5 +115,14 @@ export function assertAcpi(emu, timeout) {
   assert.deepEqual(tables.sort(), ["APIC", "DSDT", "FACP", "RSDT", "XSDT"]);
   assert.ok(lines.filter((l) => l.startsWith("acpi: ok ")).length >= 20);
   line(r, /^\[hv\] guest acpi stopped: power off$/);
+  return r;
+}
+
+// The xAPIC page and the I/O APIC through MMIO: edge and level routing,
+// remote IRR, EOIs by MMIO, all ones where no device answers.
+export function assertIoApic(emu, timeout) {
+  const r = bootGuest("ioapic", emu, timeout);
+  allOk(r, "ioapic", "ioapic", 10);
+  line(r, /^\[hv\] guest ioapic exits: .*unclaimed MMIO 2$/);
   return r;
 }

@@ -12,7 +12,7 @@ import { preemptIso, assertPreemption } from "./preempt.mjs";
 import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
-import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi } from "./platform.mjs";
+import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi, assertIoApic } from "./platform.mjs";
 
 test("every exit path under VT-x: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits-vmx", { config: "tests/configs/exits.toml" });
@@ -151,4 +151,8 @@ test("a PCI bus scan finds the host bridge alone; the i8042 and the delay ports 
 
 test("the ACPI tables are found by the scan with every checksum right, and S5 through them powers off (VT-x)", () => {
   assertAcpi("bochs", 400);
+});
+
+test("the xAPIC page and the I/O APIC by MMIO: PIT on pin 2, the RTC level-triggered, unclaimed MMIO all ones (VT-x)", () => {
+  assertIoApic("bochs", 400);
 });

@@ -64,5 +64,21 @@ uint32_t guest_main(uint32_t magic, struct multiboot_info *info)
 		outb(0xED, 0);
 	}
 	check("the delay ports take writes and read 0xFF", inb(0x80) == 0xFF);
+
+	/* String port I/O: REP OUTSB of a line to COM1, REP INSW from a port
+	 * nothing answers (all ones), backwards with DF set. */
+	static const char text[] = "pc: a line sent by rep outsb\n";
+	const char *from = text;
+	uint32_t count = sizeof text - 1;
+	__asm__ volatile("cld; rep outsb" : "+S"(from), "+c"(count) : "d"(COM1) : "memory");
+	check("REP OUTSB moved RSI and emptied RCX", from == text + sizeof text - 1 && count == 0);
+	static uint16_t words[8];
+	uint16_t *to = &words[7];
+	count = 8;
+	__asm__ volatile("std; rep insw; cld" : "+D"(to), "+c"(count) : "d"(0x2F0) : "memory");
+	int all_ones = 1;
+	for (int i = 0; i < 8; i++)
+		all_ones &= words[i] == 0xFFFF;
+	check("REP INSW with DF set filled downwards with all ones", all_ones && (uintptr_t)to == (uintptr_t)words - 2);
 	return guest_failures;
 }

@@ -2,6 +2,7 @@ import { dispatchExit } from "../../../assembly/guest/exits";
 import {
   ExitReason, ExitAction, StopReason, Access, INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE,
 } from "../../../assembly/vcpu/exit_record";
+import { flatRecord } from "./helpers";
 import { FakePlatform, newGuest, newRecord } from "./helpers";
 
 const UD: u32 = INJECT_VALID | INJECT_TYPE_EXCEPTION | 6;
@@ -90,36 +91,66 @@ describe("HLT", () => {
 });
 
 describe("a nested page fault", () => {
-  it("stops the guest on an access outside its RAM, naming address, kind and RIP", () => {
+  it("emulates a write outside RAM that no device claims: dropped, counted, the guest goes on", () => {
     let platform = new FakePlatform();
     let machine = newGuest("web", "", 32 << 20);
-    let record = newRecord(ExitReason.NestedPageFault);
+    let record = flatRecord(ExitReason.NestedPageFault, platform, [0x89, 0x08]); // mov [eax], ecx
+    record.gpa = 0x40000000;
+    record.rax = 0x40000000;
+    record.access = Access.Write;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Resume);
+    expect(record.advance).toBe(2);
+    expect(machine.mmio.unclaimedWrites).toBe(1);
+  });
+
+  it("reads all ones from an address outside RAM that no device claims", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("web", "", 32 << 20);
+    let record = flatRecord(ExitReason.NestedPageFault, platform, [0x8b, 0x08]); // mov ecx, [eax]
+    record.gpa = 0x40000000;
+    record.rax = 0x40000000;
+    record.access = Access.Read;
+    dispatchExit(record, machine, platform);
+    expect(record.rcx).toBe(0xffffffff);
+    expect(record.advance).toBe(2);
+  });
+
+  it("reads the local APIC's version register through MMIO", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("web", "", 32 << 20);
+    let record = flatRecord(ExitReason.NestedPageFault, platform, [0x8b, 0x08]); // mov ecx, [eax]
+    record.gpa = 0xfee00030;
+    record.rax = 0xfee00030;
+    record.access = Access.Read;
+    dispatchExit(record, machine, platform);
+    expect(<u32>record.rcx & 0xff).toBe(0x14);
+  });
+
+  it("stops the guest on an MMIO instruction it does not know, printing its bytes and RIP", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("web", "", 32 << 20);
+    let record = flatRecord(ExitReason.NestedPageFault, platform, [0x0f, 0x0b]); // ud2
     record.gpa = 0x40000000;
     record.access = Access.Write;
-    record.rip = 0x10012a;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.Unsupported);
+    expect(platform.console[0].startsWith("[hv] guest web stopped: MMIO: an instruction the emulator does not know (bytes 0F 0B")).toBe(true);
+    expect(platform.console[0].includes("RIP 0x100000, guest-physical 0x40000000")).toBe(true);
+  });
+
+  it("stops the guest on an instruction fetch outside RAM, naming address, kind and RIP", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("b", "", 32 << 20);
+    let record = newRecord(ExitReason.NestedPageFault);
+    record.gpa = 0x80000000;
+    record.rip = 0x80000000;
+    record.access = Access.Execute | Access.Read;
     dispatchExit(record, machine, platform);
     expect(record.action).toBe(ExitAction.Stop);
     expect(record.stopReason).toBe(StopReason.OutsideRam);
-    expect(platform.console.length).toBe(1);
-    expect(platform.console[0])
-      .toBe("[hv] guest web stopped: access outside RAM at guest-physical 0x40000000 (write, RIP 0x10012a)\n");
-  });
-
-  it("names reads and instruction fetches", () => {
-    let platform = new FakePlatform();
-    let machine = newGuest("a", "", 32 << 20);
-    let record = newRecord(ExitReason.NestedPageFault);
-    record.gpa = 0xfee00000;
-    record.access = Access.Read | Access.Present;
-    dispatchExit(record, machine, platform);
-    expect(platform.console[0]).toBe("[hv] guest a stopped: access outside RAM at guest-physical 0xfee00000 (read, RIP 0x100000)\n");
-
-    machine = newGuest("b", "", 32 << 20);
-    record = newRecord(ExitReason.NestedPageFault);
-    record.gpa = 0x80000000;
-    record.access = Access.Execute | Access.Read;
-    dispatchExit(record, machine, platform);
-    expect(platform.console[1]).toBe("[hv] guest b stopped: access outside RAM at guest-physical 0x80000000 (execute, RIP 0x100000)\n");
+    expect(platform.console[0]).toBe("[hv] guest b stopped: access outside RAM at guest-physical 0x80000000 (execute, RIP 0x80000000)\n");
   });
 
   it("calls a fault inside RAM a bug in the nested tables", () => {

@@ -161,6 +161,25 @@ export function newRecord(reason: u32): ExitRecord {
   return record;
 }
 
+// A record of 32-bit protected-mode code (flat CS, paging off) whose
+// instruction bytes at RIP are `bytes`, in the fake's RAM.
+export function flatRecord(reason: u32, platform: FakePlatform, bytes: u8[]): ExitRecord {
+  let record = newRecord(reason);
+  record.cr0 = 0x11;
+  record.csAttributes = 0xc9b;  // present, code, D (32-bit), G
+  record.csLimit = 0xffffffff;
+  record.ssAttributes = 0xc93;
+  record.ssLimit = 0xffffffff;
+  record.dsAttributes = 0xc93;
+  record.dsLimit = 0xffffffff;
+  record.esAttributes = 0xc93;
+  record.esLimit = 0xffffffff;
+  let buffer = new ArrayBuffer(bytes.length);
+  for (let i = 0; i < bytes.length; i++) store<u8>(changetype<usize>(buffer) + <usize>i, bytes[i]);
+  platform.guestWrite(record.rip, changetype<usize>(buffer), <u32>bytes.length);
+  return record;
+}
+
 // --- kernel images ---------------------------------------------------------------
 
 // Bytes under construction, little-endian.

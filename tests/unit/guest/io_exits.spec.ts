@@ -2,7 +2,7 @@ import { dispatchExit, mergeInput } from "../../../assembly/guest/exits";
 import { ExitReason, ExitAction, StopReason, IoFlags } from "../../../assembly/vcpu/exit_record";
 import { Machine } from "../../../assembly/guest/machine";
 import { ExitRecord } from "../../../assembly/vcpu/exit_record";
-import { FakePlatform, newGuest, newRecord } from "./helpers";
+import { FakePlatform, newGuest, newRecord, flatRecord } from "./helpers";
 
 function io(port: u32, size: u32, flags: u32, rax: u64): ExitRecord {
   let record = newRecord(ExitReason.Io);
@@ -120,15 +120,37 @@ describe("port I/O", () => {
     expect(record.rax).toBe(0xa5);
   });
 
-  it("stops the guest on string port I/O, naming the port", () => {
+  it("emulates REP OUTSB to the UART from guest memory, RSI and RCX stepped", () => {
     let platform = new FakePlatform();
     let machine = newGuest();
-    let record = io(0x3f8, 1, IoFlags.String | IoFlags.Rep, 0);
-    record.rip = 0x100010;
+    let record = flatRecord(ExitReason.Io, platform, [0xf3, 0x6e]); // rep outsb
+    record.port = 0x3f8;
+    record.ioSize = 1;
+    record.ioFlags = <u8>(IoFlags.String | IoFlags.Rep);
+    record.instructionLength = 2;
+    let text = String.UTF8.encode("hi\n");
+    platform.guestWrite(0x200000, changetype<usize>(text), 3);
+    record.rsi = 0x200000;
+    record.rcx = 3;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Resume);
+    expect(record.rcx).toBe(0);
+    expect(record.rsi).toBe(0x200003);
+    expect(record.advance).toBe(2);
+    expect(platform.console[0]).toBe("[web] hi\n");
+  });
+
+  it("stops the guest on string port I/O whose bytes are no INS/OUTS, printing them", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = flatRecord(ExitReason.Io, platform, [0x90, 0x90]);
+    record.port = 0x3f8;
+    record.ioSize = 1;
+    record.ioFlags = <u8>IoFlags.String;
+    record.instructionLength = 1;
     dispatchExit(record, machine, platform);
     expect(record.action).toBe(ExitAction.Stop);
-    expect(record.stopReason).toBe(StopReason.Unsupported);
-    expect(platform.console[0]).toBe("[hv] guest web stopped: string port I/O (OUTS/INS) at port 0x3f8 (out, RIP 0x100010)\n");
+    expect(platform.console[0].startsWith("[hv] guest web stopped: string port I/O: an instruction the emulator does not know (bytes 90 90")).toBe(true);
   });
 
   it("stops the guest cleanly on an access size the CPU cannot produce", () => {
