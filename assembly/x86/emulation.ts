@@ -9,8 +9,8 @@ import { ExitRecord, gprAddress } from "../vcpu/exit_record";
 import { MmioBus } from "../devices/mmio_bus";
 import { TextWriter } from "../lib/text";
 import { walkGuestPage, WalkAccess, WalkResult, CR4_LA57, PAGE_BYTES } from "../mm/guest_page_walk";
-import { Instruction, Segment, INSTRUCTION_BYTES } from "./decoder";
-import { MAX_INSTRUCTION_BYTES, SEGMENT_DEFAULT_BIG, isCanonical } from "./fetch";
+import { Instruction, Segment, INSTRUCTION_BYTES, DecodeResult, decodeInstruction, decodeStringIo } from "./decoder";
+import { MAX_INSTRUCTION_BYTES, SEGMENT_DEFAULT_BIG, isCanonical, codeSize, fetchInstruction } from "./fetch";
 import { sizeMask } from "./flags";
 
 // What an emulation answers; the caller's part is in the comment.
@@ -87,6 +87,27 @@ const DESTINATION_OFFSET: u32 = SOURCE_OFFSET + SIDE_BYTES;
 export const EMULATION_BYTES: u32 = DESTINATION_OFFSET + SIDE_BYTES;
 
 // A PageFault answer from a failed walk.
+// The answer of fetchAndDecode when the instruction is decoded (in
+// work.instruction()) and the emulation goes on.
+export const DECODED: u32 = 0xffffffff;
+
+// The start both emulations share: fetch the bytes at RIP, decode them
+// (as INS/OUTS for string I/O, else as what may touch MMIO). DECODED, or
+// the result to answer: Unknown, or #PF when the fetch itself faulted.
+export function fetchAndDecode(record: ExitRecord, platform: Platform, work: Emulation, stringIo: bool): u32 {
+  work.begin();
+  record.advance = 0;
+  let mode = codeSize(record);
+  let walk = work.walk();
+  work.fetched = fetchInstruction(platform, record, work.bytes(), walk);
+  let instruction = work.instruction();
+  let decoded = stringIo ? decodeStringIo(work.bytes(), work.fetched, mode, instruction)
+                         : decodeInstruction(work.bytes(), work.fetched, mode, instruction);
+  work.decodeResult = decoded;
+  if (decoded == DecodeResult.Truncated) return walk.fault ? pageFault(work, walk) : EmulationResult.Unknown;
+  return decoded == DecodeResult.Ok ? DECODED : EmulationResult.Unknown;
+}
+
 export function pageFault(work: Emulation, walk: WalkResult): u32 {
   work.faultAddress = walk.linear;
   work.errorCode = walk.errorCode;

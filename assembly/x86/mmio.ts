@@ -22,13 +22,14 @@ import { Platform } from "../guest/platform";
 import { ExitRecord } from "../vcpu/exit_record";
 import { MmioBus } from "../devices/mmio_bus";
 import { WalkAccess } from "../mm/guest_page_walk";
-import { Instruction, Operation, Form, Rep, Segment, DecodeResult, decodeInstruction, RIP_REGISTER } from "./decoder";
+import { Instruction, Operation, Form, Rep, Segment, RIP_REGISTER } from "./decoder";
 import { REG_RCX, REG_RSI, REG_RDI } from "./operands";
-import { codeSize, fetchInstruction } from "./fetch";
+import { codeSize } from "./fetch";
 import { AluOperation, aluResult, aluRflags, bitTestRflags, sizeMask, FLAG_DF } from "./flags";
 import {
   Emulation, EmulationResult, pageFault, readRegister, writeRegister, signExtend,
   beginSide, sideRoom, prepareSide, sideRead, sideWrite, advanceSide,
+  fetchAndDecode, DECODED,
 } from "./emulation";
 
 // Elements of a REP MOVS/STOS per exit, at most (a page of bytes).
@@ -40,17 +41,10 @@ export const MMIO_RUN_LIMIT: u64 = 4096;
 // stops the guest (emulation.ts EmulationResult); record.advance is then 0
 // and nothing was changed.
 export function emulateMmio(record: ExitRecord, bus: MmioBus, platform: Platform, work: Emulation): u32 {
-  work.begin();
-  record.advance = 0;
+  let start = fetchAndDecode(record, platform, work, false);
+  if (start != DECODED) return start;
   let mode = codeSize(record);
-  let walk = work.walk();
-  work.fetched = fetchInstruction(platform, record, work.bytes(), walk);
-  let fetchFaulted = walk.fault;
   let instruction = work.instruction();
-  let decoded = decodeInstruction(work.bytes(), work.fetched, mode, instruction);
-  work.decodeResult = decoded;
-  if (decoded == DecodeResult.Truncated) return fetchFaulted ? pageFault(work, walk) : EmulationResult.Unknown;
-  if (decoded != DecodeResult.Ok) return EmulationResult.Unknown;
 
   let operation = instruction.operation;
   if (operation == Operation.Movs || operation == Operation.Stos) {

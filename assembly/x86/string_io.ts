@@ -21,13 +21,14 @@ import { ExitRecord, IoFlags } from "../vcpu/exit_record";
 import { PortBus } from "../devices/port_bus";
 import { MmioBus } from "../devices/mmio_bus";
 import { WalkAccess } from "../mm/guest_page_walk";
-import { Operation, DecodeResult, decodeStringIo } from "./decoder";
+import { Operation } from "./decoder";
 import { REG_RCX, REG_RSI, REG_RDI } from "./operands";
-import { codeSize, fetchInstruction } from "./fetch";
+import { codeSize } from "./fetch";
 import { FLAG_DF } from "./flags";
 import {
   Emulation, EmulationResult, pageFault, readRegister, writeRegister,
   beginSide, sideRoom, prepareSide, sideRead, sideWrite, advanceSide,
+  fetchAndDecode, DECODED,
 } from "./emulation";
 
 // Elements per exit, at most.
@@ -40,17 +41,10 @@ export const STRING_IO_RUN_LIMIT: u64 = 1024;
 // of the exit's direction, or the exit's size is not 1, 2 or 4.
 export function emulateStringIo(record: ExitRecord, ports: PortBus, platform: Platform, mmio: MmioBus,
                                 work: Emulation): u32 {
-  work.begin();
-  record.advance = 0;
+  let start = fetchAndDecode(record, platform, work, true);
+  if (start != DECODED) return start;
   let mode = codeSize(record);
-  let walk = work.walk();
-  work.fetched = fetchInstruction(platform, record, work.bytes(), walk);
-  let fetchFaulted = walk.fault;
   let instruction = work.instruction();
-  let decoded = decodeStringIo(work.bytes(), work.fetched, mode, instruction);
-  work.decodeResult = decoded;
-  if (decoded == DecodeResult.Truncated) return fetchFaulted ? pageFault(work, walk) : EmulationResult.Unknown;
-  if (decoded != DecodeResult.Ok) return EmulationResult.Unknown;
   let input = (<u32>record.ioFlags & IoFlags.In) != 0;
   if (input != (instruction.operation == Operation.Ins)) return EmulationResult.Unknown;
   let size = <u32>record.ioSize;

@@ -15,11 +15,14 @@ uint32_t guest_main(uint32_t magic, struct multiboot_info *info)
 		outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 0x04); outb(0x21, 0x01);
 		outb(0x21, 0xFE);
 		guest_set_irq_handler(0x20, on_tick);
-		uint32_t divisor = 11932;
+		uint32_t hz = guest_option(info, "hz=", 100), count = guest_option(info, "ticks=", 200);
+		uint32_t divisor = (1193182 + hz / 2) / hz;
 		outb(0x43, 0x34); outb(0x40, divisor & 0xFF); outb(0x40, divisor >> 8);
-		while (ticks < 200)
+		while (ticks < count)
 			sti_hlt();
-		puts("idle: slept through 200 ticks\n");
+		puts("idle: slept through ");
+		putdec(count);
+		puts(" ticks\n");
 		return 0;
 	}
 	uint64_t khz = tsc_khz(), total = khz * 2000, gap = khz / 5;  /* 200 us */
