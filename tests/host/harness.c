@@ -142,6 +142,23 @@ static int fuzz_exits(unsigned count, uint64_t seed)
 			if (fuzz_next() & 1)
 				e->msr = (uint32_t)(0x800 + fuzz_next() % 0x100);   /* x2APIC */
 		}
+		/* Half the nested page faults aim at the APICs or unclaimed space
+		 * with random instruction bytes at a RIP in RAM, flat 32-bit code:
+		 * the decoder, the emulation and the MMIO devices see them. */
+		if (e->reason == EXIT_NESTED_PAGE_FAULT && (fuzz_next() & 1)) {
+			uint64_t pick = fuzz_next() % 3;
+			e->gpa = (pick == 0 ? 0xFEE00000ull : pick == 1 ? 0xFEC00000ull : 0xF0000000ull) + fuzz_next() % 0x1000;
+			e->rip = 0x1000 + fuzz_next() % 0x1000;
+			e->cs.base = 0;
+			e->cs.attributes = 0xC9B;
+			e->cs.limit = 0xFFFFFFFF;
+			e->cr0 = 0x11;
+			e->access &= ~(uint64_t)EXIT_ACCESS_EXECUTE;
+			for (unsigned k = 0; k < 16; k++)
+				ram[e->rip + k] = (uint8_t)fuzz_next();
+			if (fuzz_next() & 1)
+				ram[e->rip] = (uint8_t)(0x88 + fuzz_next() % 4);   /* a MOV, often */
+		}
 		/* The exit handler reads ECX for an MSR; keep it the same MSR. */
 		if (e->reason == EXIT_MSR_READ || e->reason == EXIT_MSR_WRITE)
 			e->gpr[RCX] = e->msr;
