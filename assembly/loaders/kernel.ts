@@ -1,4 +1,6 @@
 // Loading a guest's kernel: which format it is, then the loader for it.
+//   - the setup header's "HdrS" at 0x202: a Linux bzImage (bzimage.ts),
+//     entered in 64-bit mode;
 //   - a multiboot header in the first 8 KiB: a multiboot (v1) kernel
 //     (multiboot.ts), a.out kludge or ELF32;
 //   - ELF without one: refused (we would not know how to enter it);
@@ -16,6 +18,7 @@ import { checkPlacement, copyModuleToRam } from "./guest_ram";
 import {
   findMultibootHeader, loadMultiboot, MultibootGuest, MULTIBOOT_SEARCH_BYTES, MULTIBOOT_BOOTLOADER_MAGIC,
 } from "./multiboot";
+import { isBzImage, loadBzImage, BzImageGuest } from "./bzimage";
 import { buildAcpiTables, ACPI_MAX_VCPUS, ACPI_RSDP_ADDRESS } from "../acpi/tables";
 import { appendAddress } from "../lib/address";
 
@@ -27,6 +30,8 @@ export const MIN_GUEST_RAM: u64 = 2 << 20;
 const WINDOW: usize = memory.data(MULTIBOOT_SEARCH_BYTES, 16);
 const image = changetype<LoadedImage>(memory.data(offsetof<LoadedImage>(), 16));
 const guest = changetype<MultibootGuest>(memory.data(offsetof<MultibootGuest>(), 16));
+// What the bzImage loader chose (load address, initrd), for the specs.
+export const linux = changetype<BzImageGuest>(memory.data(offsetof<BzImageGuest>(), 16));
 
 // Loads the kernel (and initrd) of a guest with `memoryBytes` of RAM and the
 // given command line, and fills `state` for its first entry.
@@ -51,6 +56,12 @@ export function loadKernel(platform: Platform, memoryBytes: u64, cmdline: usize,
     return false;
   }
 
+  if (isBzImage(WINDOW, windowLength)) {
+    linux.memoryBytes = memoryBytes;
+    linux.cmdline = cmdline;
+    linux.cmdlineLength = cmdlineLength;
+    return loadBzImage(platform, WINDOW, windowLength, size, linux, state, why);
+  }
   let headerOffset = findMultibootHeader(WINDOW, windowLength);
   if (headerOffset >= 0) {
     guest.memoryBytes = memoryBytes;
