@@ -36,6 +36,9 @@ export const MSR_IA32_VMX_BASIC: u32 = 0x480;
 export const MSR_EFER: u32 = 0xc0000080;
 export const MSR_TSC_AUX: u32 = 0xc0000103;
 export const MSR_K7_HWCR: u32 = 0xc0010015;
+// AMD's northbridge configuration (NB_CFG): Linux reads and sets it on
+// family 10h-17h parts; nothing behind it here, so it reads 0.
+export const MSR_AMD64_NB_CFG: u32 = 0xc001001f;
 export const MSR_VM_CR: u32 = 0xc0010114;
 export const MSR_VM_HSAVE_PA: u32 = 0xc0010117;
 
@@ -123,6 +126,7 @@ export class MsrFile {
       case MSR_IA32_MTRRCAP:
       case MSR_IA32_BIOS_SIGN_ID:
       case MSR_IA32_PLATFORM_ID:
+      case MSR_AMD64_NB_CFG:
       case MSR_K7_HWCR: { this.value = 0; return true; }
       default: return false;
     }
@@ -159,6 +163,7 @@ export class MsrFile {
       case MSR_IA32_TSC:
       case MSR_IA32_MISC_ENABLE:
       case MSR_IA32_BIOS_SIGN_ID:
+      case MSR_AMD64_NB_CFG:
       case MSR_K7_HWCR: return true;
       // Read-only: #GP, as on hardware.
       default: return false;
