@@ -38,7 +38,7 @@ HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
 # Keep the unoptimised Wasm: it is what a reader compares against.
 .SECONDARY:
 
-.PHONY: all deps core elf guests iso run test test-unit test-host test-boot clean check-config
+.PHONY: all deps core elf guests iso run test test-unit test-host test-boot test-slow clean check-config
 all: iso
 
 deps:
@@ -121,6 +121,11 @@ test-host: core guests
 
 test-boot: elf $(BUILD)/supervisor.wasm guests
 	node --test --test-concurrency=1 tests/boot/*.test.mjs
+
+# Longer than CI's budget allows in `make test`: Debian's own kernel
+# (scripts/linux-guest fetches it from Debian's packages).
+test-slow: deps elf $(BUILD)/supervisor.wasm guests
+	node --test --test-concurrency=1 tests/boot/*.slow.mjs
 
 clean:
 	rm -rf $(BUILD)

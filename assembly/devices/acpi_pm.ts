@@ -34,7 +34,10 @@ export const PM1_PWRBTN_EN: u32 = 0x0100;
 // GBL_EN (bit 5) is kept so an OS can enable the Global Lock event (ACPI
 // 6.5, 5.2.10.1): no firmware ever takes the lock, so GBL_STS never sets.
 export const PM1_GBL_EN: u32 = 0x0020;
-const ENABLE_BITS: u32 = PM1_TMR_EN | PM1_GBL_EN | PM1_PWRBTN_EN;
+// RTC_EN (bit 10) likewise: Linux's rtc-cmos enables the RTC fixed event;
+// the RTC raises its alarms on IRQ 8 instead, so RTC_STS never sets.
+export const PM1_RTC_EN: u32 = 0x0400;
+const ENABLE_BITS: u32 = PM1_TMR_EN | PM1_GBL_EN | PM1_PWRBTN_EN | PM1_RTC_EN;
 // PM1_CNT (Table 4.13).
 export const PM1_SCI_EN: u32 = 0x0001;
 export const PM1_BM_RLD: u32 = 0x0002;

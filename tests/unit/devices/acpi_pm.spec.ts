@@ -1,5 +1,5 @@
 import {
-  AcpiPm, PM1_TMR_STS, PM1_PWRBTN_STS, PM1_WAK_STS, PM1_TMR_EN, PM1_PWRBTN_EN, PM1_GBL_EN, PM1_SCI_EN, PM1_SLP_EN,
+  AcpiPm, PM1_TMR_STS, PM1_PWRBTN_STS, PM1_WAK_STS, PM1_TMR_EN, PM1_PWRBTN_EN, PM1_GBL_EN, PM1_RTC_EN, PM1_SCI_EN, PM1_SLP_EN,
   PM1_SLP_TYP_SHIFT,
 } from "../../../assembly/devices/acpi_pm";
 import { PM_TIMER_HZ, SLP_TYP_S5, IRQ_SCI } from "../../../assembly/devices/pc_layout";
@@ -136,7 +136,7 @@ describe("the ACPI PM1 event block", () => {
   it("keeps only the enable bits it has", () => {
     let pm = newPm();
     pm.writeEvent(2, 2, 0xffff);
-    expect(pm.readEvent(2, 2)).toBe(PM1_TMR_EN | PM1_GBL_EN | PM1_PWRBTN_EN);
+    expect(pm.readEvent(2, 2)).toBe(PM1_TMR_EN | PM1_GBL_EN | PM1_PWRBTN_EN | PM1_RTC_EN);
   });
 });
 
