@@ -23,6 +23,7 @@ export const BOOT_XCR0: u64 = 0x1;      // x87 only, the power-on XCR0
 
 // Fills `state` for an entry at `entry` with EAX and EBX as given (the
 // Multiboot magic and info address; 0 and 0 for a flat binary).
+// (setFlatSegments, below, is shared with the 64-bit entry of bzimage.ts.)
 export function setProtectedModeEntry(state: VcpuState, entry: u64, eax: u32, ebx: u32): void {
   memory.fill(changetype<usize>(state), 0, <usize>VCPU_STATE_BYTES);
   state.rax = eax;
@@ -36,39 +37,42 @@ export function setProtectedModeEntry(state: VcpuState, entry: u64, eax: u32, eb
   state.efer = 0;
   state.xcr0 = BOOT_XCR0;
 
-  state.csSelector = BOOT_CODE_SELECTOR;
-  state.csAttributes = BOOT_CODE_ATTRIBUTES;
-  state.csLimit = 0xffffffff;
-  state.csBase = 0;
-
-  state.dsSelector = BOOT_DATA_SELECTOR;
-  state.dsAttributes = BOOT_DATA_ATTRIBUTES;
-  state.dsLimit = 0xffffffff;
-  state.esSelector = BOOT_DATA_SELECTOR;
-  state.esAttributes = BOOT_DATA_ATTRIBUTES;
-  state.esLimit = 0xffffffff;
-  state.ssSelector = BOOT_DATA_SELECTOR;
-  state.ssAttributes = BOOT_DATA_ATTRIBUTES;
-  state.ssLimit = 0xffffffff;
-  state.fsSelector = BOOT_DATA_SELECTOR;
-  state.fsAttributes = BOOT_DATA_ATTRIBUTES;
-  state.fsLimit = 0xffffffff;
-  state.gsSelector = BOOT_DATA_SELECTOR;
-  state.gsAttributes = BOOT_DATA_ATTRIBUTES;
-  state.gsLimit = 0xffffffff;
-
-  state.trSelector = 0;
-  state.trAttributes = BOOT_TR_ATTRIBUTES;
-  state.trLimit = 0xffff;
-  state.trBase = 0;
-  state.ldtrSelector = 0;
-  state.ldtrAttributes = BOOT_LDTR_ATTRIBUTES;
-  state.ldtrLimit = 0xffff;
-  state.ldtrBase = 0;
+  setFlatSegments(state, BOOT_CODE_SELECTOR, BOOT_CODE_ATTRIBUTES, BOOT_DATA_SELECTOR, BOOT_DATA_ATTRIBUTES);
 
   // Undefined for a multiboot kernel, which must load its own.
   state.gdtrBase = 0;
   state.gdtrLimit = 0xffff;
   state.idtrBase = 0;
   state.idtrLimit = 0xffff;
+}
+
+// Flat segments with base 0 and a 4 GiB limit, as every boot protocol
+// here hands them over: CS from `codeSelector`, DS/ES/SS/FS/GS from
+// `dataSelector`; no TSS or LDT in the guest, but VT-x refuses an entry
+// without a usable TR (SDM vol. 3C, 26.3.1.2), so both get minimal
+// attributes. The state must be zeroed before (bases and selectors 0).
+export function setFlatSegments(state: VcpuState, codeSelector: u16, codeAttributes: u16,
+                                dataSelector: u16, dataAttributes: u16): void {
+  state.csSelector = codeSelector;
+  state.csAttributes = codeAttributes;
+  state.csLimit = 0xffffffff;
+  state.dsSelector = dataSelector;
+  state.dsAttributes = dataAttributes;
+  state.dsLimit = 0xffffffff;
+  state.esSelector = dataSelector;
+  state.esAttributes = dataAttributes;
+  state.esLimit = 0xffffffff;
+  state.ssSelector = dataSelector;
+  state.ssAttributes = dataAttributes;
+  state.ssLimit = 0xffffffff;
+  state.fsSelector = dataSelector;
+  state.fsAttributes = dataAttributes;
+  state.fsLimit = 0xffffffff;
+  state.gsSelector = dataSelector;
+  state.gsAttributes = dataAttributes;
+  state.gsLimit = 0xffffffff;
+  state.trAttributes = BOOT_TR_ATTRIBUTES;
+  state.trLimit = 0xffff;
+  state.ldtrAttributes = BOOT_LDTR_ATTRIBUTES;
+  state.ldtrLimit = 0xffff;
 }

@@ -23,7 +23,7 @@ import { Platform, MODULE_KERNEL, MODULE_INITRD, NO_MODULE } from "../guest/plat
 import { VcpuState, VCPU_STATE_BYTES } from "../vcpu/exit_record";
 import { RSDP_ADDRESS } from "../devices/pc_layout";
 import { copyModuleToRam, alignUp, PAGE_BYTES, RESERVED_END, BOOT_DATA_CEILING } from "./guest_ram";
-import { BOOT_TR_ATTRIBUTES, BOOT_LDTR_ATTRIBUTES, BOOT_RFLAGS, BOOT_XCR0 } from "./boot_state";
+import { BOOT_RFLAGS, BOOT_XCR0, setFlatSegments } from "./boot_state";
 import {
   ZERO_PAGE_BYTES, HDR_START, HDR_SETUP_SECTS, HDR_SYSSIZE, HDR_BOOT_FLAG, HDR_JUMP, HDR_MAGIC, HDR_VERSION,
   HDR_TYPE_OF_LOADER, HDR_LOADFLAGS, HDR_CODE32_START, HDR_RAMDISK_IMAGE, HDR_RAMDISK_SIZE, HDR_HEAP_END_PTR,
@@ -342,31 +342,7 @@ export function setLongModeEntry(state: VcpuState, entry: u64, zeroPage: u64): v
   state.efer = BOOT64_EFER;
   state.xcr0 = BOOT_XCR0;
 
-  state.csSelector = BOOT64_CODE_SELECTOR;
-  state.csAttributes = BOOT64_CODE_ATTRIBUTES;
-  state.csLimit = 0xffffffff;
-  state.dsSelector = BOOT64_DATA_SELECTOR;
-  state.dsAttributes = BOOT64_DATA_ATTRIBUTES;
-  state.dsLimit = 0xffffffff;
-  state.esSelector = BOOT64_DATA_SELECTOR;
-  state.esAttributes = BOOT64_DATA_ATTRIBUTES;
-  state.esLimit = 0xffffffff;
-  state.ssSelector = BOOT64_DATA_SELECTOR;
-  state.ssAttributes = BOOT64_DATA_ATTRIBUTES;
-  state.ssLimit = 0xffffffff;
-  state.fsSelector = BOOT64_DATA_SELECTOR;
-  state.fsAttributes = BOOT64_DATA_ATTRIBUTES;
-  state.fsLimit = 0xffffffff;
-  state.gsSelector = BOOT64_DATA_SELECTOR;
-  state.gsAttributes = BOOT64_DATA_ATTRIBUTES;
-  state.gsLimit = 0xffffffff;
-
-  // No TSS or LDT in the guest, but VT-x refuses an entry without a busy
-  // TSS in TR (SDM vol. 3C, 26.3.1.2); type 0xB is the 64-bit busy TSS.
-  state.trAttributes = BOOT_TR_ATTRIBUTES;
-  state.trLimit = 0xffff;
-  state.ldtrAttributes = BOOT_LDTR_ATTRIBUTES;
-  state.ldtrLimit = 0xffff;
+  setFlatSegments(state, BOOT64_CODE_SELECTOR, BOOT64_CODE_ATTRIBUTES, BOOT64_DATA_SELECTOR, BOOT64_DATA_ATTRIBUTES);
 
   state.gdtrBase = GDT_ADDRESS;
   state.gdtrLimit = GDT_BYTES - 1;
