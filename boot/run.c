@@ -192,41 +192,39 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 	return action;
 }
 
-/* All of this CPU's guests wait: wake those that are due or have input,
- * else halt the CPU until the first is due (at most a slice, so typed
- * input is still polled). Returns once at least one guest was woken. */
+/* Wakes the waiting guests of this CPU that are due (their deadline passed,
+ * or input came for them); answers whether any was. *first is lowered to
+ * the earliest deadline among those that still wait. */
+static bool wake_due(unsigned cpu_index, uint64_t *first)
+{
+	uint64_t now = tsc_read();
+	bool woke = false;
+	for (unsigned g = 0; g < guest_total; g++) {
+		if (guest_cpu[g] != cpu_index || !runs[g].live || !runs[g].waiting)
+			continue;
+		if (runs[g].deadline <= now || console_input_pending(g)) {
+			core_schedule_wake(g);
+			woke = true;
+		} else if (runs[g].deadline < *first) {
+			*first = runs[g].deadline;
+		}
+	}
+	return woke;
+}
+
+/* All of this CPU's guests wait: halt the CPU until the first of them is
+ * due (at most a slice, so typed input is still polled). Returns once at
+ * least one guest was woken. */
 static void idle_until_wake(unsigned cpu_index)
 {
 	for (;;) {
-		uint64_t now = tsc_read(), first = now + slice_cycles;
-		bool woke = false;
+		uint64_t first = tsc_read() + slice_cycles;
 		console_input_poll();
-		for (unsigned g = 0; g < guest_total; g++) {
-			if (guest_cpu[g] != cpu_index || !runs[g].live || !runs[g].waiting)
-				continue;
-			if (runs[g].deadline <= now || console_input_pending(g)) {
-				core_schedule_wake(g);
-				woke = true;
-			} else if (runs[g].deadline < first) {
-				first = runs[g].deadline;
-			}
-		}
-		if (woke)
+		if (wake_due(cpu_index, &first))
 			return;
 		lapic_timer_arm(first);
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 	}
-}
-
-/* Wakes the waiting guests of this CPU that are due, before a scheduling
- * decision (a busy CPU must not starve its sleepers). */
-static void wake_due(unsigned cpu_index)
-{
-	uint64_t now = tsc_read();
-	for (unsigned g = 0; g < guest_total; g++)
-		if (guest_cpu[g] == cpu_index && runs[g].live && runs[g].waiting &&
-		    (runs[g].deadline <= now || console_input_pending(g)))
-			core_schedule_wake(g);
 }
 
 /* A guest has stopped: print its statistics, then restart it by policy or
@@ -316,7 +314,8 @@ static void cpu_run(unsigned cpu_index)
 		if (action == ACTION_STOP)
 			action = finish_guest(g, stop_reason);
 		console_input_poll();
-		wake_due(cpu_index);
+		uint64_t unused = NO_DEADLINE;
+		wake_due(cpu_index, &unused);   /* a busy CPU must not starve its sleepers */
 		last = current;
 		current = core_schedule_next_on(cpu_index, current, action);
 	}

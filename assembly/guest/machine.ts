@@ -256,25 +256,30 @@ const line = new TextWriter(LINE, LINE_BYTES - 1);
 // Starts "[hv] guest <name> stopped: " and answers the writer, for the
 // reason to be appended.
 export function beginStopLine(machine: Machine): TextWriter {
+  return beginGuestLine(machine).text(" stopped: ");
+}
+
+// Starts "[hv] guest <name>" (the name cut to STOP_NAME_BYTES).
+function beginGuestLine(machine: Machine): TextWriter {
   let state = machine.state;
   let nameLength = state.nameLength < STOP_NAME_BYTES ? state.nameLength : STOP_NAME_BYTES;
-  line.clear().text("[hv] guest ").bytes(state.name, nameLength);
-  return line.text(" stopped: ");
+  return line.clear().text("[hv] guest ").bytes(state.name, nameLength);
+}
+
+// Prints the line in the writer, with its newline (there is room for it).
+function writeLine(platform: Platform): void {
+  store<u8>(LINE + <usize>line.length, 0x0a);
+  platform.consoleWrite(LINE, line.length + 1);
 }
 
 // Prints the line begun by beginStopLine, after everything the guest wrote
 // to its console (a partial line too): its last words come first.
 export function printStopLine(machine: Machine, platform: Platform): void {
   machine.console.flush(platform);
-  store<u8>(LINE + <usize>line.length, 0x0a);
-  platform.consoleWrite(LINE, line.length + 1);
+  writeLine(platform);
   if (!machine.state.loaded) return;
-  let state = machine.state;
-  let nameLength = state.nameLength < STOP_NAME_BYTES ? state.nameLength : STOP_NAME_BYTES;
-  appendExitStats(line.clear().text("[hv] guest ").bytes(state.name, nameLength).text(" exits: "),
-                  machine.mmio.unclaimedReads + machine.mmio.unclaimedWrites);
-  store<u8>(LINE + <usize>line.length, 0x0a);
-  platform.consoleWrite(LINE, line.length + 1);
+  appendExitStats(beginGuestLine(machine).text(" exits: "), machine.mmio.unclaimedReads + machine.mmio.unclaimedWrites);
+  writeLine(platform);
 }
 
 // Whether a device asked for a reset of the machine (the exit handler acts
@@ -286,14 +291,8 @@ export function resetRequested(machine: Machine): bool {
 // A reset: the guest ends here and the stub starts it again, fresh, from
 // the same config ("[hv] guest <name> rebooted"; not a crash).
 export function rebootGuest(record: ExitRecord, machine: Machine, platform: Platform): void {
-  let state = machine.state;
-  let nameLength = state.nameLength < STOP_NAME_BYTES ? state.nameLength : STOP_NAME_BYTES;
-  line.clear().text("[hv] guest ").bytes(state.name, nameLength).text(" rebooted");
-  markStopped(machine, StopReason.Reboot, 0);
-  record.action = ExitAction.Stop;
-  record.stopReason = <u32>StopReason.Reboot;
-  record.stopCode = 0;
-  printStopLine(machine, platform);
+  beginGuestLine(machine).text(" rebooted");
+  stopGuest(record, machine, platform, StopReason.Reboot, 0);
 }
 
 export function markStopped(machine: Machine, reason: StopReason, code: u64): void {

@@ -22,7 +22,5 @@ export function nextHostDeadline(machine: Machine): u64 {
   let deadline = earlier(earlier(machine.pit.deadline(), machine.rtc.deadline()),
                          earlier(machine.pm.deadline(), machine.lapic.deadline()));
   if (deadline == NO_DEADLINE) return NO_DEADLINE;
-  let host = deadline - <u64>machine.state.tscOffset;
-  // A deadline that wrapped below the offset is as good as now.
-  return host;
+  return deadline - <u64>machine.state.tscOffset;   // host TSC = guest TSC - offset
 }

@@ -441,6 +441,15 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	}
 }
 
+/* The interrupt window (APM vol. 2, 15.21.4): a virtual interrupt the
+ * guest takes as soon as its IF and shadow allow, intercepted before it is
+ * delivered (VINTR). */
+static void request_interrupt_window(struct vmcb *v)
+{
+	v->vintr |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_ALL;
+	v->intercept_misc1 |= INTERCEPT_VINTR;
+}
+
 static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 {
 	struct vmcb *v = vcpu->control;
@@ -466,12 +475,8 @@ static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		v->vintr = (v->vintr & ~V_TPR_MASK) | (e->cr8 & V_TPR_MASK);
 	if (e->inject & INJECT_VALID)
 		v->eventinj = (uint64_t)e->inject | (uint64_t)e->inject_error_code << 32;
-	/* The interrupt window (15.21.4): a virtual interrupt the guest takes
-	 * as soon as its IF and shadow allow, intercepted before delivery. */
-	if (e->request & REQUEST_INTERRUPT_WINDOW) {
-		v->vintr |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_ALL;
-		v->intercept_misc1 |= INTERCEPT_VINTR;
-	}
+	if (e->request & REQUEST_INTERRUPT_WINDOW)
+		request_interrupt_window(v);
 	/* The NMI window: NMIs are blocked until the handler's IRET. */
 	if ((e->request & REQUEST_NMI_WINDOW) && vcpu->nmi_blocked)
 		v->intercept_misc1 |= INTERCEPT_IRET;
@@ -479,9 +484,7 @@ static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 
 static void svm_vcpu_kick(struct arch_vcpu *vcpu)
 {
-	struct vmcb *v = vcpu->control;
-	v->vintr |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_ALL;
-	v->intercept_misc1 |= INTERCEPT_VINTR;
+	request_interrupt_window(vcpu->control);
 }
 
 const struct arch_backend svm_backend = {
