@@ -11,7 +11,7 @@ import { appendAddress } from "../lib/address";
 import { TextWriter } from "../lib/text";
 import {
   ExitRecord, ExitReason, ExitAction, StopReason, IoFlags, Access,
-  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0, NO_DEADLINE,
+  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0, DIRTY_CR2, DIRTY_CR8, NO_DEADLINE,
 } from "../vcpu/exit_record";
 import { guestCpuid } from "../vcpu/cpuid";
 import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
@@ -23,10 +23,8 @@ import { countExit } from "./exit_stats";
 import { EmulationResult, appendInstructionBytes } from "../x86/emulation";
 import { emulateMmio } from "../x86/mmio";
 import { emulateStringIo } from "../x86/string_io";
-import { DIRTY_CR2 } from "../vcpu/exit_record";
 import { deliverEvents } from "../vcpu/events";
-import { interruptPending as vcpuInterruptPending } from "../vcpu/interrupts";
-import { DIRTY_CR8 } from "../vcpu/exit_record";
+import { interruptPending as vcpuInterruptPending, nmiPending } from "../vcpu/interrupts";
 
 export const VECTOR_UD: u32 = 6;
 export const VECTOR_GP: u32 = 13;
@@ -302,7 +300,7 @@ function handleWake(record: ExitRecord, machine: Machine): void {
 
 // Whether the vCPU has an interrupt (or an NMI) to take.
 function interruptPending(machine: Machine): bool {
-  return vcpuInterruptPending(machine.lapic, machine.pic) || machine.lapic.nmiPending;
+  return vcpuInterruptPending(machine.lapic, machine.pic) || nmiPending(machine.lapic);
 }
 
 function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: Platform): void {
