@@ -3,6 +3,13 @@
 // have meant: a triple fault, a trap in its guest VMM instance, or a state
 // the CPU refused to enter. A guest that ends itself (the exit port) or
 // stops for another reason is not restarted.
+//
+// A triple fault is a crash that a PC answers with a reset (the CPU's
+// shutdown cycle resets the machine), and one a guest may mean: Linux's
+// `reboot=t` reboots by one. Restarted, it is a reboot: the guest boots
+// again fresh, as after any other reset, and the line says so ("rebooted
+// (triple fault, n of N)"). It still counts against max_restarts, so a
+// guest that triple-faults in a loop does not restart forever.
 
 import { StopReason } from "../vcpu/exit_record";
 
@@ -14,6 +21,13 @@ const RESTARTS: usize = memory.data(<i32>MAX_GUESTS * 4, 4);
 export function isCrash(reason: u32): bool {
   return reason == <u32>StopReason.TripleFault || reason == <u32>StopReason.VmmTrap ||
     reason == <u32>StopReason.InvalidState;
+}
+
+// Whether restarting a guest that crashed this way is the reboot a PC
+// would do by itself (a triple fault), rather than a restart only the
+// policy asks for (a VMM trap, an invalid state).
+export function restartIsReboot(reason: u32): bool {
+  return reason == <u32>StopReason.TripleFault;
 }
 
 export function crashPolicyReset(): void {

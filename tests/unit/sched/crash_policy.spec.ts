@@ -1,4 +1,4 @@
-import { crashPolicyReset, decideRestart, isCrash, restartsUsed } from "../../../assembly/sched/crash_policy";
+import { crashPolicyReset, decideRestart, isCrash, restartIsReboot, restartsUsed } from "../../../assembly/sched/crash_policy";
 import { StopReason } from "../../../assembly/vcpu/exit_record";
 
 describe("crash policy", () => {
@@ -15,6 +15,27 @@ describe("crash policy", () => {
     expect(isCrash(<u32>StopReason.Halted)).toBe(false);
     expect(isCrash(<u32>StopReason.OutsideRam)).toBe(false);
     expect(isCrash(<u32>StopReason.LoadFailed)).toBe(false);
+  });
+
+  it("calls only a triple fault's restart a reboot (a PC resets on one)", () => {
+    expect(restartIsReboot(<u32>StopReason.TripleFault)).toBe(true);
+    expect(restartIsReboot(<u32>StopReason.VmmTrap)).toBe(false);
+    expect(restartIsReboot(<u32>StopReason.InvalidState)).toBe(false);
+    expect(restartIsReboot(<u32>StopReason.Reboot)).toBe(false);
+  });
+
+  it("counts triple faults against max_restarts, so a guest faulting in a loop stops", () => {
+    let restarts = 0;
+    for (let i = 0; i < 100; i++) {
+      if (decideRestart(5, <u32>StopReason.TripleFault, true, 3) == 0) break;
+      restarts++;
+    }
+    expect(restarts).toBe(3);
+    expect(restartsUsed(5)).toBe(3);
+  });
+
+  it("does not restart a guest that powered off", () => {
+    expect(decideRestart(0, <u32>StopReason.PowerOff, true, 9)).toBe(0);
   });
 
   it("never restarts a guest whose on_crash is stop", () => {
