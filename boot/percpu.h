@@ -26,7 +26,7 @@ struct cpu {
 	void *arch_host_save;        /* SVM: VM_HSAVE_PA page; VMX: VMXON region */
 	void *arch_host_state;       /* SVM: the host's VMSAVE area */
 	void *arch_current;          /* VMX: the VMCS loaded on this CPU */
-	int fpu_owner;               /* guest whose FPU state the CPU holds, -1 */
+	struct guest_fpu *fpu_owner; /* the vCPU FPU state the CPU holds, NULL */
 	uint8_t *stack_top;
 };
 _Static_assert(__builtin_offsetof(struct cpu, wasm_frame) == 8, "wasm-rt.h relies on it");

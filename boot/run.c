@@ -18,12 +18,21 @@
 #include "percpu.h"
 #include "arch/vcpu.h"
 
-struct guest_run {
-	bool live;                 /* has a vCPU and RAM */
-	bool waiting;              /* halted (ACTION_WAIT) until `deadline` or input */
-	uint64_t deadline;         /* host TSC of its next timer event, NO_DEADLINE */
+/* One vCPU: its VMCB/VMCS and its FPU/SSE/AVX state and XCR0. */
+struct vcpu_run {
 	struct arch_vcpu vcpu;
-	struct guest_fpu fpu;      /* its FPU/SSE/AVX state and XCR0 */
+	struct guest_fpu fpu;
+	bool created;              /* vcpu has its VMCB/VMCS */
+};
+
+struct guest_run {
+	bool live;                 /* has its vCPUs and RAM */
+	bool waiting;              /* every vCPU halted: until `deadline` or input */
+	uint64_t deadline;         /* host TSC of its next timer event, NO_DEADLINE */
+	unsigned vcpus;
+	int current;               /* the vCPU that ran last (-1: none yet) */
+	struct vcpu_run *vcpu;     /* `vcpus` of them, in pages of their own */
+	unsigned vcpu_pages;
 	bool cmos_kept;            /* rebooting: cmos holds its CMOS RAM */
 	uint8_t cmos[CORE_CMOS_BYTES];
 	uint64_t started_tsc;
@@ -42,15 +51,21 @@ static volatile uint32_t cpus_preparing;
 static uint64_t ready_t0;
 
 /* The host never touches the FPU, so a CPU's FPU state belongs to the last
- * guest it ran: switch it only when the next guest is another one. */
-static void fpu_switch_to(int guest)
+ * vCPU it ran: switch it only when the next vCPU is another one. */
+static void fpu_switch_to(struct guest_fpu *fpu)
 {
 	struct cpu *cpu = this_cpu();
-	if (cpu->fpu_owner == guest)
+	if (cpu->fpu_owner == fpu)
 		return;
-	int owner = cpu->fpu_owner;
-	guest_fpu_switch(owner >= 0 && runs[owner].live ? &runs[owner].fpu : NULL, &runs[guest].fpu);
-	cpu->fpu_owner = guest;
+	guest_fpu_switch(cpu->fpu_owner, fpu);
+	cpu->fpu_owner = fpu;
+}
+
+/* Forgets this CPU's copy of `fpu` (its owner is going away). */
+static void fpu_disown(struct guest_fpu *fpu)
+{
+	if (this_cpu()->fpu_owner == fpu)
+		this_cpu()->fpu_owner = NULL;
 }
 
 const struct arch_backend *arch_select(char *why, unsigned why_size)
@@ -69,16 +84,27 @@ const struct arch_backend *arch_select(char *why, unsigned why_size)
 	return NULL;
 }
 
-/* Drops the guest's vCPU, instance, tables and RAM. */
+/* Drops vCPU v's VMCB/VMCS and FPU state. */
+static void release_vcpu(struct vcpu_run *r)
+{
+	if (r->created)
+		backend->vcpu_destroy(&r->vcpu);
+	r->created = false;
+	fpu_disown(&r->fpu);
+	guest_fpu_release(&r->fpu);
+}
+
+/* Drops the guest's vCPUs, instance, tables and RAM. */
 static void release_guest(unsigned g)
 {
-	if (runs[g].live) {
-		backend->vcpu_destroy(&runs[g].vcpu);
-		runs[g].live = false;
+	struct guest_run *run = &runs[g];
+	if (run->vcpu) {
+		for (unsigned v = 0; v < run->vcpus; v++)
+			release_vcpu(&run->vcpu[v]);
+		pmm_free(run->vcpu, run->vcpu_pages);
+		run->vcpu = NULL;
 	}
-	guest_fpu_release(&runs[g].fpu);
-	if (this_cpu()->fpu_owner == (int)g)
-		this_cpu()->fpu_owner = -1;
+	run->live = false;
 	core_guest_release(g);
 }
 
@@ -88,108 +114,184 @@ static void stop_guest(unsigned g)
 	core_schedule_stopped(g);
 }
 
+/* vCPU v of guest g from the core's first state for it (the loader's, or
+ * a STARTUP IPI's): a fresh VMCB/VMCS and the FPU's reset state, on the
+ * CPU that runs it (a VMCS holds that CPU's host state). */
+static bool create_vcpu(unsigned g, unsigned v, char *why, unsigned why_size)
+{
+	struct guest_run *run = &runs[g];
+	struct vcpu_run *r = &run->vcpu[v];
+	struct arch_guest_tables tables;
+	release_vcpu(r);
+	core_guest_tables(g, &tables);
+	memset(&r->vcpu, 0, sizeof r->vcpu);
+	r->vcpu.backend = backend;
+	r->vcpu.asid = g * CORE_MAX_VCPUS + v + 1;  /* vCPUs of a guest differ in CR3 */
+	r->vcpu.pause_exits = run->vcpus > 1;
+	if (!guest_fpu_init(&r->fpu)) {
+		ksnprintf(why, why_size, "no memory for its XSAVE area");
+		return false;
+	}
+	if (!backend->vcpu_create(&r->vcpu, &tables, core_guest_initial_state(g, v), why, why_size))
+		return false;
+	r->created = true;
+	return true;
+}
+
 /* Everything a guest needs before its first entry, on the CPU that will
- * run it (a VMCS holds that CPU's host state). False: it is stopped (and
- * the reason was printed). */
+ * run it. False: it is stopped (and the reason was printed). */
 static bool prepare_guest(unsigned g)
 {
 	char why[160];
 	const char *name = core_guest_name(g);
+	struct guest_run *run = &runs[g];
 	wasm_rt_trap_t trap = core_guest_start(g, why, sizeof why);
 	if (trap != WASM_RT_TRAP_NONE) {
 		if (why[0])
 			kprintf("[hv] guest %s stopped: %s\n", name, why);
 		return false;
 	}
-	if (runs[g].cmos_kept) {
-		core_guest_cmos(g, runs[g].cmos, false);
-		runs[g].cmos_kept = false;
+	if (run->cmos_kept) {
+		core_guest_cmos(g, run->cmos, false);
+		run->cmos_kept = false;
 	}
-	struct arch_guest_tables tables;
-	core_guest_tables(g, &tables);
-	struct arch_vcpu *vcpu = &runs[g].vcpu;
-	memset(vcpu, 0, sizeof *vcpu);
-	vcpu->backend = backend;
-	vcpu->asid = g + 1;
-	if (!guest_fpu_init(&runs[g].fpu)) {
-		kprintf("[hv] guest %s stopped: no memory for its XSAVE area\n", name);
+	run->vcpus = core_guest_vcpus(g);
+	run->vcpu_pages = (run->vcpus * sizeof(struct vcpu_run) + PAGE_SIZE - 1) / PAGE_SIZE;
+	run->vcpu = pmm_alloc(run->vcpu_pages, PAGE_SIZE);
+	if (!run->vcpu) {
+		kprintf("[hv] guest %s stopped: no memory for its %u vCPUs\n", name, run->vcpus);
 		core_guest_release(g);
 		return false;
 	}
-	if (!backend->vcpu_create(vcpu, &tables, core_guest_initial_state(g), why, sizeof why)) {
+	/* vCPU 0 now; the others when a STARTUP IPI starts them. */
+	if (!create_vcpu(g, 0, why, sizeof why)) {
 		kprintf("[hv] guest %s stopped: %s\n", name, why);
-		guest_fpu_release(&runs[g].fpu);
-		core_guest_release(g);
+		release_guest(g);
 		return false;
 	}
-	runs[g].live = true;
-	runs[g].waiting = false;
-	runs[g].deadline = NO_DEADLINE;
-	runs[g].started_tsc = tsc_read();
-	runs[g].core_cycles = 0;
+	run->live = true;
+	run->waiting = false;
+	run->current = -1;
+	run->deadline = NO_DEADLINE;
+	run->started_tsc = tsc_read();
+	run->core_cycles = 0;
 	return true;
 }
 
-/* Has guest `g`'s VMM instance answer the exit in its record, then applies
- * the answer (unless it stops the guest or makes it wait). */
-static enum exit_action answer_exit(unsigned g, uint32_t *stop_reason)
+static enum exit_action vmm_trapped(unsigned g, wasm_rt_trap_t trap, const struct exit_record *exit,
+				    uint32_t *stop_reason)
 {
-	struct exit_record *exit = core_guest_exit_record(g);
+	*stop_reason = STOP_VMM_TRAP;
+	kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
+		core_guest_name(g), wasm_rt_strerror(trap),
+		(unsigned long long)(exit ? exit->rip : 0), exit ? exit->reason : 0);
+	return ACTION_STOP;
+}
+
+/* Writes the core's answer in vCPU v's record back into the vCPU. */
+static void apply_answer(unsigned g, unsigned v, const struct exit_record *exit)
+{
+	struct vcpu_run *r = &runs[g].vcpu[v];
+	if (exit->dirty & DIRTY_XCR0)
+		guest_fpu_set_xcr0(&r->fpu, exit->xcr0, this_cpu()->fpu_owner == &r->fpu);
+	backend->vcpu_apply(&r->vcpu, exit);
+}
+
+/* Has guest g's VMM instance answer vCPU v's exit, then applies the answer
+ * (unless it stops the guest or halts the vCPU). */
+static enum exit_action answer_exit(unsigned g, unsigned v, uint32_t *stop_reason)
+{
+	struct exit_record *exit = core_guest_exit_record(g, v);
 	uint64_t t0 = tsc_read();
-	wasm_rt_trap_t trap = core_guest_handle_exit(g);
+	wasm_rt_trap_t trap = core_guest_handle_exit(g, v);
 	runs[g].core_cycles += tsc_read() - t0;
 	*stop_reason = exit->stop_reason;
-	if (trap != WASM_RT_TRAP_NONE) {
-		*stop_reason = STOP_VMM_TRAP;
-		kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
-			core_guest_name(g), wasm_rt_strerror(trap),
-			(unsigned long long)exit->rip, exit->reason);
-		return ACTION_STOP;
-	}
-	runs[g].deadline = exit->deadline;
+	if (trap != WASM_RT_TRAP_NONE)
+		return vmm_trapped(g, trap, exit, stop_reason);
 	enum exit_action action = exit->action;
-	if (action == ACTION_WAIT) {
-		runs[g].waiting = true;     /* the record stays as it is until the wake */
-	} else if (action != ACTION_STOP) {
-		if (exit->dirty & DIRTY_XCR0)
-			guest_fpu_set_xcr0(&runs[g].fpu, exit->xcr0, this_cpu()->fpu_owner == (int)g);
-		backend->vcpu_apply(&runs[g].vcpu, exit);
-	}
+	if (action != ACTION_STOP && action != ACTION_WAIT)
+		apply_answer(g, v, exit);
 	return action;
 }
 
-/* Runs `g` until it yields, waits, stops, or its time slice ends. Returns
- * what ended it; *stop_reason is set for ACTION_STOP. */
+/* The vCPU of g to run next (after the one that ran last), made ready:
+ * started, or its HLT's end applied. -1: all halted (the guest waits);
+ * -2: the guest stopped (*stop_reason). */
+static int pick_vcpu(unsigned g, uint32_t *stop_reason)
+{
+	struct guest_run *run = &runs[g];
+	char why[160];
+	int next;
+	uint64_t t0 = tsc_read();
+	wasm_rt_trap_t trap = core_guest_next_vcpu(g, run->current, &next);
+	run->core_cycles += tsc_read() - t0;
+	if (trap != WASM_RT_TRAP_NONE) {
+		vmm_trapped(g, trap, NULL, stop_reason);
+		return -2;
+	}
+	if (next == CORE_NEXT_VCPU_NONE) {
+		run->deadline = core_guest_deadline(g);
+		return -1;
+	}
+	unsigned v = (unsigned)next & 0xff;
+	if (next & CORE_NEXT_VCPU_LOAD) {
+		if (!create_vcpu(g, v, why, sizeof why)) {
+			kprintf("[hv] guest %s stopped: vCPU %u: %s\n", core_guest_name(g), v, why);
+			*stop_reason = STOP_UNSUPPORTED;
+			return -2;
+		}
+	} else if (next & CORE_NEXT_VCPU_APPLY) {
+		apply_answer(g, v, core_guest_exit_record(g, v));
+	}
+	run->current = (int)v;
+	return (int)v;
+}
+
+/* Runs g's vCPUs until the guest yields, waits, stops, or its time slice
+ * ends: one vCPU at a time, the core naming the next when one halts or
+ * gives way. Returns what ended it; *stop_reason is set for ACTION_STOP. */
 static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 {
-	struct exit_record *exit = core_guest_exit_record(g);
-	enum exit_action action = ACTION_RESUME;
+	struct guest_run *run = &runs[g];
 	uint64_t slice_end = tsc_read() + slice_cycles;
-	fpu_switch_to((int)g);
-	if (runs[g].waiting) {
-		/* Woken: the core answers the HLT it made wait, with what is
-		 * pending now (typed input first: it may be what woke it). */
-		runs[g].waiting = false;
-		console_input_deliver(g);
-		exit->reason = EXIT_WAKE;
-		action = answer_exit(g, stop_reason);
-	}
-	while (action == ACTION_RESUME) {
-		/* Typed bytes raise the UART's interrupt between exits: have the
-		 * guest exit as soon as it can take it. */
-		if (console_input_deliver(g))
-			backend->vcpu_kick(&runs[g].vcpu);
-		lapic_timer_arm(runs[g].deadline < slice_end ? runs[g].deadline : slice_end);
-		backend->vcpu_run(&runs[g].vcpu, exit);
-		guest_fpu_sync_xcr0(&runs[g].fpu);
-		exit->xcr0 = runs[g].fpu.xcr0;
-		if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
-			host_interrupt_window();
-		action = answer_exit(g, stop_reason);
+	/* Typed input first: it may be what woke the guest. */
+	console_input_deliver(g);
+	run->waiting = false;
+	for (;;) {
+		/* Each slice starts with the next vCPU in turn. */
+		int v = pick_vcpu(g, stop_reason);
+		if (v == -2)
+			return ACTION_STOP;
+		if (v == -1) {
+			run->waiting = true;
+			return ACTION_WAIT;
+		}
+		struct vcpu_run *r = &run->vcpu[v];
+		struct exit_record *exit = core_guest_exit_record(g, (unsigned)v);
+		fpu_switch_to(&r->fpu);
+		enum exit_action action = ACTION_RESUME;
+		while (action == ACTION_RESUME) {
+			/* Typed bytes raise the UART's interrupt between exits:
+			 * have the guest exit as soon as it can take it. */
+			if (console_input_deliver(g))
+				backend->vcpu_kick(&r->vcpu);
+			uint64_t deadline = exit->deadline;
+			lapic_timer_arm(deadline < slice_end ? deadline : slice_end);
+			backend->vcpu_run(&r->vcpu, exit);
+			guest_fpu_sync_xcr0(&r->fpu);
+			exit->xcr0 = r->fpu.xcr0;
+			if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
+				host_interrupt_window();
+			action = answer_exit(g, (unsigned)v, stop_reason);
+			if (tsc_read() >= slice_end)
+				break;
+		}
+		if (action == ACTION_STOP || action == ACTION_YIELD)
+			return action;
 		if (tsc_read() >= slice_end)
-			break;                  /* preempted: ACTION_RESUME */
+			return action == ACTION_WAIT ? ACTION_YIELD : ACTION_RESUME;  /* preempted */
+		/* ACTION_WAIT (this vCPU halted) or ACTION_SWITCH: the next one. */
 	}
-	return action;
 }
 
 /* Wakes the waiting guests of this CPU that are due (their deadline passed,
@@ -231,11 +333,13 @@ static void idle_until_wake(unsigned cpu_index)
  * let it go. Returns the action for the scheduler. */
 static enum exit_action finish_guest(unsigned g, uint32_t stop_reason)
 {
-	struct exit_record *exit = core_guest_exit_record(g);
+	uint64_t exits = 0;
+	for (unsigned v = 0; v < runs[g].vcpus; v++)
+		exits += core_guest_exit_record(g, v)->exits;
 	uint64_t cycles = tsc_read() - runs[g].started_tsc;
 	uint64_t ms = tsc_hz() >= 1000 ? cycles / (tsc_hz() / 1000) : 0;
 	kprintf("[hv] guest %s: %llu exits in %llu ms, %llu%% of it in the core\n",
-		core_guest_name(g), (unsigned long long)exit->exits, (unsigned long long)ms,
+		core_guest_name(g), (unsigned long long)exits, (unsigned long long)ms,
 		(unsigned long long)(cycles ? runs[g].core_cycles * 100 / cycles : 0));
 	if (core_guest_should_restart(g, stop_reason)) {
 		/* Everything anew: instance, RAM, tables, image, vCPU; after a
@@ -289,7 +393,7 @@ static void cpu_run(unsigned cpu_index)
 		}
 		/* Beyond its RAM: the core's share, the VMCB/VMCS page, the vCPU. */
 		overhead += core_guest_overhead_bytes(g) + PAGE_SIZE + sizeof(struct guest_run) +
-			    fpu_guest_overhead();
+			    runs[g].vcpu_pages * PAGE_SIZE + fpu_guest_overhead();
 		started++;
 	}
 	__atomic_fetch_add(&ready_overhead, overhead, __ATOMIC_ACQ_REL);

@@ -27,7 +27,7 @@ void percpu_init(unsigned index)
 	struct cpu *c = &cpus[index];
 	c->self = c;
 	c->index = index;
-	c->fpu_owner = -1;
+	c->fpu_owner = NULL;
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
 }
 

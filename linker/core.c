@@ -7,6 +7,7 @@
 #include "hv.h"
 #include "core.h"
 #include "percpu.h"
+#include "exit_record.h"
 
 w2c_supervisor core_supervisor;
 static struct w2c_env supervisor_env = { .memory = &core_supervisor.w2c_memory, .guest = -1 };
@@ -89,6 +90,35 @@ static wasm_rt_trap_t instantiate_guest(unsigned slot)
 	return WASM_RT_TRAP_NONE;
 }
 
+static uint32_t exit_record_offset[CORE_MAX_GUESTS][CORE_MAX_VCPUS];
+static uint32_t initial_state_offset[CORE_MAX_GUESTS][CORE_MAX_VCPUS];
+static uint32_t vcpu_count[CORE_MAX_GUESTS];
+
+/* Offsets the guest VMM exports must leave room for what the stub writes. */
+static bool instance_range(struct guest_vmm *vm, uint32_t offset, uint32_t length)
+{
+	return (uint64_t)offset + length <= vm->instance.w2c_memory.size;
+}
+
+/* Each vCPU's record and first state, where the instance says, checked. */
+static wasm_rt_trap_t guest_offsets(unsigned g, uint32_t vcpus)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	wasm_rt_jmp_buf frame;
+	wasm_rt_trap_t trap = WASM_RT_TRAP_NONE;
+	vcpu_count[g] = vcpus;
+	for (uint32_t v = 0; v < vcpus && !trap; v++) {
+		trap = CORE_CALL(&frame, (exit_record_offset[g][v] = w2c_guest_exitRecord(&vm->instance, v),
+					  initial_state_offset[g][v] = w2c_guest_vcpuInitialState(&vm->instance, v)));
+		if (!trap && (!exit_record_offset[g][v] || !initial_state_offset[g][v] ||
+			      !instance_range(vm, exit_record_offset[g][v], sizeof(struct exit_record)) ||
+			      !instance_range(vm, initial_state_offset[g][v], sizeof(struct vcpu_state)) ||
+			      (exit_record_offset[g][v] & 7) || (initial_state_offset[g][v] & 7)))
+			trap = WASM_RT_TRAP_BAD_IMPORT_ARGUMENT;
+	}
+	return trap;
+}
+
 wasm_rt_trap_t core_guest_create(unsigned slot, uint32_t guest_id, uint64_t memory_bytes)
 {
 	if (slot >= CORE_MAX_GUESTS || core_guests[slot].live)
@@ -99,12 +129,12 @@ wasm_rt_trap_t core_guest_create(unsigned slot, uint32_t guest_id, uint64_t memo
 	wasm_rt_trap_t trap = instantiate_guest(slot);
 	if (trap)
 		return trap;
-	trap = CORE_CALL(&frame, status = w2c_guest_create(&g->instance, guest_id, memory_bytes, 0, 0));
+	trap = CORE_CALL(&frame, status = w2c_guest_create(&g->instance, guest_id, memory_bytes, 1, 0, 0));
 	if (trap || status) {
 		core_guest_destroy(slot);
 		return trap ? trap : WASM_RT_TRAP_UNREACHABLE;
 	}
-	return WASM_RT_TRAP_NONE;
+	return guest_offsets(slot, 1);
 }
 
 void core_guest_destroy(unsigned slot)
@@ -197,7 +227,6 @@ bool core_selftest_instances(unsigned count)
 
 spinlock_t core_supervisor_lock;
 
-static uint32_t exit_record_offset[CORE_MAX_GUESTS], initial_state_offset[CORE_MAX_GUESTS];
 
 void core_set_vendor(unsigned vendor)
 {
@@ -228,24 +257,23 @@ const char *core_guest_name(unsigned g)
 	return vm->name;
 }
 
-/* Offsets the guest VMM exports must leave room for what the stub writes. */
-static bool instance_range(struct guest_vmm *vm, uint32_t offset, uint32_t length)
-{
-	return (uint64_t)offset + length <= vm->instance.w2c_memory.size;
-}
-
 wasm_rt_trap_t core_guest_start(unsigned g, char *why, unsigned why_size)
 {
 	struct guest_vmm *vm = &core_guests[g];
 	wasm_rt_jmp_buf frame;
 	uint64_t bytes = 0;
-	uint32_t kernel = 0, initrd = 0, status = 0;
+	uint32_t kernel = 0, initrd = 0, status = 0, vcpus = 0;
 	why[0] = 0;
 	core_guest_name(g);
 	SUPERVISOR((bytes = w2c_supervisor_guestMemoryBytes(&core_supervisor, g),
+		    vcpus = w2c_supervisor_guestVcpus(&core_supervisor, g),
 		    kernel = w2c_supervisor_guestKernelModule(&core_supervisor, g),
 		    initrd = w2c_supervisor_guestInitrdModule(&core_supervisor, g)));
 
+	if (vcpus == 0 || vcpus > CORE_MAX_VCPUS) {
+		ksnprintf(why, why_size, "%u vCPUs asked for, at most %u", vcpus, CORE_MAX_VCPUS);
+		return WASM_RT_TRAP_BAD_IMPORT_ARGUMENT;
+	}
 	/* RAM: one contiguous 2 MiB-aligned block, so the nested tables can
 	 * use 2 MiB pages throughout. */
 	uint8_t *ram = pmm_alloc(bytes / PAGE_SIZE, 2ull << 20);
@@ -277,24 +305,22 @@ wasm_rt_trap_t core_guest_start(unsigned g, char *why, unsigned why_size)
 		    cmd_p = w2c_supervisor_guestCmdlinePointer(&core_supervisor, g),
 		    cmd_n = w2c_supervisor_guestCmdlineLength(&core_supervisor, g)));
 	trap = CORE_CALL(&frame, (setup = w2c_guest_setupArea(&vm->instance),
-				  setup_n = w2c_guest_setupAreaBytes(&vm->instance),
-				  exit_record_offset[g] = w2c_guest_exitRecord(&vm->instance),
-				  initial_state_offset[g] = w2c_guest_vcpuInitialState(&vm->instance)));
+				  setup_n = w2c_guest_setupAreaBytes(&vm->instance)));
 	if (trap)
 		goto fail;
-	if ((uint64_t)name_n + cmd_n > setup_n || !instance_range(vm, setup, setup_n) ||
-	    !instance_range(vm, exit_record_offset[g], sizeof(struct exit_record)) ||
-	    !instance_range(vm, initial_state_offset[g], sizeof(struct vcpu_state)) ||
-	    (exit_record_offset[g] & 7) || (initial_state_offset[g] & 7)) {
+	if ((uint64_t)name_n + cmd_n > setup_n || !instance_range(vm, setup, setup_n)) {
 		trap = WASM_RT_TRAP_BAD_IMPORT_ARGUMENT;
 		goto fail;
 	}
 	uint8_t *area = vm->instance.w2c_memory.data + setup;
 	memcpy(area, supervisor_bytes(name_p, name_n), name_n);
 	memcpy(area + name_n, supervisor_bytes(cmd_p, cmd_n), cmd_n);
-	trap = CORE_CALL(&frame, status = w2c_guest_create(&vm->instance, g, bytes, name_n, cmd_n));
+	trap = CORE_CALL(&frame, status = w2c_guest_create(&vm->instance, g, bytes, vcpus, name_n, cmd_n));
 	if (!trap && status)
 		trap = WASM_RT_TRAP_UNREACHABLE;
+	if (trap)
+		goto fail;
+	trap = guest_offsets(g, vcpus);
 	if (trap)
 		goto fail;
 	trap = CORE_CALL(&frame, status = w2c_guest_load(&vm->instance));
@@ -318,29 +344,65 @@ void core_guest_tables(unsigned g, struct arch_guest_tables *t)
 		    t->msr_bitmap = w2c_supervisor_guestMsrBitmap(&core_supervisor, g)));
 }
 
-const struct vcpu_state *core_guest_initial_state(unsigned g)
+unsigned core_guest_vcpus(unsigned g)
 {
-	return (const struct vcpu_state *)(core_guests[g].instance.w2c_memory.data + initial_state_offset[g]);
+	return vcpu_count[g];
 }
 
-struct exit_record *core_guest_exit_record(unsigned g)
+const struct vcpu_state *core_guest_initial_state(unsigned g, unsigned v)
 {
-	return (struct exit_record *)(core_guests[g].instance.w2c_memory.data + exit_record_offset[g]);
+	return (const struct vcpu_state *)(core_guests[g].instance.w2c_memory.data + initial_state_offset[g][v]);
 }
 
-wasm_rt_trap_t core_guest_handle_exit(unsigned g)
+struct exit_record *core_guest_exit_record(unsigned g, unsigned v)
+{
+	return (struct exit_record *)(core_guests[g].instance.w2c_memory.data + exit_record_offset[g][v]);
+}
+
+/* What the instance answered is guest-controlled data: keep it to what
+ * can only hurt this guest. */
+static void sanitize_answer(struct exit_record *e)
+{
+	if (e->advance > 15)
+		e->advance = 0;
+	if (e->action > ACTION_SWITCH)
+		e->action = ACTION_STOP;
+}
+
+wasm_rt_trap_t core_guest_handle_exit(unsigned g, unsigned v)
 {
 	wasm_rt_jmp_buf frame;
 	struct guest_vmm *vm = &core_guests[g];
-	wasm_rt_trap_t trap = CORE_CALL(&frame, w2c_guest_handleExit(&vm->instance));
-	struct exit_record *e = core_guest_exit_record(g);
-	/* What the instance answered is guest-controlled data: keep it to
-	 * what can only hurt this guest. */
-	if (e->advance > 15)
-		e->advance = 0;
-	if (e->action > ACTION_WAIT)
-		e->action = ACTION_STOP;
+	wasm_rt_trap_t trap = CORE_CALL(&frame, w2c_guest_handleExit(&vm->instance, v));
+	sanitize_answer(core_guest_exit_record(g, v));
 	return trap;
+}
+
+wasm_rt_trap_t core_guest_next_vcpu(unsigned g, int last, int *next)
+{
+	wasm_rt_jmp_buf frame;
+	uint32_t answer = 0;
+	struct guest_vmm *vm = &core_guests[g];
+	wasm_rt_trap_t trap = CORE_CALL(&frame, answer = w2c_guest_nextVcpu(&vm->instance, (uint32_t)last));
+	*next = CORE_NEXT_VCPU_NONE;
+	if (trap || (int32_t)answer < 0)
+		return trap;
+	/* A vCPU the guest does not have, or unknown flags: a broken instance. */
+	if ((answer & 0xff) >= vcpu_count[g] || (answer & ~(0xffu | CORE_NEXT_VCPU_LOAD | CORE_NEXT_VCPU_APPLY)))
+		return WASM_RT_TRAP_UNREACHABLE;
+	if (answer & CORE_NEXT_VCPU_APPLY)
+		sanitize_answer(core_guest_exit_record(g, answer & 0xff));
+	*next = (int)answer;
+	return WASM_RT_TRAP_NONE;
+}
+
+uint64_t core_guest_deadline(unsigned g)
+{
+	wasm_rt_jmp_buf frame;
+	uint64_t deadline = NO_DEADLINE;
+	if (CORE_CALL(&frame, deadline = w2c_guest_deadline(&core_guests[g].instance)))
+		return NO_DEADLINE;
+	return deadline;
 }
 
 bool core_guest_cmos(unsigned g, uint8_t *bytes, bool save)

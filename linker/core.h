@@ -29,6 +29,8 @@ extern spinlock_t core_supervisor_lock;
 	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
 
 #define CORE_MAX_GUESTS 64
+/* vCPUs per guest: the guest VMM's MAX_VCPUS (assembly/guest/machine.ts). */
+#define CORE_MAX_VCPUS 8
 
 /* What each instance's imports are allowed to touch. One per instance; the
  * generated code hands it back to every import as its first argument. */
@@ -71,9 +73,22 @@ const char *core_guest_name(unsigned guest);
  * failure `why` says why, or is empty when the core already printed it. */
 wasm_rt_trap_t core_guest_start(unsigned guest, char *why, unsigned why_size);
 void core_guest_tables(unsigned guest, struct arch_guest_tables *out);
-const struct vcpu_state *core_guest_initial_state(unsigned guest);
-struct exit_record *core_guest_exit_record(unsigned guest);
-wasm_rt_trap_t core_guest_handle_exit(unsigned guest);
+/* How many vCPUs the started guest has (1..CORE_MAX_VCPUS). */
+unsigned core_guest_vcpus(unsigned guest);
+/* vCPU v's first state: vCPU 0's from the loader, another's once a
+ * STARTUP IPI started it (core_guest_next_vcpu says when). */
+const struct vcpu_state *core_guest_initial_state(unsigned guest, unsigned vcpu);
+struct exit_record *core_guest_exit_record(unsigned guest, unsigned vcpu);
+wasm_rt_trap_t core_guest_handle_exit(unsigned guest, unsigned vcpu);
+/* Which of the guest's vCPUs runs after `last` (-1: the first pick):
+ * *next is the vCPU in bits 0-7 with the flags below, or NONE when all of
+ * them are halted or not started (the guest waits until
+ * core_guest_deadline or console input). */
+#define CORE_NEXT_VCPU_NONE  (-1)
+#define CORE_NEXT_VCPU_LOAD  0x100  /* started by a STARTUP IPI: load its first state */
+#define CORE_NEXT_VCPU_APPLY 0x200  /* its HLT ended: apply its record's answer */
+wasm_rt_trap_t core_guest_next_vcpu(unsigned guest, int last, int *next);
+uint64_t core_guest_deadline(unsigned guest);
 /* Drops the instance, the tables and the RAM. */
 void core_guest_release(unsigned guest);
 /* The guest's 128 bytes of CMOS RAM, copied out of (save) or into its

@@ -31,6 +31,7 @@ enum exit_reason {
 	EXIT_UNKNOWN = 16,          /* raw_reason holds the vendor's code */
 	EXIT_WAKE = 17,             /* not an exit: the wait the core asked for (ACTION_WAIT) ended */
 	EXIT_NMI_WINDOW = 18,       /* the guest can take an NMI again */
+	EXIT_PAUSE = 19,            /* PAUSE, intercepted in guests of several vCPUs (a spin loop) */
 };
 
 /* io_flags */
@@ -47,11 +48,12 @@ enum exit_reason {
 /* action: what the stub does after the core returns */
 enum exit_action {
 	ACTION_RESUME = 0,  /* apply the results and re-enter the guest */
-	ACTION_YIELD = 1,   /* apply, then let another vCPU run (HLT) */
+	ACTION_YIELD = 1,   /* apply, then let another guest run (the yield hypercall) */
 	ACTION_STOP = 2,    /* the guest is finished: stop_reason, stop_code */
-	ACTION_WAIT = 3,    /* HLT with nothing pending: apply nothing, block the vCPU
-			     * until `deadline` or an event for it (console input),
-			     * then call the core with EXIT_WAKE on the same record */
+	ACTION_WAIT = 3,    /* HLT with nothing pending: apply nothing, the vCPU halts;
+			     * run the vCPU the core's nextVcpu names, or (none) let
+			     * the guest wait until `deadline` or console input */
+	ACTION_SWITCH = 4,  /* apply, then run the vCPU the core's nextVcpu names */
 };
 
 enum stop_reason {

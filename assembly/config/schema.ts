@@ -10,7 +10,7 @@
 //   initrd = "guests/web.cpio" # optional
 //   cmdline = "console=ttyS0"  # default "", at most 4095 bytes
 //   memory = "256M"            # default "32M"; K/M/G; 1M..64G, 4K multiple
-//   vcpus = 2                  # default 1; 1..64
+//   vcpus = 2                  # default 1; 1..8
 //   cpus = [1, 2]              # host CPUs it may run on, 0..63; default any
 //   on_crash = "restart"       # "stop" (default) | "restart"
 //   max_restarts = 3           # default 3; 0..1000
@@ -43,6 +43,9 @@ export const RESOLVED_PATH_MAX: u32 = 2047;
 export const DEFAULT_TIMESLICE_MS: u32 = 10;
 export const DEFAULT_MEMORY_BYTES: u64 = 32 * MiB;
 export const DEFAULT_VCPUS: u32 = 1;
+// The guest VMM's MAX_VCPUS (assembly/guest/machine.ts): one local APIC,
+// ExitRecord and MsrFile each, the I/O APIC's 4-bit ID after them.
+export const MAX_GUEST_VCPUS: u32 = 8;
 export const DEFAULT_MAX_RESTARTS: u32 = 3;
 
 export const MIN_MEMORY_BYTES: u64 = MiB;
@@ -332,7 +335,7 @@ function setKey(): void {
     case INITRD: setPath(value, true); break;
     case CMDLINE: setCmdline(value); break;
     case MEMORY: setMemory(value); break;
-    case VCPUS: if (expectInteger(value, 1, 64)) guest.vcpus = <u32>value.integer; break;
+    case VCPUS: if (expectInteger(value, 1, MAX_GUEST_VCPUS)) guest.vcpus = <u32>value.integer; break;
     case CPUS: setCpus(value); break;
     case ON_CRASH: setOnCrash(value); break;
     case MAX_RESTARTS: if (expectInteger(value, 0, 1000)) guest.maxRestarts = <u32>value.integer; break;

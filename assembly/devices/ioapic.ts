@@ -18,7 +18,7 @@
 // follow LAPIC_STRIDE bytes apart, `lapicCount` of them (set by the
 // machine's layout; reset() leaves both alone).
 
-import { Lapic, LAPIC_STRIDE } from "./lapic";
+import { deliverMessage } from "./apic_bus";
 import { IOAPIC_PINS } from "./pc_layout";
 
 // MMIO offsets (3.0).
@@ -56,9 +56,6 @@ export const DELIVERY_NMI: u32 = 4;
 export const DELIVERY_INIT: u32 = 5;
 export const DELIVERY_EXTINT: u32 = 7;
 
-const BROADCAST_XAPIC: u32 = 0xff;
-const BROADCAST_X2APIC: u32 = 0xffffffff;
-const FIRST_VALID_VECTOR: u32 = 16; // vectors 0-15 are illegal in a message
 
 @unmanaged
 export class IoApic {
@@ -184,68 +181,23 @@ export class IoApic {
     if (this.deliver(entry) && level) this.setEntry(pin, entry | REDIRECTION_REMOTE_IRR);
   }
 
-  // Sends the message of a redirection entry. True when a local APIC took a
-  // fixed or lowest-priority interrupt into its IRR (what remote IRR needs).
+  // Sends the message of a redirection entry over the APIC bus. True when
+  // a local APIC took a fixed or lowest-priority interrupt into its IRR
+  // (what remote IRR needs). SMI (no SMM here), INIT from an I/O APIC and
+  // reserved modes go nowhere.
   private deliver(entry: u64): bool {
     let vector = <u32>(entry & REDIRECTION_VECTOR);
     let mode = <u32>(entry >> REDIRECTION_DELIVERY_MODE_SHIFT) & 7;
+    if (mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_NMI && mode != DELIVERY_EXTINT) {
+      return false;
+    }
     let logical = (entry & REDIRECTION_LOGICAL) != 0;
     let destination = <u32>(entry >> REDIRECTION_DESTINATION_SHIFT);
     let level = (entry & REDIRECTION_LEVEL) != 0;
-    let accepted = false;
-    if (mode == DELIVERY_LOWEST_PRIORITY) {
-      let target = this.lowestPriorityTarget(destination, logical);
-      if (target < 0) return false;
-      let lapic = this.lapic(<u32>target);
-      lapic.acceptInterrupt(vector, level);
-      return vector >= FIRST_VALID_VECTOR;
-    }
-    for (let i: u32 = 0; i < this.count(); i++) {
-      let lapic = this.lapic(i);
-      if (!lapic.matchesDestination(this.destinationFor(lapic, destination), logical)) continue;
-      switch (mode) {
-        case DELIVERY_FIXED: {
-          if (lapic.acceptsFixedInterrupts() && vector >= FIRST_VALID_VECTOR) accepted = true;
-          lapic.acceptInterrupt(vector, level); // a vector below 16 sets its ESR
-          break;
-        }
-        case DELIVERY_NMI: lapic.acceptNmi(); break;
-        case DELIVERY_EXTINT: lapic.acceptExtInt(); break;
-        default: break; // SMI (no SMM here), INIT from an I/O APIC, reserved modes
-      }
-    }
-    return accepted;
-  }
-
-  // The matching local APIC that accepts fixed interrupts with the lowest
-  // processor priority (the first on a tie), or -1 (SDM 12.6.2.4).
-  private lowestPriorityTarget(destination: u32, logical: bool): i32 {
-    let best: i32 = -1;
-    let bestPriority: u32 = 0x100;
-    for (let i: u32 = 0; i < this.count(); i++) {
-      let lapic = this.lapic(i);
-      if (!lapic.acceptsFixedInterrupts()) continue;
-      if (!lapic.matchesDestination(this.destinationFor(lapic, destination), logical)) continue;
-      let priority = lapic.processorPriority() & 0xf0;
-      if (priority < bestPriority) {
-        best = <i32>i;
-        bestPriority = priority;
-      }
-    }
-    return best;
-  }
-
-  // The I/O APIC's 8-bit destination as a local APIC in x2APIC mode
-  // reads it: 0xFF still means all (SDM 12.12.9).
-  private destinationFor(lapic: Lapic, destination: u32): u32 {
-    return destination == BROADCAST_XAPIC && lapic.x2apicMode() ? BROADCAST_X2APIC : destination;
+    return deliverMessage(this.lapics, this.count(), mode, vector, destination, logical, level, true);
   }
 
   @inline private count(): u32 {
     return this.lapics != 0 ? this.lapicCount : 0;
-  }
-
-  @inline private lapic(index: u32): Lapic {
-    return changetype<Lapic>(this.lapics + <usize>index * <usize>LAPIC_STRIDE);
   }
 }

@@ -74,6 +74,15 @@ export class MmioBus {
     return true;
   }
 
+  // Points every range of `kind` at `device` (the local APIC page answers
+  // for the vCPU whose access it is: the machine retargets it per vCPU).
+  retarget(kind: MmioKind, device: usize): void {
+    for (let i: u32 = 0; i < this.ranges; i++) {
+      let r = this.range(i);
+      if (r.kind == <u32>kind) r.device = device;
+    }
+  }
+
   // True when a device claims the byte at `gpa`.
   claims(gpa: u64): bool {
     return this.find(gpa) >= 0;

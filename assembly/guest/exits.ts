@@ -25,6 +25,7 @@ import { emulateMmio } from "../x86/mmio";
 import { emulateStringIo } from "../x86/string_io";
 import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending, nmiPending } from "../vcpu/interrupts";
+import { VcpuRun, setRunState, siblingReady, siblingAlive, routeIpis } from "./vcpus";
 
 export const VECTOR_UD: u32 = 6;
 export const VECTOR_GP: u32 = 13;
@@ -70,6 +71,13 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
     case ExitReason.NestedPageFault: { handleNestedPageFault(record, machine, platform); break; }
     case ExitReason.ExternalInterrupt:
     case ExitReason.InterruptWindow: break; // nothing for the guest: resume it
+    case ExitReason.Pause: {
+      // A spin loop in a guest of several vCPUs: what it waits for is
+      // likely another vCPU's doing, so let one that can run go first.
+      record.advance = lengthOr(record, 2); // F3 90
+      if (siblingReady(machine, false)) record.action = ExitAction.Switch;
+      break;
+    }
     case ExitReason.Hypercall: {
       // One hypercall: a guest may ask for its own guest VMM instance to
       // trap, which stops (or by policy restarts) this guest alone. It
@@ -122,7 +130,7 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
       stopGuest(record, machine, platform, StopReason.Unsupported, 0);
     }
   }
-  finishExit(record, machine);
+  finishExit(record, machine, platform);
   // Lines the guest finished during this exit.
   machine.console.drain(platform);
 }
@@ -130,8 +138,14 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
 // What every answer carries besides the exit's own result: the event to
 // inject (or the window to wait for), the TPR if the guest moved it by
 // MMIO, and when the guest's next timer is due.
-function finishExit(record: ExitRecord, machine: Machine): void {
+function finishExit(record: ExitRecord, machine: Machine, platform: Platform): void {
   if (record.action == ExitAction.Stop) return;
+  // The IPI this exit sent (an ICR write) reaches its targets; a halted
+  // vCPU it (or a device, or a timer) woke runs next, not after the slice.
+  routeIpis(machine, platform);
+  if (record.action == ExitAction.Resume && machine.vcpuCount > 1 && siblingReady(machine, true)) {
+    record.action = ExitAction.Switch;
+  }
   let lapic = machine.lapic;
   deliverEvents(record, lapic, machine.pic);
   let tpr = lapic.cr8Read();
@@ -276,8 +290,10 @@ function handleMsrWrite(record: ExitRecord, machine: Machine): void {
 }
 
 function handleHlt(record: ExitRecord, machine: Machine, platform: Platform): void {
-  if ((record.rflags & RFLAGS_IF) == 0) {
-    // No interrupt can end this HLT: the guest is done for good.
+  if ((record.rflags & RFLAGS_IF) == 0 && !siblingAlive(machine)) {
+    // No interrupt can end this HLT, and no other vCPU can send this one
+    // an NMI: the guest is done for good. (With another vCPU alive this
+    // is how an operating system parks a CPU, Linux's stop_this_cpu.)
     let line = beginStopLine(machine).text("halted with interrupts disabled (");
     appendRip(line, record, false).text(")");
     stopGuest(record, machine, platform, StopReason.Halted, 0);
@@ -289,18 +305,17 @@ function handleHlt(record: ExitRecord, machine: Machine, platform: Platform): vo
   handleWake(record, machine);
 }
 
-// The HLT at RIP ends when an interrupt is pending; else the wait goes on.
+// The HLT at RIP ends when an interrupt is pending (with RFLAGS.IF clear,
+// only an NMI); else the vCPU halts.
 function handleWake(record: ExitRecord, machine: Machine): void {
-  if (interruptPending(machine)) {
+  let interrupts = (record.rflags & RFLAGS_IF) != 0;
+  if (nmiPending(machine.lapic) || (interrupts && vcpuInterruptPending(machine.lapic, machine.pic))) {
     record.advance = lengthOr(record, 1); // F4
+    setRunState(machine, machine.current, VcpuRun.Runnable);
     return;
   }
   record.action = ExitAction.Wait;
-}
-
-// Whether the vCPU has an interrupt (or an NMI) to take.
-function interruptPending(machine: Machine): bool {
-  return vcpuInterruptPending(machine.lapic, machine.pic) || nmiPending(machine.lapic);
+  setRunState(machine, machine.current, interrupts ? VcpuRun.Halted : VcpuRun.HaltedInterruptsOff);
 }
 
 function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: Platform): void {

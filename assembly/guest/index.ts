@@ -6,29 +6,37 @@
 // instantiation, and nothing is allocated afterwards.
 
 import "../lib/abort";
-import { ExitRecord, VcpuState, EXIT_RECORD_BYTES, VCPU_STATE_BYTES } from "../vcpu/exit_record";
+
 import { Platform } from "./platform";
 import { StubPlatform } from "./stub_platform";
 import { layoutMachine, createGuest, loadGuest, SETUP_AREA_BYTES } from "./machine";
 import { dispatchExit } from "./exits";
+import { vcpuRecord, vcpuInitialState as initialStateOf, selectVcpu } from "./vcpus";
+import { nextVcpu as pickVcpu, nextDeadline } from "./vcpu_schedule";
 import { CMOS_BYTES } from "../devices/rtc_cmos";
 
-// Where the stub and this instance meet: fixed places in linear memory.
-const record = changetype<ExitRecord>(memory.data(EXIT_RECORD_BYTES, 16));
-const initialState = changetype<VcpuState>(memory.data(VCPU_STATE_BYTES, 16));
+// Where the stub and this instance meet: fixed places in linear memory,
+// one ExitRecord and one first state per vCPU (guest/vcpus.ts).
 const machine = layoutMachine();
 // The only allocation of the instance's life, at instantiation.
 const platform: Platform = new StubPlatform();
 
-// The ExitRecord (linker/exit_record.h, 320 bytes): the stub fills it before
-// handleExit() and applies the answer after.
-export function exitRecord(): usize {
-  return changetype<usize>(record);
+// vCPU `vcpu`'s ExitRecord (linker/exit_record.h, 416 bytes): the stub
+// fills it before handleExit(vcpu) and applies the answer after. 0 for a
+// vCPU the guest does not have.
+export function exitRecord(vcpu: u32): usize {
+  return vcpu < machine.vcpuCount ? changetype<usize>(vcpuRecord(machine, vcpu)) : 0;
 }
 
-// The vCPU's first state (struct vcpu_state, 336 bytes), filled by load().
-export function vcpuInitialState(): usize {
-  return changetype<usize>(initialState);
+// vCPU `vcpu`'s first state (struct vcpu_state, 344 bytes): vCPU 0's filled
+// by load(), another's by the STARTUP IPI that starts it (nextVcpu says
+// when). 0 for a vCPU the guest does not have.
+export function vcpuInitialState(vcpu: u32): usize {
+  return vcpu < machine.vcpuCount ? changetype<usize>(initialStateOf(machine, vcpu)) : 0;
+}
+
+export function vcpuCount(): u32 {
+  return machine.vcpuCount;
 }
 
 // Before create(), the stub copies the guest's name and then its command
@@ -43,9 +51,10 @@ export function setupAreaBytes(): u32 {
 
 // Called once, right after instantiation, with the name and command line
 // in the setup area. 0: done; 1: this instance already has a guest (an
-// instance serves one guest for its life); 2: the lengths overflow the area.
-export function create(guestId: u32, memoryBytes: u64, nameLength: u32, cmdlineLength: u32): u32 {
-  return createGuest(machine, guestId, memoryBytes, nameLength, cmdlineLength);
+// instance serves one guest for its life); 2: the lengths overflow the
+// area; 3: `vcpus` is not 1 to MAX_VCPUS (guest/machine.ts).
+export function create(guestId: u32, memoryBytes: u64, vcpus: u32, nameLength: u32, cmdlineLength: u32): u32 {
+  return createGuest(machine, guestId, memoryBytes, nameLength, cmdlineLength, vcpus);
 }
 
 // Loads the guest's kernel (and initrd) into its RAM and fills the initial
@@ -54,14 +63,30 @@ export function create(guestId: u32, memoryBytes: u64, nameLength: u32, cmdlineL
 // Exported as `load`; named apart here, since `load` is also the builtin
 // memory read the self-test hooks below use.
 function loadKernelExport(): u32 {
-  return loadGuest(machine, initialState, platform);
+  return loadGuest(machine, initialStateOf(machine, 0), platform);
 }
 export { loadKernelExport as load };
 
-// Answers the exit in the ExitRecord (action, advance, inject, dirty, stop
-// reason; registers in place).
-export function handleExit(): void {
-  dispatchExit(record, machine, platform);
+// Answers the exit in vCPU `vcpu`'s ExitRecord (action, advance, inject,
+// dirty, stop reason; registers in place). A vCPU the guest does not have
+// stops the guest.
+export function handleExit(vcpu: u32): void {
+  if (vcpu >= machine.vcpuCount) unreachable();
+  selectVcpu(machine, vcpu);
+  dispatchExit(vcpuRecord(machine, vcpu), machine, platform);
+}
+
+// Which vCPU runs after `last` (-1: the first pick), in bits 0-7, with
+// 0x100 (load its first state from vcpuInitialState first) and 0x200
+// (apply its record's answer first); -1 when all are halted or not
+// started: the guest waits until deadline().
+export function nextVcpu(last: i32): i32 {
+  return pickVcpu(machine, platform, last);
+}
+
+// The host TSC by which the guest's next timer event is due (~0: none).
+export function deadline(): u64 {
+  return nextDeadline(machine);
 }
 
 // The RTC's 128 bytes of CMOS RAM: the stub keeps them across a reboot,

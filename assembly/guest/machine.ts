@@ -33,7 +33,9 @@ import {
   LAPIC_BASE, LAPIC_BYTES, IOAPIC_BASE, IOAPIC_BYTES,
   PORT_PM1A_EVENT, PM1A_EVENT_BYTES, PORT_PM1A_CONTROL, PM1A_CONTROL_BYTES, PORT_PM_TIMER, PM_TIMER_BYTES,
 } from "../devices/pc_layout";
-import { ExitRecord, ExitAction, StopReason, VcpuState } from "../vcpu/exit_record";
+import { ExitRecord, ExitAction, StopReason, VcpuState, EXIT_RECORD_BYTES, VCPU_STATE_BYTES } from "../vcpu/exit_record";
+import { IpiTargets } from "../devices/apic_bus";
+import { VcpuRun, MSR_FILE_STRIDE, vcpuLapic, vcpuMsrs, selectVcpu, setRunState } from "./vcpus";
 import { loadKernel, loadAcpiTables } from "../loaders/kernel";
 import { appendExitStats, exitStatsReset } from "./exit_stats";
 
@@ -47,8 +49,11 @@ export const SETUP_AREA_BYTES: u32 = 8192;
 // The guest's name is cut to this many bytes in "[hv] guest <name> ..." lines.
 const STOP_NAME_BYTES: u32 = 64;
 
-// The vCPUs a machine has room for (one local APIC each).
-export const MAX_VCPUS: u32 = 1;
+// The vCPUs a machine has room for (one local APIC, ExitRecord, first
+// state and MsrFile each). The I/O APIC's ID comes after theirs and has
+// 4 bits (82093AA, 3.2.1), so at most 15; the stub's twin is
+// CORE_MAX_VCPUS (linker/core.h), the config's limit is the same.
+export const MAX_VCPUS: u32 = 8;
 
 @unmanaged
 export class Machine {
@@ -57,15 +62,27 @@ export class Machine {
   uart: Uart16550;
   debugExit: DebugExit;
   console: ConsoleLine;
-  msrs: MsrFile;
+  msrs: MsrFile;         // the current vCPU's
   setupArea: usize;
+  // The vCPUs (guest/vcpus.ts): vcpuCount of them, `current` the one whose
+  // exit is being handled; per vCPU at these bases: ExitRecords, first
+  // states, MsrFiles, run states (VcpuRun, a byte each).
+  vcpuCount: u32;
+  current: u32;
+  loadPending: u32;      // bit n: vCPU n was started and its first state waits for the stub
+  records: usize;
+  initialStates: usize;
+  msrFiles: usize;
+  runStates: usize;
+  ipiTargets: IpiTargets;
   // The PC platform (devices/README.md): time, interrupt lines and
   // controllers, timers.
   clock: GuestClock;
   lines: InterruptLines;
   pic: Pic8259Pair;
   ioapic: IoApic;
-  lapic: Lapic;          // vCPU 0's; the others follow LAPIC_STRIDE apart
+  lapic: Lapic;          // the current vCPU's
+  lapics: Lapic;         // vCPU 0's; the others follow LAPIC_STRIDE apart
   pit: Pit8254;
   systemControlB: SystemControlB;
   rtc: RtcCmos;
@@ -91,13 +108,17 @@ export function layoutMachine(): Machine {
   machine.uart = changetype<Uart16550>(place(memory.data(offsetof<Uart16550>(), 16), offsetof<Uart16550>()));
   machine.debugExit = changetype<DebugExit>(place(memory.data(offsetof<DebugExit>(), 16), offsetof<DebugExit>()));
   machine.console = changetype<ConsoleLine>(place(memory.data(CONSOLE_LINE_BYTES, 16), CONSOLE_LINE_BYTES));
-  machine.msrs = changetype<MsrFile>(place(memory.data(MSR_FILE_BYTES, 16), MSR_FILE_BYTES));
+  machine.msrFiles = place(memory.data(<i32>(MSR_FILE_STRIDE * MAX_VCPUS), 16), MSR_FILE_STRIDE * MAX_VCPUS);
+  machine.records = place(memory.data(<i32>(EXIT_RECORD_BYTES * MAX_VCPUS), 16), EXIT_RECORD_BYTES * MAX_VCPUS);
+  machine.initialStates = place(memory.data(<i32>(VCPU_STATE_BYTES * MAX_VCPUS), 16), VCPU_STATE_BYTES * MAX_VCPUS);
+  machine.runStates = place(memory.data(<i32>MAX_VCPUS, 16), MAX_VCPUS);
+  machine.ipiTargets = changetype<IpiTargets>(place(memory.data(offsetof<IpiTargets>(), 16), offsetof<IpiTargets>()));
   machine.setupArea = place(memory.data(SETUP_AREA_BYTES, 16), SETUP_AREA_BYTES);
   machine.clock = changetype<GuestClock>(place(memory.data(offsetof<GuestClock>(), 16), offsetof<GuestClock>()));
   machine.lines = changetype<InterruptLines>(place(memory.data(offsetof<InterruptLines>(), 16), offsetof<InterruptLines>()));
   machine.pic = changetype<Pic8259Pair>(place(memory.data(offsetof<Pic8259Pair>(), 16), offsetof<Pic8259Pair>()));
   machine.ioapic = changetype<IoApic>(place(memory.data(offsetof<IoApic>(), 16), offsetof<IoApic>()));
-  machine.lapic = changetype<Lapic>(place(memory.data(<i32>(LAPIC_STRIDE * MAX_VCPUS), 16), LAPIC_STRIDE * MAX_VCPUS));
+  machine.lapics = changetype<Lapic>(place(memory.data(<i32>(LAPIC_STRIDE * MAX_VCPUS), 16), LAPIC_STRIDE * MAX_VCPUS));
   machine.pit = changetype<Pit8254>(place(memory.data(PIT8254_BYTES, 16), PIT8254_BYTES));
   machine.systemControlB = changetype<SystemControlB>(place(memory.data(offsetof<SystemControlB>(), 16), offsetof<SystemControlB>()));
   machine.rtc = changetype<RtcCmos>(place(memory.data(RTC_CMOS_BYTES, 16), RTC_CMOS_BYTES));
@@ -109,6 +130,8 @@ export function layoutMachine(): Machine {
   machine.postDelay = changetype<PostDelay>(place(memory.data(offsetof<PostDelay>(), 16), offsetof<PostDelay>()));
   machine.mmio = changetype<MmioBus>(place(memory.data(MMIO_BUS_BYTES, 16), MMIO_BUS_BYTES));
   machine.emulation = changetype<Emulation>(place(memory.data(EMULATION_BYTES, 16), EMULATION_BYTES));
+  machine.vcpuCount = 1;
+  selectVcpu(machine, 0);
   wirePlatform(machine);
   machine.console.init(0, 0);
   return machine;
@@ -125,10 +148,16 @@ function wirePlatform(machine: Machine): void {
   machine.uart.irq = IRQ_COM1;
   lines.pic = machine.pic;
   lines.ioapic = machine.ioapic;
-  machine.ioapic.lapics = changetype<usize>(machine.lapic);
-  machine.ioapic.lapicCount = MAX_VCPUS;
-  machine.lapic.clock = clock;
-  machine.lapic.ioapic = machine.ioapic;
+  machine.ioapic.lapics = changetype<usize>(machine.lapics);
+  machine.ioapic.lapicCount = machine.vcpuCount;
+  for (let v: u32 = 0; v < MAX_VCPUS; v++) {
+    let lapic = vcpuLapic(machine, v);
+    lapic.clock = clock;
+    lapic.ioapic = machine.ioapic;
+    let msrs = vcpuMsrs(machine, v);
+    msrs.lapic = lapic;
+    msrs.clock = clock;
+  }
   machine.pit.clock = clock;
   machine.pit.lines = lines;
   machine.systemControlB.pit = machine.pit;
@@ -138,8 +167,6 @@ function wirePlatform(machine: Machine): void {
   machine.pm.lines = lines;
   machine.pciHost.resetControl = machine.resetControl;
   machine.i8042.lines = lines;
-  machine.msrs.lapic = machine.lapic;
-  machine.msrs.clock = clock;
 
   let bus = machine.bus;
   bus.clear();
@@ -167,6 +194,7 @@ function wirePlatform(machine: Machine): void {
 
   let mmio = machine.mmio;
   mmio.clear();
+  // The local APIC page answers for the vCPU whose access it is.
   mmio.map(LAPIC_BASE, LAPIC_BYTES, MmioKind.Lapic, changetype<usize>(machine.lapic));
   mmio.map(IOAPIC_BASE, IOAPIC_BYTES, MmioKind.IoApic, changetype<usize>(machine.ioapic));
 }
@@ -178,10 +206,15 @@ function resetPlatform(machine: Machine, memoryBytes: u64): void {
   machine.lines.reset();
   machine.pic.reset();
   machine.ioapic.reset();
-  machine.ioapic.id = MAX_VCPUS;  // as the MADT says: the APIC IDs after the vCPUs
-  for (let i: u32 = 0; i < MAX_VCPUS; i++) {
-    changetype<Lapic>(changetype<usize>(machine.lapic) + <usize>(i * LAPIC_STRIDE)).reset(i);
+  machine.ioapic.lapicCount = machine.vcpuCount;
+  machine.ioapic.id = machine.vcpuCount;  // as the MADT says: the APIC IDs after the vCPUs
+  for (let v: u32 = 0; v < MAX_VCPUS; v++) {
+    vcpuLapic(machine, v).reset(v);
+    vcpuMsrs(machine, v).reset();
+    setRunState(machine, v, v == 0 ? VcpuRun.Runnable : VcpuRun.WaitForSipi);
   }
+  machine.loadPending = 0;
+  selectVcpu(machine, 0);
   machine.pit.reset();
   machine.systemControlB.reset();
   machine.rtc.reset();
@@ -198,15 +231,18 @@ function resetPlatform(machine: Machine, memoryBytes: u64): void {
   return at;
 }
 
-// Gives the instance its guest: `nameLength` bytes of name then
-// `cmdlineLength` bytes of command line are in the setup area. Returns 0,
-// 1 if the instance already has a guest (one guest for its life), 2 if the
-// lengths do not fit the setup area.
+// Gives the instance its guest of `vcpus` vCPUs: `nameLength` bytes of
+// name then `cmdlineLength` bytes of command line are in the setup area.
+// Returns 0, 1 if the instance already has a guest (one guest for its
+// life), 2 if the lengths do not fit the setup area, 3 if `vcpus` is not
+// 1 to MAX_VCPUS.
 export function createGuest(machine: Machine, guestId: u32, memoryBytes: u64, nameLength: u32,
-                            cmdlineLength: u32): u32 {
+                            cmdlineLength: u32, vcpus: u32 = 1): u32 {
   let state = machine.state;
   if (state.created) return 1;
   if (<u64>nameLength + <u64>cmdlineLength > <u64>SETUP_AREA_BYTES) return 2;
+  if (vcpus == 0 || vcpus > MAX_VCPUS) return 3;
+  machine.vcpuCount = vcpus;
   state.created = true;
   state.guestId = guestId;
   state.memoryBytes = memoryBytes;
@@ -215,7 +251,6 @@ export function createGuest(machine: Machine, guestId: u32, memoryBytes: u64, na
   state.cmdline = machine.setupArea + <usize>nameLength;
   state.cmdlineLength = cmdlineLength;
   machine.console.init(state.name, nameLength);
-  machine.msrs.reset();
   exitStatsReset();
   machine.clock.init(0, 0);       // a rate until load() gives the host's
   resetPlatform(machine, memoryBytes);
@@ -232,7 +267,7 @@ export function loadGuest(machine: Machine, initial: VcpuState, platform: Platfo
   if (state.loaded || state.stopped) return 2;
   let line = beginStopLine(machine).text("cannot load kernel: ");
   if (!loadKernel(platform, state.memoryBytes, state.cmdline, state.cmdlineLength, initial, line) ||
-      !loadAcpiTables(platform, MAX_VCPUS, state.memoryBytes, line)) {
+      !loadAcpiTables(platform, machine.vcpuCount, state.memoryBytes, line)) {
     markStopped(machine, StopReason.LoadFailed, 0);
     printStopLine(machine, platform);
     return <u32>StopReason.LoadFailed;

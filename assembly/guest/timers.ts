@@ -6,6 +6,7 @@
 import { Platform } from "./platform";
 import { Machine } from "./machine";
 import { NO_DEADLINE, earlier } from "../devices/clock";
+import { vcpuLapic } from "./vcpus";
 
 // Starts an exit: sets the clock and fires whatever became due.
 export function startExitClock(machine: Machine, platform: Platform): void {
@@ -13,14 +14,15 @@ export function startExitClock(machine: Machine, platform: Platform): void {
   machine.pit.advance();
   machine.rtc.advance();
   machine.pm.advance();
-  machine.lapic.advance();
+  // Every vCPU's local APIC timer: a halted vCPU's fires while another runs.
+  for (let v: u32 = 0; v < machine.vcpuCount; v++) vcpuLapic(machine, v).advance();
 }
 
 // The host TSC at which the next timed device needs to run, NO_DEADLINE
 // when none is armed.
 export function nextHostDeadline(machine: Machine): u64 {
-  let deadline = earlier(earlier(machine.pit.deadline(), machine.rtc.deadline()),
-                         earlier(machine.pm.deadline(), machine.lapic.deadline()));
+  let deadline = earlier(earlier(machine.pit.deadline(), machine.rtc.deadline()), machine.pm.deadline());
+  for (let v: u32 = 0; v < machine.vcpuCount; v++) deadline = earlier(deadline, vcpuLapic(machine, v).deadline());
   if (deadline == NO_DEADLINE) return NO_DEADLINE;
   return deadline - <u64>machine.state.tscOffset;   // host TSC = guest TSC - offset
 }

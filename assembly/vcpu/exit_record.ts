@@ -23,13 +23,17 @@ export const enum ExitReason {
   Unknown = 16,
   Wake = 17,          // not an exit: the wait the core asked for ended
   NmiWindow = 18,
+  Pause = 19,         // PAUSE (intercepted in guests of several vCPUs: a spin loop)
 }
 
 export const enum IoFlags { In = 1, String = 2, Rep = 4 }
 export const enum Access { Read = 1, Write = 2, Execute = 4, Present = 8 }
-// Wait: HLT with nothing pending. The stub applies nothing, blocks the vCPU
-// until `deadline` or an event for it, then calls again with Wake.
-export const enum ExitAction { Resume = 0, Yield = 1, Stop = 2, Wait = 3 }
+// Wait: HLT with nothing pending. The stub applies nothing and asks
+// nextVcpu() which of the guest's vCPUs runs instead (none: the guest
+// waits until `deadline` or an event for it). Switch: apply, then run the
+// vCPU nextVcpu() names (another may have work: a spin loop's PAUSE, an
+// interrupt for a halted one).
+export const enum ExitAction { Resume = 0, Yield = 1, Stop = 2, Wait = 3, Switch = 4 }
 
 export const enum StopReason {
   ExitCode = 1,

@@ -101,6 +101,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define INTERCEPT_IRET     (1u << 20)  /* the NMI window: the handler's IRET */
 #define INTERCEPT_CPUID    (1u << 18)
 #define INTERCEPT_INVD     (1u << 22)
+#define INTERCEPT_PAUSE    (1u << 23)
 #define INTERCEPT_HLT      (1u << 24)
 #define INTERCEPT_INVLPGA  (1u << 26)
 #define INTERCEPT_IOIO     (1u << 27)
@@ -138,6 +139,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMEXIT_IRET        0x74
 #define VMEXIT_CPUID       0x72
 #define VMEXIT_INVD        0x76
+#define VMEXIT_PAUSE       0x77
 #define VMEXIT_HLT         0x78
 #define VMEXIT_INVLPGA     0x7A
 #define VMEXIT_IOIO        0x7B
@@ -239,6 +241,13 @@ static bool svm_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tabl
 	v->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
 			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT | INTERCEPT_MONITOR |
 			     INTERCEPT_MWAIT | INTERCEPT_MWAIT_C | INTERCEPT_XSETBV;
+	/* Every PAUSE exits (a filter count of 0, 15.14.4) in a guest of
+	 * several vCPUs: they share one host CPU, so a spin loop waits on a
+	 * vCPU that only runs once this one gives way. */
+	if (vcpu->pause_exits) {
+		v->intercept_misc1 |= INTERCEPT_PAUSE;
+		v->pause_filter_count = 0;
+	}
 	v->iopm_base_pa = tables->io_bitmap;
 	v->msrpm_base_pa = tables->msr_bitmap;
 	v->guest_asid = vcpu->asid;          /* 0 is the host's: VMRUN refuses it */
@@ -407,6 +416,9 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 		/* VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA; and
 		 * MONITOR/MWAIT, which could park the physical CPU. */
 		e->reason = EXIT_VIRTUALIZATION_INSTRUCTION;
+		break;
+	case VMEXIT_PAUSE:
+		e->reason = EXIT_PAUSE;
 		break;
 	case VMEXIT_INVD:
 		/* INVD would drop dirty cache lines that are not the guest's:

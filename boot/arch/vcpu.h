@@ -21,6 +21,9 @@ struct arch_vcpu {
 	void *control;           /* VMCB / VMCS page (host-physical == virtual) */
 	uint64_t gpr[16];        /* guest registers VMRUN/VMLAUNCH do not save */
 	uint32_t asid;           /* ASID / VPID, never 0 */
+	bool pause_exits;        /* PAUSE exits (EXIT_PAUSE): set before vcpu_create for a
+				  * guest of several vCPUs, whose spin loops wait on a
+				  * vCPU that is not running */
 	bool launched;           /* VMX: VMLAUNCH done, VMRESUME next */
 	bool nmi_blocked;        /* an injected NMI's handler has not returned yet */
 	/* VT-x only (vmx.c): guest state that VM entry and exit do not switch

@@ -63,7 +63,7 @@ static void set_windows(struct arch_vcpu *vcpu, uint32_t windows)
 	windows &= vmx.window_controls;
 	if (windows == vcpu->vmx.windows)
 		return;
-	vmwrite(PRIMARY_CONTROLS, vmx.primary | windows);
+	vmwrite(PRIMARY_CONTROLS, vmx.primary | (vcpu->pause_exits ? vmx.pause_control : 0) | windows);
 	vcpu->vmx.windows = windows;
 }
 

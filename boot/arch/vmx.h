@@ -185,6 +185,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define PRIMARY_IO_BITMAPS      (1u << 25)
 #define PRIMARY_MSR_BITMAPS     (1u << 28)
 #define PRIMARY_MONITOR         (1u << 29)
+#define PRIMARY_PAUSE           (1u << 30)
 #define PRIMARY_SECONDARY       (1u << 31)
 /* Secondary processor-based controls (25.6.2) */
 #define SECONDARY_EPT           (1u << 1)
@@ -249,6 +250,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define EXIT_REASON_MSR_LOADING     34
 #define EXIT_REASON_MWAIT           36
 #define EXIT_REASON_MONITOR         39
+#define EXIT_REASON_PAUSE           40
 #define EXIT_REASON_MACHINE_CHECK   41
 #define EXIT_REASON_EPT_VIOLATION   48
 #define EXIT_REASON_EPT_MISCONFIG   49
@@ -357,6 +359,7 @@ struct vmx_capabilities {
 	uint64_t invept_type, invvpid_type; /* 0: not available */
 	uint32_t timer_value;              /* the preemption timer's period */
 	uint32_t window_controls;          /* interrupt/NMI-window bits this CPU allows */
+	uint32_t pause_control;            /* PAUSE exiting, if this CPU allows it */
 };
 extern struct vmx_capabilities vmx;
 

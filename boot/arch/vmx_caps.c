@@ -90,6 +90,9 @@ bool vmx_detect(char *why, unsigned why_size)
 	if (vmx.pin & PIN_VIRTUAL_NMIS)
 		vmx.window_controls |= (uint32_t)(primary_cap >> 32) & PRIMARY_NMI_WINDOW;
 
+	/* PAUSE exiting (25.6.2), for guests of several vCPUs. */
+	vmx.pause_control = (uint32_t)(primary_cap >> 32) & PRIMARY_PAUSE;
+
 	uint64_t secondary_cap = rdmsr(MSR_VMX_PROCBASED2);
 	uint32_t secondary_allowed = (uint32_t)(secondary_cap >> 32);
 	if (!(secondary_allowed & SECONDARY_EPT)) {

@@ -290,6 +290,9 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 	case EXIT_REASON_VMCALL:
 		e->reason = EXIT_HYPERCALL;
 		break;
+	case EXIT_REASON_PAUSE:
+		e->reason = EXIT_PAUSE;
+		break;
 	case EXIT_REASON_GETSEC:
 	case EXIT_REASON_VMCLEAR ... EXIT_REASON_VMXON:
 	case EXIT_REASON_INVEPT:

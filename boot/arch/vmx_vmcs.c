@@ -165,7 +165,8 @@ bool vmx_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tables *tab
 
 	/* --- execution controls (25.6) --- */
 	ok &= vmwrite(PIN_BASED_CONTROLS, vmx.pin);     /* host interrupts, NMIs, the timer exit */
-	ok &= vmwrite(PRIMARY_CONTROLS, vmx.primary);   /* HLT, MWAIT/MONITOR, CR8 exit; bitmaps */
+	/* HLT, MWAIT/MONITOR, CR8 exit; bitmaps; PAUSE for several vCPUs */
+	ok &= vmwrite(PRIMARY_CONTROLS, vmx.primary | (vcpu->pause_exits ? vmx.pause_control : 0));
 	ok &= vmwrite(SECONDARY_CONTROLS, vmx.secondary); /* EPT, unrestricted guest, VPID */
 	/* #MC is the host's hardware failing: stop the guest, do not let it
 	 * handle a machine check it cannot understand. Nothing else. */

@@ -58,7 +58,7 @@ static int drive_exits(unsigned count, const char *kind)
 	if (!vm)
 		return 1;
 	wasm_rt_trap_t trap;
-	uint32_t offset = w2c_guest_exitRecord(&vm->instance);
+	uint32_t offset = w2c_guest_exitRecord(&vm->instance, 0);
 	struct exit_record *e = (struct exit_record *)(vm->instance.w2c_memory.data + offset);
 	for (unsigned i = 0; i < count; i++) {
 		memset(e, 0, sizeof *e);
@@ -84,7 +84,7 @@ static int drive_exits(unsigned count, const char *kind)
 			fprintf(stderr, "hvhost: unknown exit kind %s (cpuid, io, msr)\n", kind);
 			return 2;
 		}
-		trap = core_guest_handle_exit(0);
+		trap = core_guest_handle_exit(0, 0);
 		if (trap || e->action != ACTION_RESUME) {
 			fprintf(stderr, "hvhost: exit %u: trap %s, action %u\n", i, wasm_rt_strerror(trap), e->action);
 			return 1;
@@ -123,7 +123,7 @@ static int fuzz_exits(unsigned count, uint64_t seed)
 		if (!core_guests[0].live && !make_guest(ram, sizeof ram))
 			return 1;
 		struct guest_vmm *vm = &core_guests[0];
-		uint32_t offset = w2c_guest_exitRecord(&vm->instance);
+		uint32_t offset = w2c_guest_exitRecord(&vm->instance, 0);
 		uint8_t *bytes = vm->instance.w2c_memory.data + offset;
 		for (unsigned b = 0; b < sizeof(struct exit_record); b += 8) {
 			uint64_t r = fuzz_next();
@@ -167,7 +167,7 @@ static int fuzz_exits(unsigned count, uint64_t seed)
 		/* The hypercall that asks for a trap is the one allowed trap. */
 		if (e->reason == EXIT_HYPERCALL && (uint32_t)e->gpr[RAX] == 0x50415254)
 			e->gpr[RAX] = 0;
-		wasm_rt_trap_t trap = core_guest_handle_exit(0);
+		wasm_rt_trap_t trap = core_guest_handle_exit(0, 0);
 		if (trap) {
 			fprintf(stderr, "hvhost: fuzz exit %u (seed %llu, reason %u) trapped: %s\n", i,
 				(unsigned long long)seed, e->reason, wasm_rt_strerror(trap));

@@ -144,7 +144,7 @@ test("bad values: each at its value, naming the key", () => {
     `${f}:9:12: on_crash: "reboot" is not one of "stop", "restart"`,
     `${f}:10:16: max_restarts: 1001 is out of range (0 to 1000)`,
     `${f}:15:10: memory: "512K" is out of range (1M to 64G)`,
-    `${f}:16:9: vcpus: 65 is out of range (1 to 64)`,
+    `${f}:16:9: vcpus: 65 is out of range (1 to 8)`,
     `${f}:19:8: name: "db" is already used by the guest at line 12`,
     `${f}:20:10: kernel: must not be empty (a path to a boot module)`,
     `${f}:21:11: cmdline: expected a string, found an integer`,

@@ -83,7 +83,7 @@ describe("hostile input", () => {
     let value = "v".repeat(200000);
     expect(onlyError('[[guest]]\nname = "' + value + '"\nkernel = "a.elf"\n')).toBe('hv.toml:2:8: name: "' + "v".repeat(40) + '..." is too long (at most 32 characters)');
     expect(onlyError('[[guest]]\nname = "a"\nkernel = "a.elf"\non_crash = "' + value + '"\n')).toBe('hv.toml:4:12: on_crash: "' + "v".repeat(32) + '..." is not one of "stop", "restart"');
-    expect(onlyError('[[guest]]\nname = "a"\nkernel = "a.elf"\nvcpus = ' + "9".repeat(100000) + "\n")).toBe("hv.toml:4:9: vcpus: " + "9".repeat(32) + "... is out of range (1 to 64)");
+    expect(onlyError('[[guest]]\nname = "a"\nkernel = "a.elf"\nvcpus = ' + "9".repeat(100000) + "\n")).toBe("hv.toml:4:9: vcpus: " + "9".repeat(32) + "... is out of range (1 to 8)");
   });
   it("handles deep nesting of brackets", () => {
     expect(onlyError("x = " + "[".repeat(100000) + "\n")).toBe("hv.toml:1:6: x: nested arrays are not supported");

@@ -78,16 +78,16 @@ describe("a config with errors", () => {
     expect(returned).toBe(0);
     expect(lines.length).toBe(2);
     expect(lines[0]).toBe('[hv] boot/hv.toml:4:10: memory: "12Q" is not a size (use K, M or G)\n');
-    expect(lines[1]).toBe("[hv] boot/hv.toml:5:9: vcpus: 0 is out of range (1 to 64)\n");
+    expect(lines[1]).toBe("[hv] boot/hv.toml:5:9: vcpus: 0 is out of range (1 to 8)\n");
   });
   it("prints the errors in file order, though a missing key is found at the table's end", () => {
     let lines = report('[[guest]]\nname = "web"\nvcpus = 0\n[[guest]]\nvcpus = 0\n');
     expect(lines.length).toBe(5);
     expect(lines[0]).toBe('[hv] hv.toml:1:1: kernel: missing in [[guest]] "web"\n');
-    expect(lines[1]).toBe("[hv] hv.toml:3:9: vcpus: 0 is out of range (1 to 64)\n");
+    expect(lines[1]).toBe("[hv] hv.toml:3:9: vcpus: 0 is out of range (1 to 8)\n");
     expect(lines[2]).toBe("[hv] hv.toml:4:1: name: missing in [[guest]]\n");
     expect(lines[3]).toBe("[hv] hv.toml:4:1: kernel: missing in [[guest]]\n");
-    expect(lines[4]).toBe("[hv] hv.toml:5:9: vcpus: 0 is out of range (1 to 64)\n");
+    expect(lines[4]).toBe("[hv] hv.toml:5:9: vcpus: 0 is out of range (1 to 8)\n");
   });
   it("prints the first 20 errors, then how many more there are", () => {
     let source = "[[guest]]\n";

@@ -228,7 +228,7 @@ describe("[[guest]] kernel and initrd", () => {
   });
   it("look modules up only when the config is otherwise valid", () => {
     setModules(["web.elf"]);
-    expect(onlyError('[[guest]]\nname = "web"\nkernel = "missing.elf"\nvcpus = 0\n')).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 64)");
+    expect(onlyError('[[guest]]\nname = "web"\nkernel = "missing.elf"\nvcpus = 0\n')).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 8)");
     expect(lookups.length).toBe(0);
   });
   it("reject an empty path", () => {
@@ -306,13 +306,13 @@ describe("[[guest]] memory", () => {
 });
 
 describe("[[guest]] vcpus", () => {
-  it("takes 1 to 64", () => {
+  it("takes 1 to 8", () => {
     expect(firstGuest(GUEST + "vcpus = 1\n").vcpus).toBe(1);
-    expect(firstGuest(GUEST + "vcpus = 64\n").vcpus).toBe(64);
+    expect(firstGuest(GUEST + "vcpus = 8\n").vcpus).toBe(8);
   });
   it("rejects 0 and 65", () => {
-    expect(onlyError(GUEST + "vcpus = 0\n")).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 64)");
-    expect(onlyError(GUEST + "vcpus   =   65\n")).toBe("hv.toml:4:13: vcpus: 65 is out of range (1 to 64)");
+    expect(onlyError(GUEST + "vcpus = 0\n")).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 8)");
+    expect(onlyError(GUEST + "vcpus   =   9\n")).toBe("hv.toml:4:13: vcpus: 9 is out of range (1 to 8)");
   });
   it("rejects a string", () => {
     expect(onlyError(GUEST + '  vcpus = "2"\n')).toBe("hv.toml:4:11: vcpus: expected an integer, found a string");
@@ -424,7 +424,7 @@ describe("many guests", () => {
     expect(parse(source)).toBe(2);
     let all = errors();
     expect(all[0]).toBe("hv.toml:193:3: guest: too many [[guest]] tables (at most 64)");
-    expect(all[1]).toBe("hv.toml:199:9: vcpus: 0 is out of range (1 to 64)");
+    expect(all[1]).toBe("hv.toml:199:9: vcpus: 0 is out of range (1 to 8)");
     expect(configGuestCount()).toBe(0);
   });
 });

@@ -21,6 +21,13 @@ function vcpusOf(source: string): u32 {
   return configGuest(0).vcpus;
 }
 
+// max_restarts (0..1000): room for the integers the reader must read.
+function restartsOf(source: string): u32 {
+  setModules(["web.elf"]);
+  if (parse(source) != 0) return 9999;
+  return configGuest(0).maxRestarts;
+}
+
 describe("comments, blank lines and layout", () => {
   it("accepts comments, blank lines, indentation and spaces around =", () => {
     setModules(["web.elf"]);
@@ -38,7 +45,7 @@ describe("comments, blank lines and layout", () => {
   it("accepts \\r\\n line ends and counts lines the same", () => {
     setModules(["web.elf"]);
     expect(parse('[[guest]]\r\nname = "web"\r\nkernel = "web.elf"\r\n')).toBe(0);
-    expect(onlyError('[[guest]]\r\nname = "web"\r\nkernel = "web.elf"\r\nvcpus = 0\r\n')).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 64)");
+    expect(onlyError('[[guest]]\r\nname = "web"\r\nkernel = "web.elf"\r\nvcpus = 0\r\n')).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 8)");
   });
   it("accepts a UTF-8 byte order mark and does not count it as a column", () => {
     expect(onlyError("\uFEFF[hypervisor]\ntimeslice_ms = 0\n")).toBe("hv.toml:2:16: timeslice_ms: 0 is out of range (1 to 1000)");
@@ -171,19 +178,19 @@ describe("literal strings", () => {
 
 describe("integers", () => {
   it("read decimal with an optional sign and _ between digits", () => {
-    expect(vcpusOf(GUEST + "vcpus = 12\n")).toBe(12);
-    expect(vcpusOf(GUEST + "vcpus = +12\n")).toBe(12);
-    expect(vcpusOf(GUEST + "vcpus = 1_2\n")).toBe(12);
-    expect(vcpusOf(GUEST + "vcpus = 1_0\n")).toBe(10);
+    expect(restartsOf(GUEST + "max_restarts = 12\n")).toBe(12);
+    expect(restartsOf(GUEST + "max_restarts = +12\n")).toBe(12);
+    expect(restartsOf(GUEST + "max_restarts = 1_2\n")).toBe(12);
+    expect(restartsOf(GUEST + "max_restarts = 1_0\n")).toBe(10);
   });
   it("read 0x hex, with _ between digits", () => {
-    expect(vcpusOf(GUEST + "vcpus = 0x1f\n")).toBe(31);
-    expect(vcpusOf(GUEST + "vcpus = 0x1F\n")).toBe(31);
-    expect(vcpusOf(GUEST + "vcpus = 0x1_0\n")).toBe(16);
+    expect(restartsOf(GUEST + "max_restarts = 0x1f\n")).toBe(31);
+    expect(restartsOf(GUEST + "max_restarts = 0x1F\n")).toBe(31);
+    expect(restartsOf(GUEST + "max_restarts = 0x1_0\n")).toBe(16);
   });
   it("read zero and -0", () => {
-    expect(onlyError(GUEST + "vcpus = 0\n")).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 64)");
-    expect(onlyError(GUEST + "vcpus = -0\n")).toBe("hv.toml:4:9: vcpus: -0 is out of range (1 to 64)");
+    expect(onlyError(GUEST + "vcpus = 0\n")).toBe("hv.toml:4:9: vcpus: 0 is out of range (1 to 8)");
+    expect(onlyError(GUEST + "vcpus = -0\n")).toBe("hv.toml:4:9: vcpus: -0 is out of range (1 to 8)");
   });
   it("reject leading zeros", () => {
     expect(onlyError(GUEST + "vcpus = 012\n")).toBe("hv.toml:4:9: vcpus: leading zeros are not allowed in an integer");
@@ -214,10 +221,10 @@ describe("integers", () => {
     expect(onlyError(GUEST + "vcpus = +x\n")).toBe('hv.toml:4:10: vcpus: expected digits after "+", found "x"');
   });
   it("report integers beyond 64 bits as out of range, as written", () => {
-    expect(onlyError(GUEST + "vcpus = 99999999999999999999\n")).toBe("hv.toml:4:9: vcpus: 99999999999999999999 is out of range (1 to 64)");
-    expect(onlyError(GUEST + "vcpus = 9223372036854775808\n")).toBe("hv.toml:4:9: vcpus: 9223372036854775808 is out of range (1 to 64)");
-    expect(onlyError(GUEST + "vcpus = -9223372036854775808\n")).toBe("hv.toml:4:9: vcpus: -9223372036854775808 is out of range (1 to 64)");
-    expect(onlyError(GUEST + "vcpus = 0xffffffffffffffffff\n")).toBe("hv.toml:4:9: vcpus: 0xffffffffffffffffff is out of range (1 to 64)");
+    expect(onlyError(GUEST + "vcpus = 99999999999999999999\n")).toBe("hv.toml:4:9: vcpus: 99999999999999999999 is out of range (1 to 8)");
+    expect(onlyError(GUEST + "vcpus = 9223372036854775808\n")).toBe("hv.toml:4:9: vcpus: 9223372036854775808 is out of range (1 to 8)");
+    expect(onlyError(GUEST + "vcpus = -9223372036854775808\n")).toBe("hv.toml:4:9: vcpus: -9223372036854775808 is out of range (1 to 8)");
+    expect(onlyError(GUEST + "vcpus = 0xffffffffffffffffff\n")).toBe("hv.toml:4:9: vcpus: 0xffffffffffffffffff is out of range (1 to 8)");
   });
 });
 
