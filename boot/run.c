@@ -344,7 +344,9 @@ static enum exit_action finish_guest(unsigned g, uint32_t stop_reason)
 	if (core_guest_should_restart(g, stop_reason)) {
 		/* Everything anew: instance, RAM, tables, image, vCPU; after a
 		 * reset, the CMOS RAM stays as the guest left it. */
-		if (stop_reason == STOP_REBOOT)
+		/* A reset, or the reset a triple fault is on a PC: the
+		 * battery-backed CMOS RAM stays. */
+		if (stop_reason == STOP_REBOOT || stop_reason == STOP_TRIPLE_FAULT)
 			runs[g].cmos_kept = core_guest_cmos(g, runs[g].cmos, true);
 		release_guest(g);
 		if (prepare_guest(g))
