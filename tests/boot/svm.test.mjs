@@ -11,6 +11,7 @@ import { assertFlood } from "./flood.mjs";
 import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
 import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi, assertIoApic } from "./platform.mjs";
+import { assertSmpGuest } from "./vcpus.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -135,4 +136,8 @@ test("the ACPI tables are found by the scan with every checksum right, and S5 th
 
 test("the xAPIC page and the I/O APIC by MMIO: PIT on pin 2, the RTC level-triggered, unclaimed MMIO all ones (AMD-V)", () => {
   assertIoApic("qemu", 60);
+});
+
+test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-self) and they park with interrupts off (AMD-V)", () => {
+  assertSmpGuest("qemu", 60);
 });
