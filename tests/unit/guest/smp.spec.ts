@@ -52,6 +52,12 @@ function sendIpi(machine: Machine, platform: FakePlatform, from: u32, command: u
   routeIpis(machine, platform);
 }
 
+// vCPU 0 starts vCPU 1 (INIT, then STARTUP at page 0x9A).
+function startAp(machine: Machine, platform: FakePlatform): void {
+  sendIpi(machine, platform, 0, INIT | ASSERT, 1);
+  sendIpi(machine, platform, 0, STARTUP | ASSERT | 0x9a, 1);
+}
+
 describe("a guest of several vCPUs", () => {
   it("starts with vCPU 0 alone runnable; the others wait for a STARTUP", () => {
     let platform = new FakePlatform();
@@ -97,8 +103,7 @@ describe("a guest of several vCPUs", () => {
   it("wakes a halted vCPU with a fixed IPI, its HLT answered for the stub to apply", () => {
     let platform = new FakePlatform();
     let machine = newSmpGuest(platform, 2);
-    sendIpi(machine, platform, 0, INIT | ASSERT, 1);
-    sendIpi(machine, platform, 0, STARTUP | ASSERT | 0x9a, 1);
+    startAp(machine, platform);
     // INIT left its APIC software-disabled: the AP's OS enables it.
     vcpuLapic(machine, 1).mmioWrite(0xf0, 4, 0x1ff);
     expect(exitOn(machine, platform, 1, ExitReason.Hlt)).toBe(ExitAction.Wait);
@@ -138,16 +143,14 @@ describe("a guest of several vCPUs", () => {
     let machine = newSmpGuest(platform, 2);
     expect(exitOn(machine, platform, 0, ExitReason.Pause)).toBe(ExitAction.Resume);
     expect(vcpuRecord(machine, 0).advance).toBe(2);
-    sendIpi(machine, platform, 0, INIT | ASSERT, 1);
-    sendIpi(machine, platform, 0, STARTUP | ASSERT | 0x9a, 1);
+    startAp(machine, platform);
     expect(exitOn(machine, platform, 0, ExitReason.Pause)).toBe(ExitAction.Switch);
   });
 
   it("parks a vCPU that halts with interrupts off while another lives; the last one stops the guest", () => {
     let platform = new FakePlatform();
     let machine = newSmpGuest(platform, 2);
-    sendIpi(machine, platform, 0, INIT | ASSERT, 1);
-    sendIpi(machine, platform, 0, STARTUP | ASSERT | 0x9a, 1);
+    startAp(machine, platform);
     expect(exitOn(machine, platform, 1, ExitReason.Hlt, 0x2)).toBe(ExitAction.Wait);
     expect(runState(machine, 1)).toBe(VcpuRun.HaltedInterruptsOff);
     // An interrupt does not end it; an NMI does.
@@ -160,8 +163,7 @@ describe("a guest of several vCPUs", () => {
   it("wakes a parked vCPU with an NMI", () => {
     let platform = new FakePlatform();
     let machine = newSmpGuest(platform, 2);
-    sendIpi(machine, platform, 0, INIT | ASSERT, 1);
-    sendIpi(machine, platform, 0, STARTUP | ASSERT | 0x9a, 1);
+    startAp(machine, platform);
     expect(exitOn(machine, platform, 1, ExitReason.Hlt, 0x2)).toBe(ExitAction.Wait);
     sendIpi(machine, platform, 0, NMI | ASSERT, 1);
     expect(exitOn(machine, platform, 0, ExitReason.Hlt)).toBe(ExitAction.Wait);
