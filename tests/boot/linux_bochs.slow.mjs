@@ -4,11 +4,11 @@
 // userspace marker and its own power-off.
 //
 // Bochs is slow: it interprets every instruction of the hypervisor and the
-// guest. Measured on a 2-core host: 114 s from scripts/run to the
-// power-off, 160 s with the other core busy (then: the hypervisor's lines
-// after 8 s, the guest ready at 17 s, the kernel's first console line at
-// 109 s, so its decompression and early setup take ~90 s; /init at
-// 158 s). TIMEOUT is the slower figure with a wide margin.
+// guest. Measured in two runs on a 2-core host shared with other work:
+// 114 s and 160 s from scripts/run to the power-off (in the slower one:
+// the hypervisor's lines after 8 s, the guest ready at 17 s, the kernel's
+// first console line at 109 s, so its decompression and early setup take
+// ~90 s; /init at 158 s). TIMEOUT is the slower figure with a wide margin.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
