@@ -65,7 +65,7 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
     case ExitReason.Cpuid: { handleCpuid(record, platform); break; }
     case ExitReason.Io: { handleIo(record, machine, platform); break; }
     case ExitReason.MsrRead: { handleMsrRead(record, machine, platform); break; }
-    case ExitReason.MsrWrite: { handleMsrWrite(record, machine); break; }
+    case ExitReason.MsrWrite: { handleMsrWrite(record, machine, platform); break; }
     case ExitReason.Hlt: { handleHlt(record, machine, platform); break; }
     case ExitReason.Wake: { handleWake(record, machine); break; }
     case ExitReason.NestedPageFault: { handleNestedPageFault(record, machine, platform); break; }
@@ -280,9 +280,9 @@ function handleMsrRead(record: ExitRecord, machine: Machine, platform: Platform)
   record.advance = lengthOr(record, 2); // 0F 32
 }
 
-function handleMsrWrite(record: ExitRecord, machine: Machine): void {
+function handleMsrWrite(record: ExitRecord, machine: Machine, platform: Platform): void {
   let value = (record.rdx << 32) | (record.rax & 0xffffffff);
-  if (!machine.msrs.write(record.msr, value, record)) {
+  if (!machine.msrs.write(record.msr, value, record, platform)) {
     injectException(record, VECTOR_GP, true, 0);
     return;
   }

@@ -4,6 +4,7 @@
 // Vendor-neutral: the same policy on AMD-V and VT-x hosts.
 // Leaf numbers and bits: Intel SDM vol. 2A, CPUID; AMD APM vol. 3, appendix E.
 
+import { KVM_LEAF_BASE, KVM_LEAF_LAST, kvmLeaf } from "./pvclock";
 import { Platform } from "../guest/platform";
 import { guestXcr0Allowed } from "./xsetbv";
 import { LAPIC_TIMER_HZ } from "../devices/lapic";
@@ -73,6 +74,10 @@ export const EXT1_ECX_SVM: u32 = 1 << 2;
 export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u64, platform: Platform, out: usize): void {
   if (leaf >= HYPERVISOR_LEAF_FIRST && leaf <= HYPERVISOR_LEAF_LAST) {
     hypervisorLeaf(leaf, out, platform);
+    return;
+  }
+  if (leaf >= KVM_LEAF_BASE && leaf <= KVM_LEAF_LAST) {
+    kvmLeaf(leaf, out);             // the paravirtual clock (vcpu/pvclock.ts)
     return;
   }
   // Everything else starts from the host's answer, also leaves beyond the

@@ -11,6 +11,7 @@ import { ExitRecord, DIRTY_EFER } from "./exit_record";
 import { Platform } from "../guest/platform";
 import { Lapic } from "../devices/lapic";
 import { GuestClock } from "../devices/clock";
+import { MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW, writeSystemTime, writeWallClock } from "./pvclock";
 
 export const MSR_IA32_TSC: u32 = 0x10;
 export const MSR_IA32_PLATFORM_ID: u32 = 0x17;
@@ -67,7 +68,9 @@ const SLOT_MTRR_PHYS: u32 = 3;                    // 16 slots
 const SLOT_MTRR_FIX64K: u32 = SLOT_MTRR_PHYS + 16;
 const SLOT_MTRR_FIX16K: u32 = SLOT_MTRR_FIX64K + 1; // 2 slots
 const SLOT_MTRR_FIX4K: u32 = SLOT_MTRR_FIX16K + 2;  // 8 slots
-const SLOTS: u32 = SLOT_MTRR_FIX4K + 8;
+const SLOT_KVM_WALL_CLOCK: u32 = SLOT_MTRR_FIX4K + 8;  // vcpu/pvclock.ts
+const SLOT_KVM_SYSTEM_TIME: u32 = SLOT_KVM_WALL_CLOCK + 1;
+const SLOTS: u32 = SLOT_KVM_SYSTEM_TIME + 1;
 const NOT_STORED: i32 = -1;
 
 const FIELDS_BYTES: u32 = 16;
@@ -133,8 +136,12 @@ export class MsrFile {
   }
 
   // WRMSR: true when done (or deliberately ignored), false for #GP(0).
-  // An EFER write updates record.efer and marks it dirty.
-  write(index: u32, value: u64, record: ExitRecord): bool {
+  // An EFER write updates record.efer and marks it dirty. The paravirtual
+  // clock's MSRs write into guest RAM through `platform` (none: #GP).
+  write(index: u32, value: u64, record: ExitRecord, platform: Platform | null = null): bool {
+    if (index == MSR_KVM_WALL_CLOCK_NEW || index == MSR_KVM_SYSTEM_TIME_NEW) {
+      return this.writeClock(index, value, platform);
+    }
     let slot = storedSlot(index);
     if (slot != NOT_STORED) {
       // TSC_AUX bits 63:32 are reserved (SDM vol. 4, IA32_TSC_AUX).
@@ -170,6 +177,19 @@ export class MsrFile {
     }
   }
 
+  // The paravirtual clock (vcpu/pvclock.ts): the structure written where
+  // the guest asks, the MSR kept for its reads.
+  private writeClock(index: u32, value: u64, platform: Platform | null): bool {
+    let clock = this.clock;
+    if (platform == null || changetype<usize>(clock) == 0) return false;
+    let ok = index == MSR_KVM_SYSTEM_TIME_NEW
+      ? writeSystemTime(value, clock.tscHz, platform)
+      : writeWallClock(value, clock.now, clock.tscHz, platform.wallClockSeconds(), platform);
+    if (!ok) return false;
+    this.setSlot(index == MSR_KVM_SYSTEM_TIME_NEW ? SLOT_KVM_SYSTEM_TIME : SLOT_KVM_WALL_CLOCK, value);
+    return true;
+  }
+
   @inline private slot(index: u32): u64 {
     return load<u64>(changetype<usize>(this) + <usize>FIELDS_BYTES + (<usize>index << 3));
   }
@@ -194,6 +214,8 @@ function storedSlot(index: u32): i32 {
     case MSR_MTRR_FIX64K_00000: return <i32>SLOT_MTRR_FIX64K;
     case MSR_MTRR_FIX16K_80000: return <i32>SLOT_MTRR_FIX16K;
     case MSR_MTRR_FIX16K_A0000: return <i32>(SLOT_MTRR_FIX16K + 1);
+    case MSR_KVM_WALL_CLOCK_NEW: return <i32>SLOT_KVM_WALL_CLOCK;
+    case MSR_KVM_SYSTEM_TIME_NEW: return <i32>SLOT_KVM_SYSTEM_TIME;
     default: return NOT_STORED;
   }
 }
