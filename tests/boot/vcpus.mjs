@@ -6,7 +6,7 @@ import { buildIso, boot, line } from "./lib.mjs";
 import { guestLines } from "./guests.mjs";
 
 export function assertSmpGuest(emu, timeout) {
-  const iso = buildIso(`smp-${emu}`, { config: "tests/configs/smp.toml" });
+  const iso = buildIso(`vcpus-${emu}`, { config: "tests/configs/vcpus.toml" });
   assert.equal(iso.code, 0, iso.output);
   const r = boot(iso.iso, { emu, timeout });
   assert.equal(r.code, 0, r.output.slice(-3000));
