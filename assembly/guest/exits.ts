@@ -62,7 +62,7 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
   let lapic = machine.lapic;
   if (record.cr8 != lapic.cr8Read()) lapic.cr8Write(record.cr8);
   switch (record.reason) {
-    case ExitReason.Cpuid: { handleCpuid(record, platform); break; }
+    case ExitReason.Cpuid: { handleCpuid(record, platform, machine.current); break; }
     case ExitReason.Io: { handleIo(record, machine, platform); break; }
     case ExitReason.MsrRead: { handleMsrRead(record, machine, platform); break; }
     case ExitReason.MsrWrite: { handleMsrWrite(record, machine, platform); break; }
@@ -158,8 +158,8 @@ function finishExit(record: ExitRecord, machine: Machine, platform: Platform): v
 
 // --- the exits -------------------------------------------------------------------
 
-function handleCpuid(record: ExitRecord, platform: Platform): void {
-  guestCpuid(<u32>record.rax, <u32>record.rcx, record.cr4, record.xcr0, platform, CPUID_OUT);
+function handleCpuid(record: ExitRecord, platform: Platform, vcpuIndex: u32): void {
+  guestCpuid(<u32>record.rax, <u32>record.rcx, record.cr4, record.xcr0, platform, CPUID_OUT, vcpuIndex);
   // CPUID writes all four registers, zero-extending in 64-bit mode.
   record.rax = <u64>load<u32>(CPUID_OUT, 0);
   record.rbx = <u64>load<u32>(CPUID_OUT, 4);

@@ -71,7 +71,9 @@ export const EXT1_ECX_SVM: u32 = 1 << 2;
 
 // Answers CPUID (leaf, subleaf) for the guest, whose CR4 is `guestCr4`
 // and XCR0 `guestXcr0`: EAX, EBX, ECX, EDX as 4 u32 at `out`.
-export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u64, platform: Platform, out: usize): void {
+// The asking vCPU is `vcpuIndex` of the guest's `vcpuCount`.
+export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u64, platform: Platform, out: usize,
+                           vcpuIndex: u32 = 0): void {
   if (leaf >= HYPERVISOR_LEAF_FIRST && leaf <= HYPERVISOR_LEAF_LAST) {
     hypervisorLeaf(leaf, out, platform);
     return;
@@ -87,7 +89,7 @@ export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u6
   if (leaf == 1 || leaf == 7 || leaf == 0xd) {
     xsaveFeatures(leaf, subleaf, guestCr4, guestXcr0, guestXcr0Allowed(platform), platform, out);
   }
-  applyCpuidPolicy(leaf, subleaf, guestCr4, out);
+  applyCpuidPolicy(leaf, subleaf, guestCr4, out, vcpuIndex);
 }
 
 // The XSAVE features as the guest sees them, for guests that may set the
@@ -153,8 +155,22 @@ export function hypervisorLeaf(leaf: u32, out: usize, platform: Platform): void 
   }
 }
 
-// Edits a host answer (at `regs`) into the guest's.
-export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: usize): void {
+// The topology the guest sees, whatever the host's: each vCPU is a
+// package of one core of one thread whose APIC ID is its index (as the
+// MADT lists them), so no leaf speaks of host CPUs or of siblings that
+// do not exist. SDM vol. 3A 10.9 (topology enumeration); APM vol. 3 E.5.
+export const LEAF1_EDX_HTT: u32 = 1 << 28;
+export const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
+export const EXT1_ECX_TOPOEXT: u32 = 1 << 22;
+// Leaf 0x80000007 EDX bit 8, invariant TSC: the guest's TSC is the host's
+// plus an offset, one rate for all its vCPUs, and the hypervisor's own
+// timers already rely on a constant-rate TSC (every CPU with NPT or EPT:
+// AMD family 10h on, Intel Nehalem on). Without it Linux on AMD marks the
+// TSC of a guest with more than one CPU unstable (unsynchronized_tsc()).
+export const EXT7_EDX_INVARIANT_TSC: u32 = 1 << 8;
+
+// Edits a host answer (at `regs`) into the guest's, for vCPU `vcpuIndex`.
+export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: usize, vcpuIndex: u32 = 0): void {
   let ebx = load<u32>(regs, 4);
   let ecx = load<u32>(regs, 8);
   switch (leaf) {
@@ -164,12 +180,18 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
       // #UD, since MWAIT could park the physical CPU.
       ecx &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
       ecx = (ecx & ~LEAF1_ECX_UNBACKED) | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
-      store<u32>(regs, (load<u32>(regs, 12) & ~LEAF1_EDX_UNBACKED) | LEAF1_EDX_APIC, 12);
+      store<u32>(regs, (load<u32>(regs, 12) & ~(LEAF1_EDX_UNBACKED | LEAF1_EDX_HTT)) | LEAF1_EDX_APIC, 12);
       // XSAVE, OSXSAVE, AVX, FMA, F16C: guestCpuid (xsaveFeatures).
-      // EBX[31:24] is the initial APIC ID: the guest's only vCPU is 0,
-      // whichever host CPU answered.
-      ebx &= 0x00ffffff;
+      // EBX[31:24] is the initial APIC ID, the vCPU's, whichever host CPU
+      // answered; EBX[23:16] one logical processor in the package.
+      ebx = (ebx & 0x0000ffff) | (vcpuIndex << 24) | (1 << 16);
       break;
+    }
+    case 4: {
+      // Deterministic cache parameters: no cores or threads share a
+      // package or a cache (EAX[31:26], EAX[25:14]).
+      store<u32>(regs, load<u32>(regs) & 0x3fff, 0);
+      return;
     }
     case 5: {
       // The MONITOR/MWAIT leaf describes a feature the guest does not have.
@@ -194,14 +216,28 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
     }
     case 0xb:
     case 0x1f: {
-      // Extended topology: EDX is the x2APIC ID, the vCPU's (0), not the
-      // host CPU's that answered.
-      store<u32>(regs, 0, 12);
+      // Extended topology: a thread level and a core level of one each
+      // (shift 0), then the invalid level; EDX is the vCPU's x2APIC ID.
+      let type: u32 = subleaf == 0 ? 1 : subleaf == 1 ? 2 : 0;
+      setRegisters(regs, 0, type != 0 ? 1 : 0, (type << 8) | (subleaf & 0xff), vcpuIndex);
       return;
     }
     case 0x80000001: {
-      ecx &= ~EXT1_ECX_SVM; // no nested SVM
+      ecx &= ~(EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOEXT); // no nested SVM
       break;
+    }
+    case 0x80000007: {
+      store<u32>(regs, load<u32>(regs, 12) | EXT7_EDX_INVARIANT_TSC, 12);
+      return;
+    }
+    case 0x80000008: {
+      ecx &= ~0xf0ff; // NC and ApicIdSize: one core per package
+      break;
+    }
+    case 0x8000001e: {
+      // Extended APIC ID, compute unit and node (TOPOEXT, hidden).
+      setRegisters(regs, 0, 0, 0, 0);
+      return;
     }
     case 0x8000000a: {
       // SVM revision and features (APM vol. 3, E.4.9): none, since SVM is hidden.

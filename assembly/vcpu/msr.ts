@@ -37,6 +37,7 @@ export const MSR_IA32_VMX_BASIC: u32 = 0x480;
 export const MSR_EFER: u32 = 0xc0000080;
 export const MSR_TSC_AUX: u32 = 0xc0000103;
 export const MSR_K7_HWCR: u32 = 0xc0010015;
+export const HWCR_TSC_FREQ_SEL: u64 = 1 << 24;
 // AMD's northbridge configuration (NB_CFG): Linux reads and sets it on
 // family 10h-17h parts; nothing behind it here, so it reads 0.
 export const MSR_AMD64_NB_CFG: u32 = 0xc001001f;
@@ -129,8 +130,11 @@ export class MsrFile {
       case MSR_IA32_MTRRCAP:
       case MSR_IA32_BIOS_SIGN_ID:
       case MSR_IA32_PLATFORM_ID:
-      case MSR_AMD64_NB_CFG:
-      case MSR_K7_HWCR: { this.value = 0; return true; }
+      case MSR_AMD64_NB_CFG: { this.value = 0; return true; }
+      // HWCR.TscFreqSel (bit 24, read-only 1 from family 10h; APM vol. 2,
+      // HWCR): the TSC counts at one constant rate, as CPUID's invariant
+      // TSC says (vcpu/cpuid.ts); Linux warns of a firmware bug without it.
+      case MSR_K7_HWCR: { this.value = HWCR_TSC_FREQ_SEL; return true; }
       default: return false;
     }
   }

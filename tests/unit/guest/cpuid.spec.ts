@@ -2,6 +2,14 @@ import { dispatchExit } from "../../../assembly/guest/exits";
 import { ExitReason, ExitAction } from "../../../assembly/vcpu/exit_record";
 import { ExitRecord } from "../../../assembly/vcpu/exit_record";
 import { FakePlatform, newGuest, newRecord } from "./helpers";
+import { guestCpuid } from "../../../assembly/vcpu/cpuid";
+
+const OUT = memory.data(16, 16);
+// guestCpuid as vCPU `vcpu` asks it: [eax, ebx, ecx, edx].
+function cpuidOf(platform: FakePlatform, vcpu: u32, leaf: u32, subleaf: u32 = 0): u32[] {
+  guestCpuid(leaf, subleaf, 0, 1, platform, OUT, vcpu);
+  return [load<u32>(OUT), load<u32>(OUT, 4), load<u32>(OUT, 8), load<u32>(OUT, 12)];
+}
 
 function cpuid(platform: FakePlatform, leaf: u32, subleaf: u32 = 0, cr4: u64 = 0, xcr0: u64 = 1): ExitRecord {
   let machine = newGuest();
@@ -42,11 +50,53 @@ describe("CPUID", () => {
     expect(record.rcx & 0x28).toBe(0);
   });
 
-  it("reports initial APIC ID 0 in leaf 1, whichever host CPU answered", () => {
+  it("reports initial APIC ID 0 and one logical CPU in leaf 1, whichever host CPU answered", () => {
     let platform = new FakePlatform();
-    platform.setCpuid(1, 0, 0, 0x05020800, 0, 0);
+    platform.setCpuid(1, 0, 0, 0x05100800, 0, 1 << 28);
     let record = cpuid(platform, 1);
-    expect(record.rbx).toBe(0x00020800);
+    expect(record.rbx).toBe(0x00010800);
+    expect((record.rdx >> 28) & 1).toBe(0); // HTT
+  });
+
+  it("gives each vCPU its own APIC ID in leaf 1 and the topology leaves", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(1, 0, 0, 0x05100800, 0, 0);
+    platform.setCpuid(0xb, 0, 1, 2, 0x100, 7);
+    expect(cpuidOf(platform, 2, 1)[1]).toBe(0x02010800);
+    expect(cpuidOf(platform, 2, 0xb)[3]).toBe(2);
+    expect(cpuidOf(platform, 5, 0x1f, 1)[3]).toBe(5);
+  });
+
+  it("describes each vCPU as a package of one core of one thread", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0xb, 0, 1, 2, 0x100, 7);
+    platform.setCpuid(0xb, 1, 7, 16, 0x201, 7);
+    let smt = cpuidOf(platform, 1, 0xb, 0);
+    expect(smt[0]).toBe(0);         // shift 0
+    expect(smt[1]).toBe(1);         // one logical processor
+    expect(smt[2]).toBe(0x100);     // level 0, SMT
+    let core = cpuidOf(platform, 1, 0xb, 1);
+    expect(core[0]).toBe(0);
+    expect(core[1]).toBe(1);
+    expect(core[2]).toBe(0x201);    // level 1, core
+    let end = cpuidOf(platform, 1, 0xb, 2);
+    expect(end[1]).toBe(0);
+    expect(end[2]).toBe(2);         // level 2, invalid
+    platform.setCpuid(4, 0, 0xfc004121, 0x01c0003f, 0x3f, 0);
+    expect(cpuidOf(platform, 0, 4)[0]).toBe(0x0121);
+    platform.setCpuid(0x80000008, 0, 0x3030, 0, 0x700f, 0);
+    expect(cpuidOf(platform, 0, 0x80000008)[2]).toBe(0);
+    platform.setCpuid(0x80000001, 0, 0, 0, (1 << 1) | (1 << 22) | 1, 0);
+    expect(cpuidOf(platform, 0, 0x80000001)[2]).toBe(1); // CmpLegacy, TOPOEXT hidden
+    platform.setCpuid(0x8000001e, 0, 3, 0x103, 0x300, 0);
+    let ext = cpuidOf(platform, 0, 0x8000001e);
+    expect(ext[0] | ext[1] | ext[2] | ext[3]).toBe(0);
+  });
+
+  it("offers the invariant TSC (leaf 0x80000007 EDX bit 8): one constant rate for all vCPUs", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(0x80000007, 0, 0, 0, 0, 0);
+    expect((cpuidOf(platform, 0, 0x80000007)[3] >> 8) & 1).toBe(1);
   });
 
   it("offers XSAVE, AVX, FMA and F16C in leaf 1 ECX, OSXSAVE as the guest's CR4 says", () => {
@@ -122,11 +172,11 @@ describe("CPUID", () => {
     expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
   });
 
-  it("hides SVM in leaf 0x80000001 ECX bit 2", () => {
+  it("hides SVM in leaf 0x80000001 ECX bit 2, and CmpLegacy", () => {
     let platform = new FakePlatform();
     platform.setCpuid(0x80000001, 0, 0, 0, 0x000000ff, 0);
     let record = cpuid(platform, 0x80000001);
-    expect(record.rcx).toBe(0xfb);
+    expect(record.rcx).toBe(0xf9); // SVM and CmpLegacy (bit 1) hidden
   });
 
   it("answers zeros for the SVM feature leaf 0x8000000A", () => {
@@ -212,9 +262,9 @@ describe("CPUID", () => {
 
   it("passes the subleaf from ECX", () => {
     let platform = new FakePlatform();
-    platform.setCpuid(0xb, 1, 0xf, 0, 0, 0);
-    expect(cpuid(platform, 0xb, 1).rax).toBe(0xf);
-    expect(cpuid(platform, 0xb, 0).rax).toBe(0);
+    platform.setCpuid(0x14, 1, 0xf, 0, 0, 0);
+    expect(cpuid(platform, 0x14, 1).rax).toBe(0xf);
+    expect(cpuid(platform, 0x14, 0).rax).toBe(0);
   });
 
   it("moves past CPUID by the instruction length, or 2 bytes when unknown", () => {

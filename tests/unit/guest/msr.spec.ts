@@ -109,11 +109,11 @@ describe("MSRs", () => {
     expect(value(rdmsr(0x1a0))).toBe(1);
   });
 
-  it("reads 0 from MTRRCAP, BIOS_SIGN_ID, PLATFORM_ID and HWCR", () => {
+  it("reads 0 from MTRRCAP, BIOS_SIGN_ID and PLATFORM_ID, only TscFreqSel from HWCR", () => {
     expect(value(rdmsr(0xfe))).toBe(0);
     expect(value(rdmsr(0x8b))).toBe(0);
     expect(value(rdmsr(0x17))).toBe(0);
-    expect(value(rdmsr(0xc0010015))).toBe(0);
+    expect(value(rdmsr(0xc0010015))).toBe(1 << 24);
   });
 
   it("accepts Linux's write of 0 to BIOS_SIGN_ID, and HWCR writes", () => {
