@@ -99,8 +99,8 @@ guests:
 iso: $(BUILD)/hypervisor.elf $(BUILD)/supervisor.wasm guests
 	scripts/iso --config $(CONFIG) --out $(ISO) $(if $(HV_CMDLINE),--cmdline "$(HV_CMDLINE)")
 
-check-config: $(BUILD)/supervisor.wasm
-	node scripts/check-config.mjs $(CONFIG)
+check-config: $(BUILD)/supervisor.wasm $(BUILD)/guest.wasm
+	node scripts/check-config.mjs --load $(CONFIG)
 
 # --- running and testing -------------------------------------------------------
 run: deps

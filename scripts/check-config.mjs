@@ -4,14 +4,21 @@
 // (assembly/supervisor/host.ts) implemented over files instead of boot
 // modules.
 //
-//   node scripts/check-config.mjs [--modules-out FILE] [--quiet] CONFIG
+//   node scripts/check-config.mjs [--modules-out FILE] [--quiet] [--load] CONFIG
 //
 // Module 0 is CONFIG, named exactly as given. A kernel/initrd path the core
 // resolves becomes the next module when a file by that name exists (relative
 // to the current directory, or absolute). Prints what the core prints,
 // without its "[hv] " prefix (--quiet: errors only).
 //
-// Exit status: 0 valid, 1 errors in the config (or CONFIG unreadable),
+// --load then loads each guest's kernel and initrd with the guest VMM's own
+// loader (build/guest.wasm, scripts/lib/kernel-check.mjs) into a guest RAM
+// of the configured size, so a kernel the boot would refuse (no format the
+// loader knows, a bad setup header, a kernel or initrd past the guest's
+// RAM) is refused here, with its path and the reason.
+//
+// Exit status: 0 valid, 1 errors in the config or a kernel that does not
+// load (or CONFIG unreadable),
 // 2 usage, 3 the core aborted or trapped (a bug in the core).
 // --modules-out (only on success) writes one line per module:
 // "<module name>\t<path on disk>", the config first; scripts/iso turns each
@@ -20,18 +27,21 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadGuestKernel, guestModule, CoreAbort as GuestAbort } from "./lib/kernel-check.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wasmPath = process.env.HV_SUPERVISOR_WASM || path.join(here, "..", "build", "supervisor.wasm");
+const guestWasmPath = process.env.HV_GUEST_WASM || path.join(here, "..", "build", "guest.wasm");
 
 function usage(message) {
   if (message) process.stderr.write(`check-config: ${message}\n`);
-  process.stderr.write("usage: node scripts/check-config.mjs [--modules-out FILE] [--quiet] CONFIG\n");
+  process.stderr.write("usage: node scripts/check-config.mjs [--modules-out FILE] [--quiet] [--load] CONFIG\n");
   process.exit(2);
 }
 
 let modulesOut = null;
 let quiet = false;
+let loadKernels = false;
 let config = null;
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
@@ -41,6 +51,8 @@ for (let i = 0; i < args.length; i++) {
     modulesOut = args[++i];
   } else if (arg === "--quiet") {
     quiet = true;
+  } else if (arg === "--load") {
+    loadKernels = true;
   } else if (arg === "--help" || arg === "-h") {
     usage();
   } else if (arg.startsWith("--")) {
@@ -155,8 +167,10 @@ const env = {
 
 let guests;
 let errors;
+let supervisor;
 try {
   const { instance } = await WebAssembly.instantiate(wasm, { env });
+  supervisor = instance.exports;
   memory = instance.exports.memory;
   guests = instance.exports.init() >>> 0;
   errors = instance.exports.configErrors() >>> 0;
@@ -173,9 +187,54 @@ for (const line of lines) {
 }
 if (errors > 0) process.exit(1);
 
+if (loadKernels && !checkKernels()) process.exit(1);
+
 if (modulesOut !== null) {
   const list = modules.map((module) => `${module.name}\t${module.name}\n`).join("");
   fs.writeFileSync(modulesOut, list);
 }
-void guests;
 process.exit(0);
+
+// Loads every guest's kernel as the boot would (--load); false, having
+// said why, when one does not load. Guests alike in kernel, initrd, RAM,
+// vCPUs and command line are loaded once.
+function checkKernels() {
+  let module;
+  try {
+    module = guestModule(guestWasmPath);
+  } catch {
+    process.stderr.write(`check-config: ${guestWasmPath} is missing (run make core)\n`);
+    process.exit(2);
+  }
+  const seen = new Map();
+  let ok = true;
+  for (let i = 0; i < guests; i++) {
+    const guest = {
+      name: utf8.decode(bytes(supervisor.guestNamePointer(i) >>> 0, supervisor.guestNameLength(i) >>> 0)),
+      cmdline: bytes(supervisor.guestCmdlinePointer(i) >>> 0, supervisor.guestCmdlineLength(i) >>> 0).slice(),
+      memoryBytes: BigInt.asUintN(64, supervisor.guestMemoryBytes(i)),
+      vcpus: supervisor.guestVcpus(i) >>> 0,
+      kernel: moduleAt(supervisor.guestKernelModule(i)),
+      initrd: moduleAt(supervisor.guestInitrdModule(i)),
+    };
+    if (!guest.kernel) continue;   // the config check has said so
+    const files = `kernel ${guest.kernel.name}` + (guest.initrd ? `, initrd ${guest.initrd.name}` : "");
+    const key = [guest.kernel.name, guest.initrd?.name, guest.memoryBytes, guest.vcpus, guest.cmdline.join()].join("|");
+    let result = seen.get(key);
+    if (!result) {
+      try {
+        result = loadGuestKernel(module, guest);
+      } catch (error) {
+        const what = error instanceof GuestAbort ? "aborted" : "trapped";
+        process.stderr.write(`check-config: the guest VMM ${what} loading guest ${guest.name} (${files}): ${error.message}\n`);
+        process.exit(3);
+      }
+      seen.set(key, result);
+    }
+    if (!result.ok) {
+      process.stderr.write(`${config}: guest ${guest.name}: ${files}: ${result.why}\n`);
+      ok = false;
+    }
+  }
+  return ok;
+}

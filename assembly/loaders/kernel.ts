@@ -4,6 +4,8 @@
 //   - a multiboot header in the first 8 KiB: a multiboot (v1) kernel
 //     (multiboot.ts), a.out kludge or ELF32;
 //   - ELF without one: refused (we would not know how to enter it);
+//   - a file that is plainly no kernel (compressed, an archive, an EFI
+//     application, text: not_a_kernel.ts): refused, saying what it is;
 //   - anything else: a flat binary, loaded and entered at 1 MiB.
 // On success the vCPU's initial state is filled; on failure `why` says why
 // in one clause ("the guest has no kernel", "ELF segment [...] lies outside
@@ -19,6 +21,7 @@ import {
   findMultibootHeader, loadMultiboot, MultibootGuest, MULTIBOOT_SEARCH_BYTES, MULTIBOOT_BOOTLOADER_MAGIC,
 } from "./multiboot";
 import { isBzImage, loadBzImage, BzImageGuest } from "./bzimage";
+import { notAKernel } from "./not_a_kernel";
 import { buildAcpiTables, ACPI_MAX_VCPUS, ACPI_RSDP_ADDRESS } from "../acpi/tables";
 import { appendAddress } from "../lib/address";
 
@@ -75,6 +78,11 @@ export function loadKernel(platform: Platform, memoryBytes: u64, cmdline: usize,
     why.text(elfClass(WINDOW) == ELFCLASS64
       ? "ELF without a multiboot header (64-bit ELF; a Linux vmlinux needs the bzImage loader)"
       : "ELF without a multiboot header");
+    return false;
+  }
+  let what = notAKernel(WINDOW, windowLength);
+  if (what.length != 0) {
+    why.text("the kernel image is ").text(what);
     return false;
   }
   return loadFlat(platform, size, memoryBytes, state, why);
