@@ -358,3 +358,55 @@ describe("a hostile bzImage", () => {
     }
   });
 });
+
+// The setup header of Debian 12's kernel as shipped (linux-image-amd64,
+// 6.1.0, vmlinuz bytes 0x1F1-0x26F, 8,247,232 bytes in all): protocol
+// 2.15, setup_sects 39, syssize 0x7D820, init_size 0x3F98000,
+// pref_address 16 MiB, kernel_alignment 2 MiB, xloadflags 0x7F.
+const DEBIAN_HEADER: u8[] = [
+  0x27, 0x01, 0x00, 0x20, 0xd8, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x55, 0xaa, 0xeb,
+  0x6a, 0x48, 0x64, 0x72, 0x53, 0x0f, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0xc0, 0x42, 0x00,
+  0x01, 0x00, 0x80, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0xe0, 0x5b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x7f, 0x00,
+  0x00, 0x20, 0x00, 0x01, 0x15, 0x7f, 0x00, 0xff, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xcc, 0x02, 0x00, 0x00, 0xe4, 0xef, 0x7b, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x80, 0xf9, 0x03, 0x20, 0x8d, 0x7c, 0x00, 0xfc, 0x56, 0x7d, 0x00, 0x8c, 0xd8, 0x8e, 0xc0,
+];
+const DEBIAN_KERNEL_OFFSET: u32 = 40 * 512;
+const DEBIAN_SYSSIZE_BYTES: u32 = 0x7d820 * 16;
+
+function debianKernel(): Image {
+  let image = new Image(<i32>(DEBIAN_KERNEL_OFFSET + DEBIAN_SYSSIZE_BYTES));
+  for (let i = 0; i < DEBIAN_HEADER.length; i++) image.u8(0x1f1 + i, DEBIAN_HEADER[i]);
+  return image;
+}
+
+describe("Debian 12's kernel header", () => {
+  it("is loaded at its pref_address with the initrd above init_size, in 256 MiB", () => {
+    let platform = new FakePlatform();
+    expect(boot(platform, debianKernel(), "console=ttyS0", 256 * MiB, new Image(5000))).toBe(0);
+    expect(linux.loadAddress).toBe(0x1000000);
+    expect(state.rip).toBe(0x1000200);
+    expect(ramU32(ZERO_PAGE + 0x202)).toBe(0x53726448);          // "HdrS"
+    expect(ramU8(ZERO_PAGE + 0x210)).toBe(0xff);                 // type_of_loader
+    expect(linux.initrdAddress >= 0x1000000 + 0x3f98000).toBe(true);
+    expect(linux.initrdAddress + 5000 <= 256 * MiB).toBe(true);
+    expect(ramString(CMDLINE)).toBe("console=ttyS0");
+  });
+
+  it("is refused where its init_size (63.6 MiB) does not fit", () => {
+    let platform = new FakePlatform();
+    expect(boot(platform, debianKernel(), "", 64 * MiB)).toBe(StopReason.LoadFailed);
+    expect(why(platform).length > 0).toBe(true);
+    expect(why(platform).includes("init_size")).toBe(true);
+  });
+
+  it("is refused when cut short of its syssize", () => {
+    let platform = new FakePlatform();
+    let cut = new Image(<i32>(DEBIAN_KERNEL_OFFSET + 0x1000));
+    for (let i = 0; i < DEBIAN_HEADER.length; i++) cut.u8(0x1f1 + i, DEBIAN_HEADER[i]);
+    expect(boot(platform, cut, "", 256 * MiB)).toBe(StopReason.LoadFailed);
+    expect(why(platform).length > 0).toBe(true);
+  });
+});
