@@ -8,13 +8,12 @@ CONFIG  ?= tests/configs/demo.toml
 ISO     ?= $(BUILD)/hypervisor.iso
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
 
-# Linear memory of each module, in 64 KiB Wasm pages. Fixed: the stub hands
-# each instance one contiguous region and memory.grow always fails.
-SUPERVISOR_PAGES := 128
-GUEST_PAGES      := 4
-
-ASC_FLAGS := --runtime stub -O3 --converge \
-             --use abort=assembly/lib/abort/coreAbort
+# The asc options of both modules live in asconfig.json, one target each:
+# entry, output, runtime, linear memory (fixed: initial = maximum, since the
+# stub hands each instance one contiguous region and memory.grow fails),
+# optimisation and the abort hook. asc 0.28 reads `entries` only at the top
+# level of a config, so each target's is passed here.
+ASC_ENTRY = $(shell node -p "require('./asconfig.json').targets['$(1)'].entries.join(' ')")
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
 
 CC      := gcc
@@ -45,12 +44,9 @@ deps:
 	@scripts/deps
 
 # --- the core: AssemblyScript -> Wasm -> wasm-opt -> wasm2c -------------------
-$(BUILD)/%.raw.wasm: $(AS_SRCS) package.json
+$(BUILD)/%.raw.wasm: $(AS_SRCS) package.json asconfig.json
 	@mkdir -p $(dir $@)
-	$(BIN)/asc assembly/$*/index.ts $(ASC_FLAGS) \
-	  --initialMemory $(if $(filter supervisor,$*),$(SUPERVISOR_PAGES),$(GUEST_PAGES)) \
-	  --maximumMemory $(if $(filter supervisor,$*),$(SUPERVISOR_PAGES),$(GUEST_PAGES)) \
-	  -o $@
+	$(BIN)/asc $(call ASC_ENTRY,$*) --config asconfig.json --target $* -o $@
 	@# No floating point in the core: the C it becomes must build with -mgeneral-regs-only.
 	@if $(BIN)/wasm2wat $@ | grep -qE '\bf(32|64)\b'; then \
 	  echo "error: $@ uses floating point (f32/f64); the core must not" >&2; exit 1; fi
