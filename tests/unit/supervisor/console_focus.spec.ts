@@ -9,6 +9,7 @@ import { monitorNoteStop } from "../../../assembly/supervisor/monitor";
 import { guestMarkStopped, schedulerReset } from "../../../assembly/supervisor/schedule";
 import { StopReason } from "../../../assembly/vcpu/exit_record";
 import { parse, setModules } from "../config/helpers";
+import { capture, output } from "./capture";
 
 const WEB: i32 = 0;
 const DB: i32 = 1;
@@ -20,18 +21,6 @@ const FOCUS_CACHE = "[hv] input focus: guest cache (press Ctrl-A three times to 
 const FOCUS_PROMPT = "[hv] input focus: hypervisor prompt (type help; press Ctrl-A three times to switch)\n";
 const PROMPT = "[hv] > ";
 
-let printed = "";
-
-function capture(pointer: usize, length: u32): void {
-  printed += String.UTF8.decodeUnsafe(pointer, length);
-}
-
-// What was printed since the last call.
-function output(): string {
-  let text = printed;
-  printed = "";
-  return text;
-}
 
 // Three guests, web, db and cache, all running; the reset's focus line read.
 function threeGuests(): void {

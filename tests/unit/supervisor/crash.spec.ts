@@ -5,19 +5,8 @@ import { guestStoppedTo } from "../../../assembly/supervisor/crash";
 import { crashPolicyReset, restartsUsed } from "../../../assembly/sched/crash_policy";
 import { StopReason } from "../../../assembly/vcpu/exit_record";
 import { parse, setModules } from "../config/helpers";
+import { capture, output } from "./capture";
 
-let printed = "";
-
-function capture(pointer: usize, length: u32): void {
-  printed += String.UTF8.decodeUnsafe(pointer, length);
-}
-
-// What was printed since the last call.
-function output(): string {
-  let text = printed;
-  printed = "";
-  return text;
-}
 
 const LINUX: u32 = 0;   // on_crash = "restart", max_restarts = 2
 const STOPPY: u32 = 1;  // on_crash = "stop"
