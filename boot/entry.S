@@ -74,6 +74,11 @@ _start32:
 	/* EAX/EBX are GRUB's; keep them in EDI/ESI until boot_main. */
 	movl %eax, %edi
 	movl %ebx, %esi
+	/* The TSC at the multiboot entry, for the time to the first guest
+	 * instruction (boot/run.c); in .data, since .bss is zeroed below. */
+	rdtsc
+	movl %eax, PHYS(boot_entry_tsc)
+	movl %edx, PHYS(boot_entry_tsc) + 4
 	movl $PHYS(boot_stack_top), %esp
 
 	cmpl $MB2_BOOTLOADER_MAGIC, %edi
@@ -237,6 +242,11 @@ _start64:
 7:	cli
 	hlt
 	jmp 7b
+
+	.section .data
+	.balign 8
+	.globl boot_entry_tsc
+boot_entry_tsc: .quad 0
 
 /* --- boot page tables and stack (zeroed above) ----------------------------*/
 	.section .bss

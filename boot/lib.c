@@ -1,15 +1,20 @@
 /*
  * The C library the stub, the wasm2c runtime and the generated core need:
  * memory and string basics. The one definition of each in the image.
- * memcpy/memset/memmove are string instructions: short, fast enough under
- * emulation, and GCC cannot turn them back into calls to themselves.
+ * memcpy/memset/memmove are string instructions, and GCC cannot turn them
+ * back into calls to themselves. Eight bytes a step where the size allows:
+ * QEMU 7.2's TCG runs each iteration of a REP string instruction on its
+ * own, so REP STOSB zeroing a guest's RAM took 8x the steps of REP STOSQ
+ * (a 32 MiB guest: ~150 ms of the boot under TCG).
  */
 #include "hv.h"
 
 void *memcpy(void *d, const void *s, size_t n)
 {
 	void *ret = d;
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) :: "memory");
+	size_t quads = n / 8, rest = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(quads) :: "memory");
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(rest) :: "memory");
 	return ret;
 }
 
@@ -28,7 +33,10 @@ void *memmove(void *d, const void *s, size_t n)
 void *memset(void *d, int c, size_t n)
 {
 	void *ret = d;
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	uint64_t pattern = (uint8_t)c * 0x0101010101010101ull;
+	size_t quads = n / 8, rest = n % 8;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(quads) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(rest) : "a"(pattern) : "memory");
 	return ret;
 }
 

@@ -49,6 +49,23 @@ static uint64_t slice_cycles;
 static volatile uint64_t ready_overhead, ready_guests;
 static volatile uint32_t cpus_preparing;
 static uint64_t ready_t0;
+/* Time to the first guest instruction (make bench, P4): from the TSC at
+ * the multiboot entry (boot/entry.S) to each guest's first entry. */
+extern uint64_t boot_entry_tsc;
+static bool entered[CORE_MAX_GUESTS];
+static volatile uint32_t entered_count;
+
+static void note_first_entry(unsigned g)
+{
+	uint64_t us = (tsc_read() - boot_entry_tsc) / (tsc_hz() / 1000000 ? tsc_hz() / 1000000 : 1);
+	entered[g] = true;
+	uint32_t n = __atomic_add_fetch(&entered_count, 1, __ATOMIC_ACQ_REL);
+	if (n == 1)
+		kprintf("[hv] first guest instruction %llu us after the multiboot entry\n", (unsigned long long)us);
+	if (n == guest_total)
+		kprintf("[hv] all %u guests entered %llu us after the multiboot entry\n", guest_total,
+			(unsigned long long)us);
+}
 
 /* The host never touches the FPU, so a CPU's FPU state belongs to the last
  * vCPU it ran: switch it only when the next vCPU is another one. */
@@ -277,6 +294,8 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 				backend->vcpu_kick(&r->vcpu);
 			uint64_t deadline = exit->deadline;
 			lapic_timer_arm(deadline < slice_end ? deadline : slice_end);
+			if (__builtin_expect(!entered[g], 0))
+				note_first_entry(g);
 			backend->vcpu_run(&r->vcpu, exit);
 			guest_fpu_sync_xcr0(&r->fpu);
 			exit->xcr0 = r->fpu.xcr0;
