@@ -114,7 +114,7 @@ export function consoleReceive(byte: u32): u32 {
 // A fresh instance must start from zeroed state, whatever earlier instances
 // wrote: these let the stub prove it without reaching into linear memory.
 
-const SCRATCH_BYTES: u32 = 64 * 1024;
+const SCRATCH_BYTES: u32 = 16 * 1024;
 const scratch = memory.data(SCRATCH_BYTES, 16);
 
 // True when the scratch area is all zeros (as in a fresh instance).
