@@ -37,7 +37,7 @@ HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
 # Keep the unoptimised Wasm: it is what a reader compares against.
 .SECONDARY:
 
-.PHONY: all deps core elf guests iso run test test-unit test-host test-boot test-slow clean check-config
+.PHONY: all deps core elf guests iso run test test-unit test-host test-boot test-slow bench clean check-config
 all: iso
 
 deps:
@@ -88,6 +88,18 @@ $(BUILD)/hypervisor.elf: $(BOOT_OBJS) $(CORE_OBJS) linker/kernel.ld
 
 elf: $(BUILD)/hypervisor.elf
 
+# The bench's bypass build (make bench, P2): the same stub and core, but the
+# stub answers the exit-loop guest's CPUID and port exits itself
+# (boot/bench_bypass.c). Only run.c and bench_bypass.c differ.
+BYPASS_SRCS := boot/run.c boot/bench_bypass.c
+BYPASS_OBJS := $(patsubst %.c,$(BUILD)/obj-bypass/%.o,$(BYPASS_SRCS))
+$(BUILD)/obj-bypass/%.o: %.c $(HEADERS) $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DHV_BENCH_BYPASS -c $< -o $@
+
+$(BUILD)/hypervisor-bypass.elf: $(filter-out $(patsubst %.c,$(BUILD)/obj/%.o,$(BYPASS_SRCS)),$(BOOT_OBJS)) $(BYPASS_OBJS) $(CORE_OBJS) linker/kernel.ld
+	$(LD) $(LDFLAGS) -o $@ $(filter %.o,$^)
+
 # --- the ISO: validate the config with the core itself, then grub-mkrescue ----
 guests:
 	@$(MAKE) -s -C tests/guests
@@ -122,6 +134,11 @@ test-boot: elf $(BUILD)/supervisor.wasm guests
 # (scripts/linux-guest fetches it from Debian's packages).
 test-slow: deps elf $(BUILD)/supervisor.wasm guests
 	node --test --test-concurrency=1 tests/boot/*.slow.mjs
+
+# Issue 10's figures P1-P6, each side of a ratio measured in this run:
+# one line per figure, a markdown table, build/bench.json.
+bench: deps elf $(BUILD)/hypervisor-bypass.elf $(BUILD)/supervisor.wasm guests
+	node scripts/bench.mjs $(if $(RUNS),--runs $(RUNS)) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(BUILD)

@@ -17,6 +17,7 @@
 #include "core.h"
 #include "percpu.h"
 #include "arch/vcpu.h"
+#include "bench_bypass.h"
 
 /* One vCPU: its VMCB/VMCS and its FPU/SSE/AVX state and XCR0. */
 struct vcpu_run {
@@ -301,6 +302,12 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 			exit->xcr0 = r->fpu.xcr0;
 			if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
 				host_interrupt_window();
+#ifdef HV_BENCH_BYPASS
+			if (bench_bypass(exit)) {
+				backend->vcpu_apply(&r->vcpu, exit);
+				action = ACTION_RESUME;
+			} else
+#endif
 			action = answer_exit(g, (unsigned)v, stop_reason);
 			if (tsc_read() >= slice_end)
 				break;
