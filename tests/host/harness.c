@@ -4,17 +4,28 @@
  *   hvhost instances N            create, exercise, trap and drop N guest VMMs
  *   hvhost config FILE [MODULE]…  run the supervisor's init on a config
  *                                 (modules are named as given)
- *   hvhost exits N cpuid|io|msr   N synthetic exits through one guest VMM
+ *   hvhost exits N KIND           N synthetic exits of one kind through one
+ *                                 guest VMM: cpuid, io, msr, eoi, hlt, window
+ *   hvhost ref-exits N KIND       the same exits through the reference VMM
+ *                                 (reference.c), in the same loop
+ *   hvhost fill-exits N KIND      the same loop filling the records only: the
+ *                                 harness's share of both counts
+ *   hvhost ref-check              each kind (and CPUID leaf by leaf) through
+ *                                 both, answers compared field by field
  *   hvhost fuzz-exits N SEED      N random exit records; none may trap
  *   hvhost fuzz-load KERNEL N SEED   N mutated kernel images; none may trap
  * Exit status: 0 on success, 1 on failure.
  */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hv.h"
 #include "core.h"
 #include "exit_record.h"
+#include "reference.h"
 
 void host_add_module(const char *name, const uint8_t *data, uint32_t size);
 
@@ -49,49 +60,290 @@ static struct guest_vmm *make_guest(uint8_t *ram, uint64_t bytes)
 	return &core_guests[0];
 }
 
-/* Drives one guest VMM instance with `count` synthetic exits of one kind,
- * as the stub would (for callgrind: instructions per exit in the core). */
-static int drive_exits(unsigned count, const char *kind)
+/* --- synthetic exits, for the core and for the reference ---------------------
+ * One record setup serves `exits` (the core), `ref-exits` (the reference,
+ * reference.c) and `ref-check` (both, compared), so both count the same
+ * harness work around the same records. The guest is a 64-bit kernel with
+ * paging on, at CPL 0, interrupts enabled, as a Linux guest is at its exits.
+ */
+enum exit_kind { KIND_CPUID, KIND_IO, KIND_MSR, KIND_EOI, KIND_HLT, KIND_WINDOW, KINDS };
+static const char *const kind_names[KINDS] = { "cpuid", "io", "msr", "eoi", "hlt", "window" };
+#define KIND_LIST "cpuid, io, msr, eoi, hlt, window"
+
+#define GUEST_RAM_BYTES (4u << 20)
+static uint8_t guest_ram[GUEST_RAM_BYTES] __attribute__((aligned(4096)));
+#define GUEST_CR3   0x1000ull            /* PML4; the PDPT at 0x2000, the PD at 0x3000 */
+#define GUEST_RIP   0x100000ull          /* the exiting instruction, mapped by a 2 MiB page */
+#define LAPIC_EOI   0xfee000b0ull
+/* What the guest writes to the UART, a byte per io exit: a line of text. */
+static const char console_text[] = "hvhost: one byte per exit to the UART's THR, a line of guest console output\n";
+
+static int kind_of(const char *name)
 {
-	static uint8_t ram[4 << 20] __attribute__((aligned(4096)));
-	struct guest_vmm *vm = make_guest(ram, sizeof ram);
+	for (int k = 0; k < KINDS; k++)
+		if (!strcmp(name, kind_names[k]))
+			return k;
+	fprintf(stderr, "hvhost: unknown exit kind %s (%s)\n", name, KIND_LIST);
+	return -1;
+}
+
+/* The guest's RAM as its kernel left it: identity-mapped by 4-level paging
+ * (2 MiB pages, accessed and dirty already, as after the kernel's first
+ * touch), and `mov [rax], ecx` (89 08) at RIP: the write of ECX to the
+ * local APIC's EOI register an eoi exit stopped. */
+static void setup_guest_ram(void)
+{
+	const uint64_t table = 0x1 | 0x2 | 0x20;            /* P, RW, A */
+	const uint64_t large = 0x1 | 0x2 | 0x20 | 0x40 | 0x80; /* P, RW, A, D, PS */
+	uint64_t pml4 = 0x2000 | table, pdpt = 0x3000 | table;
+	memset(guest_ram, 0, 0x4000);
+	memcpy(guest_ram + GUEST_CR3, &pml4, 8);
+	memcpy(guest_ram + 0x2000, &pdpt, 8);
+	for (uint64_t i = 0; i < GUEST_RAM_BYTES >> 21; i++) {
+		uint64_t pde = (i << 21) | large;
+		memcpy(guest_ram + 0x3000 + 8 * i, &pde, 8);
+	}
+	static const uint8_t code[] = { 0x89, 0x08, 0xf4 };   /* mov [rax], ecx; hlt */
+	memcpy(guest_ram + GUEST_RIP, code, sizeof code);
+}
+
+static void flat_segment(struct exit_segment *s, uint16_t selector, uint16_t attributes)
+{
+	s->selector = selector;
+	s->attributes = attributes;
+	s->limit = 0xffffffff;
+	s->base = 0;
+}
+
+/* Exit `i` of `kind`, as the stub fills the record (boot/arch/svm.c). */
+static void fill_exit(struct exit_record *e, enum exit_kind kind, unsigned i)
+{
+	memset(e, 0, sizeof *e);
+	e->rip = GUEST_RIP;
+	e->rflags = 0x202;                       /* IF */
+	e->cr0 = 0x80050033;                     /* PG, AM, WP, NE, ET, MP, PE */
+	e->cr3 = GUEST_CR3;
+	e->cr4 = 0x406a0;                        /* OSXSAVE, OSXMMEXCPT, OSFXSR, PGE, PAE */
+	e->efer = 0xd01;                         /* NXE, LMA, LME, SCE */
+	e->xcr0 = 0x3;                           /* x87, SSE */
+	e->gpr[RSP] = 0x200000 - 0x100;
+	flat_segment(&e->cs, 0x10, 0xa9b);       /* 64-bit code, DPL 0 */
+	flat_segment(&e->ss, 0x18, 0xc93);
+	switch (kind) {
+	case KIND_CPUID:
+		e->reason = EXIT_CPUID;
+		e->gpr[RAX] = i & 1 ? 1 : 0x80000001;
+		e->instruction_length = 2;
+		break;
+	case KIND_IO:   /* OUT DX, AL of a byte to COM1's THR: the guest's console */
+		e->reason = EXIT_IO;
+		e->port = 0x3f8;
+		e->io_size = 1;
+		e->gpr[RDX] = 0x3f8;
+		e->gpr[RAX] = (uint8_t)console_text[i % (sizeof console_text - 1)];
+		e->instruction_length = 1;
+		break;
+	case KIND_MSR:  /* RDMSR of IA32_PAT */
+		e->reason = EXIT_MSR_READ;
+		e->msr = 0x277;
+		e->gpr[RCX] = 0x277;
+		e->instruction_length = 2;
+		break;
+	case KIND_EOI:  /* mov [rax], ecx to the xAPIC's EOI register: a nested page fault */
+		e->reason = EXIT_NESTED_PAGE_FAULT;
+		e->gpa = LAPIC_EOI;
+		e->access = EXIT_ACCESS_WRITE;
+		e->gpr[RAX] = LAPIC_EOI;
+		e->gpr[RCX] = 0;
+		flat_segment(&e->ds, 0x18, 0xc93);
+		flat_segment(&e->es, 0x18, 0xc93);
+		flat_segment(&e->fs, 0, 0);
+		flat_segment(&e->gs, 0, 0);
+		break;
+	case KIND_HLT:  /* HLT with interrupts on and none pending: the vCPU waits */
+		e->reason = EXIT_HLT;
+		e->instruction_length = 1;
+		break;
+	case KIND_WINDOW:
+		e->reason = EXIT_INTERRUPT_WINDOW;
+		break;
+	default:
+		break;
+	}
+}
+
+/* What the core answers these exits: HLT with nothing pending waits, the
+ * rest resume. Anything else (a stop above all) is a failure. */
+static uint32_t expected_action(enum exit_kind kind)
+{
+	return kind == KIND_HLT ? ACTION_WAIT : ACTION_RESUME;
+}
+
+static struct exit_record *core_record(void)
+{
+	struct guest_vmm *vm = make_guest(guest_ram, GUEST_RAM_BYTES);
 	if (!vm)
-		return 1;
-	wasm_rt_trap_t trap;
+		return NULL;
 	uint32_t offset = w2c_guest_exitRecord(&vm->instance, 0);
-	struct exit_record *e = (struct exit_record *)(vm->instance.w2c_memory.data + offset);
+	return (struct exit_record *)(vm->instance.w2c_memory.data + offset);
+}
+
+static struct exit_record ref_record __attribute__((aligned(64)));
+
+/* Who answers the exits of drive_exits. FILL: nobody, the loop alone (the
+ * harness's share of both figures). */
+enum driver { DRIVE_CORE, DRIVE_REFERENCE, DRIVE_FILL };
+
+/* Drives `count` synthetic exits of one kind through one guest VMM instance
+ * (the core), or through the reference, in the same loop: for callgrind,
+ * instructions per exit (scripts/bench-core.mjs). */
+static int drive_exits(unsigned count, const char *name, enum driver driver)
+{
+	int kind = kind_of(name);
+	if (kind < 0)
+		return 2;
+	setup_guest_ram();
+	struct ref_vm *ref = NULL;
+	struct exit_record *e;
+	if (driver == DRIVE_CORE) {
+		e = core_record();
+	} else {
+		ref = ref_vm_create(guest_ram, GUEST_RAM_BYTES, "");
+		e = ref ? &ref_record : NULL;
+	}
+	if (!e)
+		return 1;
+	uint32_t want = driver == DRIVE_FILL ? ACTION_RESUME : expected_action(kind);
 	for (unsigned i = 0; i < count; i++) {
-		memset(e, 0, sizeof *e);
-		e->rip = 0x100000;
-		e->rflags = 0x202;
-		e->cr0 = 0x11;
-		if (!strcmp(kind, "cpuid")) {
-			e->reason = EXIT_CPUID;
-			e->gpr[RAX] = i & 1 ? 1 : 0x80000001;
-			e->instruction_length = 2;
-		} else if (!strcmp(kind, "io")) {   /* a byte to the UART's scratch register */
-			e->reason = EXIT_IO;
-			e->port = 0x3ff;
-			e->io_size = 1;
-			e->gpr[RAX] = i & 0xff;
-			e->instruction_length = 1;
-		} else if (!strcmp(kind, "msr")) {  /* read IA32_PAT */
-			e->reason = EXIT_MSR_READ;
-			e->msr = 0x277;
-			e->gpr[RCX] = 0x277;
-			e->instruction_length = 2;
-		} else {
-			fprintf(stderr, "hvhost: unknown exit kind %s (cpuid, io, msr)\n", kind);
-			return 2;
-		}
-		trap = core_guest_handle_exit(0, 0);
-		if (trap || e->action != ACTION_RESUME) {
-			fprintf(stderr, "hvhost: exit %u: trap %s, action %u\n", i, wasm_rt_strerror(trap), e->action);
+		fill_exit(e, kind, i);
+		wasm_rt_trap_t trap = WASM_RT_TRAP_NONE;
+		if (driver == DRIVE_CORE)
+			trap = core_guest_handle_exit(0, 0);
+		else if (driver == DRIVE_REFERENCE)
+			ref_handle_exit(ref, e);
+		if (trap || e->action != want) {
+			fprintf(stderr, "hvhost: %s exit %u: trap %s, action %u (wanted %u)%s\n", name, i,
+				wasm_rt_strerror(trap), e->action, want, e->action == ACTION_STOP ? ": the guest stopped" : "");
 			return 1;
 		}
 	}
-	printf("hvhost: %u %s exits handled\n", count, kind);
+	static const char *const done[] = { "exits handled", "exits handled by the reference",
+					     "exit records filled, none handled" };
+	printf("hvhost: %u %s %s\n", count, name, done[driver]);
 	return 0;
+}
+
+/* The record's fields, to say which differ. */
+#define FIELD(f) { #f, offsetof(struct exit_record, f), sizeof(((struct exit_record *)0)->f) }
+static const struct { const char *name; size_t offset, size; } record_fields[] = {
+	FIELD(reason), FIELD(instruction_length),
+	FIELD(gpr[0]), FIELD(gpr[1]), FIELD(gpr[2]), FIELD(gpr[3]), FIELD(gpr[4]), FIELD(gpr[5]), FIELD(gpr[6]),
+	FIELD(gpr[7]), FIELD(gpr[8]), FIELD(gpr[9]), FIELD(gpr[10]), FIELD(gpr[11]), FIELD(gpr[12]),
+	FIELD(gpr[13]), FIELD(gpr[14]), FIELD(gpr[15]),
+	FIELD(rip), FIELD(rflags), FIELD(cr0), FIELD(cr2), FIELD(cr3), FIELD(cr4), FIELD(efer), FIELD(gpa),
+	FIELD(access), FIELD(msr), FIELD(port), FIELD(io_size), FIELD(io_flags), FIELD(exception_vector),
+	FIELD(exception_error_code), FIELD(raw_reason), FIELD(cpl), FIELD(detail), FIELD(xcr0),
+	FIELD(cs), FIELD(ss), FIELD(es), FIELD(ds), FIELD(fs), FIELD(gs),
+	FIELD(interruptibility), FIELD(pending_event), FIELD(pending_error_code), FIELD(cr8),
+	FIELD(action), FIELD(advance), FIELD(inject), FIELD(inject_error_code), FIELD(dirty),
+	FIELD(stop_reason), FIELD(stop_code), FIELD(exits), FIELD(request), FIELD(reserved), FIELD(deadline),
+};
+
+static uint64_t field_value(const struct exit_record *e, size_t offset, size_t size)
+{
+	uint64_t v = 0;
+	memcpy(&v, (const uint8_t *)e + offset, size < 8 ? size : 8);
+	return v;
+}
+
+/* 0 when the two answers are the same record, byte for byte; else each
+ * field that differs, printed. */
+static unsigned compare_records(const char *what, const struct exit_record *core, const struct exit_record *ref)
+{
+	if (!memcmp(core, ref, sizeof *core))
+		return 0;
+	unsigned differ = 0;
+	for (size_t f = 0; f < sizeof record_fields / sizeof record_fields[0]; f++) {
+		size_t o = record_fields[f].offset, n = record_fields[f].size;
+		if (!memcmp((const uint8_t *)core + o, (const uint8_t *)ref + o, n))
+			continue;
+		differ++;
+		printf("hvhost: ref-check: %s: %s: core %#llx, reference %#llx\n", what, record_fields[f].name,
+		       (unsigned long long)field_value(core, o, n), (unsigned long long)field_value(ref, o, n));
+	}
+	return differ ? differ : 1;
+}
+
+/* Each kind's exits through the core and through the reference, the
+ * answers compared field by field; then CPUID leaf by leaf, the whole
+ * policy (vcpu/cpuid.ts). Exit 1 on any difference. */
+static int ref_check(void)
+{
+	/* One CPU for both: a leaf's host answer is the same on each. */
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &cpus);
+	sched_setaffinity(0, sizeof cpus, &cpus);
+	setup_guest_ram();
+	struct exit_record *core = core_record();
+	struct ref_vm *ref = ref_vm_create(guest_ram, GUEST_RAM_BYTES, "");
+	struct exit_record *mine = &ref_record;
+	if (!core || !ref)
+		return 1;
+	unsigned differ = 0, exits = 0, leaves = 0;
+	char what[64];
+	for (int kind = 0; kind < KINDS; kind++) {
+		for (unsigned i = 0; i < 4; i++) {
+			fill_exit(core, kind, i);
+			fill_exit(mine, kind, i);
+			wasm_rt_trap_t trap = core_guest_handle_exit(0, 0);
+			ref_handle_exit(ref, mine);
+			snprintf(what, sizeof what, "%s exit %u", kind_names[kind], i);
+			if (trap) {
+				printf("hvhost: ref-check: %s: the core trapped: %s\n", what, wasm_rt_strerror(trap));
+				return 1;
+			}
+			if (core->action != expected_action(kind)) {
+				printf("hvhost: ref-check: %s: the core answered action %u\n", what, core->action);
+				differ++;
+			}
+			differ += compare_records(what, core, mine) != 0;
+			exits++;
+		}
+	}
+	static const struct { uint32_t leaf, subleaves; } sweep[] = {
+		{ 0, 1 }, { 1, 1 }, { 2, 1 }, { 4, 5 }, { 5, 1 }, { 6, 1 }, { 7, 3 }, { 0xa, 1 }, { 0xb, 3 },
+		{ 0xd, 4 }, { 0x14, 1 }, { 0x15, 1 }, { 0x16, 1 }, { 0x1f, 3 },
+		{ 0x40000000, 1 }, { 0x40000001, 1 }, { 0x40000010, 1 }, { 0x400000ff, 1 },
+		{ 0x40000100, 1 }, { 0x40000101, 1 }, { 0x40000102, 1 },
+		{ 0x80000000, 1 }, { 0x80000001, 1 }, { 0x80000002, 1 }, { 0x80000005, 1 }, { 0x80000006, 1 },
+		{ 0x80000007, 1 }, { 0x80000008, 1 }, { 0x8000000a, 1 }, { 0x8000001e, 1 }, { 0x8000001f, 1 },
+	};
+	for (size_t s = 0; s < sizeof sweep / sizeof sweep[0]; s++) {
+		for (uint32_t sub = 0; sub < sweep[s].subleaves; sub++) {
+			for (int osxsave = 0; osxsave < 2; osxsave++) {
+				fill_exit(core, KIND_CPUID, 0);
+				core->gpr[RAX] = sweep[s].leaf;
+				core->gpr[RCX] = sub;
+				core->xcr0 = osxsave ? 0x7 : 0x3;
+				if (!osxsave)
+					core->cr4 &= ~(1ull << 18);
+				memcpy(mine, core, sizeof *mine);
+				wasm_rt_trap_t trap = core_guest_handle_exit(0, 0);
+				ref_handle_exit(ref, mine);
+				snprintf(what, sizeof what, "CPUID %#x.%u (CR4.OSXSAVE %d)", sweep[s].leaf, sub, osxsave);
+				if (trap) {
+					printf("hvhost: ref-check: %s: the core trapped: %s\n", what, wasm_rt_strerror(trap));
+					return 1;
+				}
+				differ += compare_records(what, core, mine) != 0;
+				leaves++;
+			}
+		}
+	}
+	printf("hvhost: ref-check: %u exits of %d kinds and %u CPUID questions: %s\n", exits, KINDS, leaves,
+	       differ ? "the reference and the core answer differently" : "the reference answers as the core does");
+	return differ ? 1 : 0;
 }
 
 /* A small deterministic PRNG (xorshift64*): fuzz runs repeat exactly. */
@@ -243,7 +495,15 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && !strcmp(argv[1], "exits")) {
 		wasm_rt_init();
-		return drive_exits((unsigned)atoi(argv[2]), argv[3]);
+		return drive_exits((unsigned)atoi(argv[2]), argv[3], DRIVE_CORE);
+	}
+	if (argc == 4 && !strcmp(argv[1], "ref-exits"))
+		return drive_exits((unsigned)atoi(argv[2]), argv[3], DRIVE_REFERENCE);
+	if (argc == 4 && !strcmp(argv[1], "fill-exits"))
+		return drive_exits((unsigned)atoi(argv[2]), argv[3], DRIVE_FILL);
+	if (argc == 2 && !strcmp(argv[1], "ref-check")) {
+		wasm_rt_init();
+		return ref_check();
 	}
 	if (argc == 3 && !strcmp(argv[1], "instances"))
 		return core_selftest_instances((unsigned)atoi(argv[2])) ? 0 : 1;
@@ -254,6 +514,8 @@ int main(int argc, char **argv)
 		printf("hvhost: init returned %u\n", guests);
 		return 0;
 	}
-	fprintf(stderr, "usage: hvhost instances N | hvhost config FILE [MODULE]...\n");
+	fprintf(stderr, "usage: hvhost instances N | config FILE [MODULE]... | exits N KIND | ref-exits N KIND |\n"
+		"       fill-exits N KIND | ref-check | fuzz-exits N SEED | fuzz-load KERNEL N SEED\n"
+		"       (KIND: " KIND_LIST ")\n");
 	return 2;
 }

@@ -18,9 +18,14 @@ expect_line() { # name, regex
 check "10000 guest VMM instances made, trapped and dropped" 0 "$HVHOST" instances 10000
 expect_line "no memory leaked over 10000 instances" '^\[hv\] selftest: 10000 guest VMM instances created and destroyed \(2500 made to trap\), [0-9]+ us, 0 KiB leaked$'
 
-for kind in cpuid io msr; do
+for kind in cpuid io msr eoi hlt window; do
   check "100000 synthetic $kind exits through one guest VMM instance" 0 "$HVHOST" exits 100000 $kind
+  check "100000 synthetic $kind exits through the reference VMM" 0 "$HVHOST" ref-exits 100000 $kind
 done
+# The reference (reference.c), the yardstick of scripts/bench --core, answers
+# every kind, and every CPUID leaf, exactly as the core does.
+check "the reference VMM answers each exit kind and CPUID leaf as the core does" 0 "$HVHOST" ref-check
+expect_line "ref-check compared all six kinds" '^hvhost: ref-check: [0-9]+ exits of 6 kinds and [0-9]+ CPUID questions: the reference answers as the core does$'
 
 cd "$(dirname "$0")/../.."
 check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml build/guests/hello.elf
