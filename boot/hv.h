@@ -54,6 +54,7 @@ const char *boot_cmdline(void);  /* the hypervisor's own command line, "" if non
 /* Contiguous, zeroed pages aligned to align_bytes (a power of two >= 4096).
  * Returns NULL when no such run is free. */
 void *pmm_alloc(size_t pages, size_t align_bytes);
+void *pmm_alloc_unzeroed(size_t pages, size_t align_bytes);
 void pmm_free(void *base, size_t pages);
 uint64_t pmm_free_bytes(void);
 uint64_t pmm_total_bytes(void);

@@ -147,6 +147,16 @@ void *pmm_alloc(size_t pages, size_t align_bytes)
 	return p;
 }
 
+/* The same without zeroing, for memory the caller zeroes itself before
+ * anything reads it (guest RAM: linker/guest_ram.c, on first touch). */
+void *pmm_alloc_unzeroed(size_t pages, size_t align_bytes)
+{
+	spin_lock(&pmm_lock);
+	void *p = pmm_alloc_locked(pages, align_bytes);
+	spin_unlock(&pmm_lock);
+	return p;
+}
+
 void pmm_free(void *pointer, size_t pages)
 {
 	spin_lock(&pmm_lock);

@@ -302,6 +302,10 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 			exit->xcr0 = r->fpu.xcr0;
 			if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
 				host_interrupt_window();
+			/* The first touch of a block of its RAM: zeroed and
+			 * mapped now (guest_ram.c); the access runs again. */
+			if (exit->reason == EXIT_NESTED_PAGE_FAULT && guest_ram_fault(g, exit->gpa))
+				continue;
 #ifdef HV_BENCH_BYPASS
 			if (bench_bypass(exit)) {
 				backend->vcpu_apply(&r->vcpu, exit);

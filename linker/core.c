@@ -276,22 +276,28 @@ wasm_rt_trap_t core_guest_start(unsigned g, char *why, unsigned why_size)
 	}
 	/* RAM: one contiguous 2 MiB-aligned block, so the nested tables can
 	 * use 2 MiB pages throughout. */
-	uint8_t *ram = pmm_alloc(bytes / PAGE_SIZE, 2ull << 20);
+	/* Zeroed on first touch, 2 MiB at a time (guest_ram.c). */
+	uint8_t *ram = pmm_alloc_unzeroed(bytes / PAGE_SIZE, 2ull << 20);
 	if (!ram) {
 		ksnprintf(why, why_size, "not enough host memory for %llu MiB of RAM (%llu MiB free)",
 			  (unsigned long long)(bytes >> 20), (unsigned long long)(pmm_free_bytes() >> 20));
 		return WASM_RT_TRAP_OOM;
 	}
-	SUPERVISOR(status = w2c_supervisor_buildGuestTables(&core_supervisor, g, (uint64_t)(uintptr_t)ram, bytes));
+	vm->ram = ram;
+	vm->ram_bytes = bytes;
+	if (!guest_ram_init(g)) {
+		ksnprintf(why, why_size, "not enough host memory for its RAM's bookkeeping");
+		core_guest_release(g);
+		return WASM_RT_TRAP_OOM;
+	}
+	SUPERVISOR(status = w2c_supervisor_buildLazyGuestTables(&core_supervisor, g, (uint64_t)(uintptr_t)ram, bytes));
 	if (status) {
-		pmm_free(ram, bytes / PAGE_SIZE);
 		ksnprintf(why, why_size, "no room for its nested page tables (error %u)", status);
+		core_guest_release(g);
 		return WASM_RT_TRAP_OOM;
 	}
 
 	/* A fresh instance for this guest. */
-	vm->ram = ram;
-	vm->ram_bytes = bytes;
 	vm->kernel = boot_module_get(kernel);
 	vm->initrd = boot_module_get(initrd);
 	wasm_rt_trap_t trap = instantiate_guest(g);
@@ -427,6 +433,7 @@ void core_guest_release(unsigned g)
 	struct guest_vmm *vm = &core_guests[g];
 	core_guest_destroy(g);
 	SUPERVISOR(w2c_supervisor_releaseGuestTables(&core_supervisor, g));
+	guest_ram_release(g);
 	if (vm->ram) {
 		pmm_free(vm->ram, vm->ram_bytes / PAGE_SIZE);
 		vm->ram = NULL;

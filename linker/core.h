@@ -46,6 +46,10 @@ struct guest_vmm {
 	/* What this guest's imports may reach, and nothing else. */
 	uint8_t *ram;               /* host address == host-physical */
 	uint64_t ram_bytes;
+	/* RAM is zeroed on first touch, 2 MiB at a time (linker/guest_ram.c):
+	 * bit n set once block n is zeroed and mapped; NULL: all of it is. */
+	uint64_t *ram_clean;
+	uint32_t ram_blocks, ram_clean_pages;
 	const struct boot_module *kernel, *initrd;
 	char name[40];
 };
@@ -64,6 +68,17 @@ uint64_t core_guest_instance_bytes(void);
 struct arch_guest_tables;
 struct exit_record;
 struct vcpu_state;
+
+/* --- guest RAM zeroed on first touch (linker/guest_ram.c) --------------------*/
+/* Takes fresh, unzeroed RAM for guest g: the 4 KiB tail zeroed now, the
+ * 2 MiB blocks as they are first touched. False when out of memory. */
+bool guest_ram_init(unsigned g);
+/* Makes [gpa, gpa+length) of g's RAM (inside it) zeroed and mapped. */
+void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length);
+/* A nested page fault at gpa: true when it was the first touch of a
+ * block, now zeroed and mapped (re-enter the guest as it was). */
+bool guest_ram_fault(unsigned g, uint64_t gpa);
+void guest_ram_release(unsigned g);
 
 /* --- running guests (boot/run.c) -------------------------------------------*/
 /* The supervisor builds tables in the format of this vendor (enum arch_vendor). */

@@ -137,11 +137,13 @@ static struct guest_vmm *require_guest(struct w2c_env *env)
 	return &core_guests[env->guest];
 }
 
-/* [gpa, gpa+length) inside this guest's RAM, or NULL. */
+/* [gpa, gpa+length) inside this guest's RAM, zeroed if never touched
+ * before (guest_ram.c), or NULL. */
 static uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length)
 {
 	if (!vm->ram || gpa > vm->ram_bytes || length > vm->ram_bytes - gpa)
 		return NULL;
+	guest_ram_prepare((unsigned)(vm - core_guests), gpa, length);
 	return vm->ram + gpa;
 }
 

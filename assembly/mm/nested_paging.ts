@@ -107,7 +107,7 @@ export function entryFormat(vendor: u32): EntryFormat | null {
 // tables on the way down from pool pages owned by `owner`. False when the
 // pool is exhausted (pages already taken stay with `owner`).
 function mapLeaf(format: EntryFormat, owner: u32, linearBase: u64, root: usize,
-                 guestPhysical: u64, hostPhysical: u64, level: u32): bool {
+                 guestPhysical: u64, hostPhysical: u64, level: u32, absent: bool = false): bool {
   let table = root;
   for (let walk = LEVEL_PML4; walk > level; walk--) {
     let slot = table + (tableIndex(guestPhysical, walk) << 3);
@@ -122,8 +122,28 @@ function mapLeaf(format: EntryFormat, owner: u32, linearBase: u64, root: usize,
     table = <usize>((entry & ENTRY_ADDRESS_MASK) - linearBase);
   }
   let leafBits = level == LEVEL_PD ? format.largeLeaf : format.pageLeaf;
+  if (absent) leafBits &= ~format.present;
   store<u64>(table + (tableIndex(guestPhysical, level) << 3),
              (hostPhysical & ENTRY_ADDRESS_MASK) | leafBits);
+  return true;
+}
+
+// Makes the 2 MiB leaf for `guestPhysical` that buildNestedTables left
+// absent (lazy) present. True when it did; false when the walk finds no
+// such leaf (not RAM, already present, or a 4 KiB tail).
+export function populateLargeLeaf(format: EntryFormat, linearBase: u64, root: usize, guestPhysical: u64): bool {
+  let table = root;
+  for (let walk = LEVEL_PML4; walk > LEVEL_PD; walk--) {
+    let entry = load<u64>(table + (tableIndex(guestPhysical, walk) << 3));
+    if ((entry & format.present) == 0) return false;
+    let address = entry & ENTRY_ADDRESS_MASK;
+    if (address < linearBase || !isTablePoolPage(address - linearBase)) return false;
+    table = <usize>(address - linearBase);
+  }
+  let slot = table + (tableIndex(guestPhysical, LEVEL_PD) << 3);
+  let leaf = load<u64>(slot);
+  if ((leaf & format.present) != 0 || (leaf & LARGE_PAGE) == 0 || (leaf & ENTRY_ADDRESS_MASK) == 0) return false;
+  store<u64>(slot, leaf | format.present);
   return true;
 }
 
@@ -136,13 +156,18 @@ function mapLeaf(format: EntryFormat, owner: u32, linearBase: u64, root: usize,
 // HOST_PHYSICAL_LIMIT. Returns the PML4's offset in linear memory, or
 // NO_PAGES when the pool ran out (then pages already taken are still
 // `owner`'s: release them by owner).
+//
+// `lazy`: the 2 MiB leaves are written without their present bits, so the
+// guest's first access to each block exits, and the stub zeroes the block
+// before populateLargeLeaf makes it present (RAM is zeroed on first touch,
+// not all at once at start). The 4 KiB tail is always present.
 export function buildNestedTables(format: EntryFormat, owner: u32, linearBase: u64,
-                                  ramHpa: u64, ramBytes: u64): usize {
+                                  ramHpa: u64, ramBytes: u64, lazy: bool = false): usize {
   let root = allocateTablePages(owner, 1);
   if (root == NO_PAGES) return NO_PAGES;
   let guestPhysical: u64 = 0;
   while (ramBytes - guestPhysical >= LARGE_PAGE_BYTES) {
-    if (!mapLeaf(format, owner, linearBase, root, guestPhysical, ramHpa + guestPhysical, LEVEL_PD)) return NO_PAGES;
+    if (!mapLeaf(format, owner, linearBase, root, guestPhysical, ramHpa + guestPhysical, LEVEL_PD, lazy)) return NO_PAGES;
     guestPhysical += LARGE_PAGE_BYTES;
   }
   while (guestPhysical < ramBytes) {

@@ -109,7 +109,7 @@ export function guestCmdlineLength(index: u32): u32 {
 
 // Guest memory (nested tables, permission bitmaps) and scheduling.
 export {
-  setHostLayout, buildGuestTables, guestNestedRoot, guestIoBitmap, guestMsrBitmap,
+  setHostLayout, buildGuestTables, buildLazyGuestTables, populateGuestRam, guestNestedRoot, guestIoBitmap, guestMsrBitmap,
   releaseGuestTables, tableBytesInUse, guestTableBytes,
 } from "./tables";
 export {

@@ -9,7 +9,7 @@
 // them.
 
 import {
-  buildNestedTables, entryFormat, EntryFormat, GUEST_PHYSICAL_LIMIT,
+  buildNestedTables, populateLargeLeaf, entryFormat, EntryFormat, GUEST_PHYSICAL_LIMIT,
   HOST_PHYSICAL_LIMIT, LARGE_PAGE_BYTES, SMALL_PAGE_BYTES, VENDOR_NONE,
 } from "../mm/nested_paging";
 import { bitmapFormat, BitmapFormat, initMsrBitmap, interceptAllPorts } from "../mm/permission_bitmaps";
@@ -105,6 +105,28 @@ function argumentsValid(guest: u32, ramHpa: u64, ramBytes: u64): bool {
 // and its MSR bitmap (every MSR intercepted but the pass-through list).
 // 0 on success, 1 on bad arguments, 2 when the pool is exhausted.
 export function buildGuestTables(guest: u32, ramHpa: u64, ramBytes: u64): u32 {
+  return buildTables(guest, ramHpa, ramBytes, false);
+}
+
+// The same, with every whole 2 MiB block of RAM absent until
+// populateGuestRam(guest, gpa): the stub zeroes RAM on first touch.
+export function buildLazyGuestTables(guest: u32, ramHpa: u64, ramBytes: u64): u32 {
+  return buildTables(guest, ramHpa, ramBytes, true);
+}
+
+// Makes the 2 MiB block of guest RAM at `gpa` present in the guest's lazy
+// tables, once the stub has zeroed it. 1 when it did, 0 otherwise (no such
+// guest or tables, gpa not 2 MiB aligned or not in a whole block of RAM,
+// already present).
+export function populateGuestRam(guest: u32, gpa: u64): u32 {
+  if (guest >= MAX_TABLE_GUESTS || guestTables(guest).built == 0) return 0;
+  let tables = guestTables(guest);
+  if ((gpa & (LARGE_PAGE_BYTES - 1)) != 0 || gpa >= tables.ramBytes || tables.ramBytes - gpa < LARGE_PAGE_BYTES) return 0;
+  let format = changetype<EntryFormat>(entryFormat(vendor));
+  return populateLargeLeaf(format, linearBase, <usize>tables.nestedRoot, gpa) ? 1 : 0;
+}
+
+function buildTables(guest: u32, ramHpa: u64, ramBytes: u64, lazy: bool): u32 {
   if (!argumentsValid(guest, ramHpa, ramBytes)) return TABLES_BAD_ARGUMENTS;
   let pageFormat = changetype<EntryFormat>(entryFormat(vendor));
   let bitsFormat = changetype<BitmapFormat>(bitmapFormat(vendor));
@@ -114,7 +136,7 @@ export function buildGuestTables(guest: u32, ramHpa: u64, ramBytes: u64): u32 {
   let bitmapPages = (bitsFormat.ioBytes + bitsFormat.msrBytes) / PAGE_BYTES;
   let bitmaps = allocateTablePages(owner(guest), bitmapPages);
   let root: usize = NO_PAGES;
-  if (bitmaps != NO_PAGES) root = buildNestedTables(pageFormat, owner(guest), linearBase, ramHpa, ramBytes);
+  if (bitmaps != NO_PAGES) root = buildNestedTables(pageFormat, owner(guest), linearBase, ramHpa, ramBytes, lazy);
   if (root == NO_PAGES) {
     releaseTablePages(owner(guest));
     return TABLES_POOL_EXHAUSTED;

@@ -80,6 +80,16 @@ void *pmm_alloc(size_t pages, size_t align)
 	return p;
 }
 
+/* Unzeroed, as the kernel's: filled with a pattern so a read before the
+ * lazy zeroing (linker/guest_ram.c) would show. */
+void *pmm_alloc_unzeroed(size_t pages, size_t align)
+{
+	void *p = pmm_alloc(pages, align);
+	if (p)
+		memset(p, 0xa5, pages * PAGE_SIZE);
+	return p;
+}
+
 void pmm_free(void *base, size_t pages)
 {
 	free(base);

@@ -3,7 +3,7 @@
 // 15.25; Intel SDM vol. 3C, 29.3.2).
 
 import {
-  buildGuestTables, guestIoBitmap, guestMsrBitmap, guestNestedRoot, guestTableBytes,
+  buildGuestTables, buildLazyGuestTables, populateGuestRam, guestIoBitmap, guestMsrBitmap, guestNestedRoot, guestTableBytes,
   releaseGuestTables, setHostLayout, tableBytesInUse,
 } from "../../../assembly/supervisor/tables";
 import { entryFormat, EntryFormat, translate, NOT_MAPPED } from "../../../assembly/mm/nested_paging";
@@ -347,3 +347,52 @@ function walkOk(vendor: u32, root: u64): bool {
   walk(vendor, root, 0);
   return walkEntries[4] == (walkEntries[4] & 0x000F_FFFF_FFFF_F000 | 7);
 }
+
+describe("lazy tables (RAM zeroed on first touch by the stub)", () => {
+  beforeEach(() => {
+    releaseAll();
+  });
+
+  it("leave every whole 2 MiB block absent until populated, the 4 KiB tail present", () => {
+    for (let i = 0; i < 2; i++) {
+      let vendor: u32 = i == 0 ? SVM : VMX;
+      releaseAll();
+      setHostLayout(LINEAR_BASE, vendor);
+      expect(buildLazyGuestTables(0, RAM, 5 * MiB)).toBe(0);
+      let root = guestNestedRoot(0);
+      expect(walk(vendor, root, 0)).toBe(NOT_MAPPED);
+      expect(walk(vendor, root, 3 * MiB)).toBe(NOT_MAPPED);
+      expect(walk(vendor, root, 4 * MiB)).toBe(RAM + 4 * MiB);          // the tail
+      expect(walk(vendor, root, 5 * MiB - 1)).toBe(RAM + 5 * MiB - 1);
+      expect(populateGuestRam(0, 2 * MiB)).toBe(1);
+      expect(walk(vendor, root, 2 * MiB + 0x1234)).toBe(RAM + 2 * MiB + 0x1234);
+      expect(walk(vendor, root, 0)).toBe(NOT_MAPPED);
+      expect(populateGuestRam(0, 2 * MiB)).toBe(0);                     // already present
+      expect(populateGuestRam(0, 0)).toBe(1);
+      expect(mapsRamExactly(vendor, 0, RAM, 5 * MiB)).toBe(true);
+    }
+  });
+
+  it("populate nothing outside whole blocks of the guest's own RAM", () => {
+    setHostLayout(LINEAR_BASE, SVM);
+    expect(buildLazyGuestTables(0, RAM, 5 * MiB)).toBe(0);
+    expect(populateGuestRam(0, 4 * MiB)).toBe(0);        // the tail block
+    expect(populateGuestRam(0, 6 * MiB)).toBe(0);        // past RAM
+    expect(populateGuestRam(0, 1 * MiB)).toBe(0);        // not aligned
+    expect(populateGuestRam(1, 0)).toBe(0);              // no tables
+    expect(populateGuestRam(64, 0)).toBe(0);             // no such guest
+    expect(walk(SVM, guestNestedRoot(0), 6 * MiB)).toBe(NOT_MAPPED);
+  });
+
+  it("are the same as eager tables once every block is populated", () => {
+    setHostLayout(LINEAR_BASE, VMX);
+    expect(buildLazyGuestTables(0, RAM, 32 * MiB)).toBe(0);
+    for (let gpa: u64 = 0; gpa < 32 * MiB; gpa += 2 * MiB) expect(populateGuestRam(0, gpa)).toBe(1);
+    expect(buildGuestTables(1, OTHER_RAM, 32 * MiB)).toBe(0);
+    countTables(VMX, guestNestedRoot(0));
+    let lazyLeaves = largeLeaves;
+    countTables(VMX, guestNestedRoot(1));
+    expect(lazyLeaves).toBe(largeLeaves);
+    expect(walk(VMX, guestNestedRoot(0), 31 * MiB)).toBe(RAM + 31 * MiB);
+  });
+});

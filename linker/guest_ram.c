@@ -1,0 +1,78 @@
+/*
+ * Guest RAM zeroed on first touch. A guest's RAM comes from the allocator
+ * unzeroed and its nested tables map each whole 2 MiB block absent
+ * (supervisor buildLazyGuestTables); the first access to a block, by the
+ * guest (a nested page fault / EPT violation) or by its guest VMM's
+ * imports (the loader, the paravirtual clock, instruction emulation),
+ * zeroes it and has the supervisor make it present. No guest ever sees
+ * what the memory held before, and a guest that touches little of its RAM
+ * starts without zeroing all of it (make bench, P4 and P6).
+ *
+ * Only the guest's own CPU touches its blocks, so the bitmap takes no lock.
+ * Not-present to present needs no TLB flush: neither NPT nor EPT caches a
+ * translation that faulted (APM vol. 2, 15.25.10; SDM vol. 3C, 29.4.3).
+ */
+#include "hv.h"
+#include "core.h"
+
+#define BLOCK_SHIFT 21
+#define BLOCK_BYTES (1ull << BLOCK_SHIFT)
+
+static bool block_clean(const struct guest_vmm *vm, uint64_t block)
+{
+	return (vm->ram_clean[block / 64] >> (block % 64)) & 1;
+}
+
+static void clean_block(unsigned g, struct guest_vmm *vm, uint64_t block)
+{
+	memset(vm->ram + (block << BLOCK_SHIFT), 0, BLOCK_BYTES);
+	vm->ram_clean[block / 64] |= 1ull << (block % 64);
+	uint32_t done = 0;
+	SUPERVISOR(done = w2c_supervisor_populateGuestRam(&core_supervisor, g, block << BLOCK_SHIFT));
+	if (!done)
+		panic("guest %u: block %llu of its RAM would not map", g, (unsigned long long)block);
+}
+
+bool guest_ram_init(unsigned g)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	vm->ram_blocks = (uint32_t)(vm->ram_bytes >> BLOCK_SHIFT);
+	vm->ram_clean_pages = (uint32_t)((vm->ram_blocks / 64 + 1) * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	vm->ram_clean = pmm_alloc(vm->ram_clean_pages, PAGE_SIZE);
+	if (!vm->ram_clean)
+		return false;
+	/* The tail below a whole block is mapped in 4 KiB pages: zero it now. */
+	uint64_t whole = (uint64_t)vm->ram_blocks << BLOCK_SHIFT;
+	memset(vm->ram + whole, 0, vm->ram_bytes - whole);
+	return true;
+}
+
+void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	if (!vm->ram_clean || length == 0)
+		return;
+	uint64_t last = (gpa + length - 1) >> BLOCK_SHIFT;
+	for (uint64_t block = gpa >> BLOCK_SHIFT; block <= last && block < vm->ram_blocks; block++)
+		if (!block_clean(vm, block))
+			clean_block(g, vm, block);
+}
+
+bool guest_ram_fault(unsigned g, uint64_t gpa)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	uint64_t block = gpa >> BLOCK_SHIFT;
+	if (!vm->ram_clean || gpa >= vm->ram_bytes || block >= vm->ram_blocks || block_clean(vm, block))
+		return false;
+	clean_block(g, vm, block);
+	return true;
+}
+
+void guest_ram_release(unsigned g)
+{
+	struct guest_vmm *vm = &core_guests[g];
+	if (vm->ram_clean)
+		pmm_free(vm->ram_clean, vm->ram_clean_pages);
+	vm->ram_clean = NULL;
+	vm->ram_blocks = vm->ram_clean_pages = 0;
+}
