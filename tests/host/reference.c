@@ -925,8 +925,14 @@ static bool walk_guest(struct ref_vm *vm, const struct exit_record *e, uint64_t 
 			return false;
 		}
 		uint8_t *p = vm->ram + at;
-		uint64_t entry = 0;
-		memcpy(&entry, p, entry_bytes);
+		uint64_t entry;
+		if (pae) {
+			memcpy(&entry, p, 8);
+		} else {
+			uint32_t entry32;
+			memcpy(&entry32, p, 4);
+			entry = entry32;
+		}
 		entries[level] = p;
 		if (!(entry & PTE_P)) {
 			w->error_code = fault_code(false, access, user, cr4, efer);
