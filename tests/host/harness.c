@@ -173,10 +173,17 @@ static void fill_exit(struct exit_record *e, enum exit_kind kind, unsigned i)
 }
 
 /* What the core answers these exits: HLT with nothing pending waits, the
- * rest resume. Anything else (a stop above all) is a failure. */
+ * rest resume past their instruction, nothing injected. Anything else (a
+ * stop above all, or a fault injected) is a failure. */
 static uint32_t expected_action(enum exit_kind kind)
 {
 	return kind == KIND_HLT ? ACTION_WAIT : ACTION_RESUME;
+}
+
+static uint32_t expected_advance(enum exit_kind kind)
+{
+	static const uint32_t advance[KINDS] = { [KIND_CPUID] = 2, [KIND_IO] = 1, [KIND_MSR] = 2, [KIND_EOI] = 2 };
+	return advance[kind];
 }
 
 static struct exit_record *core_record(void)
@@ -214,6 +221,7 @@ static int drive_exits(unsigned count, const char *name, enum driver driver)
 	if (!e)
 		return 1;
 	uint32_t want = driver == DRIVE_FILL ? ACTION_RESUME : expected_action(kind);
+	uint32_t advance = driver == DRIVE_FILL ? 0 : expected_advance(kind);
 	for (unsigned i = 0; i < count; i++) {
 		fill_exit(e, kind, i);
 		wasm_rt_trap_t trap = WASM_RT_TRAP_NONE;
@@ -221,9 +229,10 @@ static int drive_exits(unsigned count, const char *name, enum driver driver)
 			trap = core_guest_handle_exit(0, 0);
 		else if (driver == DRIVE_REFERENCE)
 			ref_handle_exit(ref, e);
-		if (trap || e->action != want) {
-			fprintf(stderr, "hvhost: %s exit %u: trap %s, action %u (wanted %u)%s\n", name, i,
-				wasm_rt_strerror(trap), e->action, want, e->action == ACTION_STOP ? ": the guest stopped" : "");
+		if (trap || e->action != want || e->advance != advance || e->inject) {
+			fprintf(stderr, "hvhost: %s exit %u: trap %s, action %u advance %u inject %#x (wanted %u, %u, 0)%s\n",
+				name, i, wasm_rt_strerror(trap), e->action, e->advance, e->inject, want, advance,
+				e->action == ACTION_STOP ? ": the guest stopped" : "");
 			return 1;
 		}
 	}
@@ -303,8 +312,9 @@ static int ref_check(void)
 				printf("hvhost: ref-check: %s: the core trapped: %s\n", what, wasm_rt_strerror(trap));
 				return 1;
 			}
-			if (core->action != expected_action(kind)) {
-				printf("hvhost: ref-check: %s: the core answered action %u\n", what, core->action);
+			if (core->action != expected_action(kind) || core->advance != expected_advance(kind) || core->inject) {
+				printf("hvhost: ref-check: %s: the core answered action %u, advance %u, inject %#x\n", what,
+				       core->action, core->advance, core->inject);
 				differ++;
 			}
 			differ += compare_records(what, core, mine) != 0;
