@@ -28,7 +28,7 @@ extern spinlock_t core_supervisor_lock;
 	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); spin_unlock(&core_supervisor_lock); \
 	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
 
-#define CORE_MAX_GUESTS 64
+#define CORE_MAX_GUESTS 256   /* the config's MAX_GUESTS (assembly/config/schema.ts) */
 /* vCPUs per guest: the guest VMM's MAX_VCPUS (assembly/guest/machine.ts). */
 #define CORE_MAX_VCPUS 8
 

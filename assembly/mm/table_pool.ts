@@ -19,22 +19,23 @@
 export const PAGE_BYTES: u32 = 4096;
 const PAGE_SHIFT: u32 = 12;
 
-// 4 MiB. Enough for 64 guests of up to 448 GiB of RAM in total, or one guest
-// of up to 1016 GiB (2 MiB leaves: one page directory per GiB, plus
-// PML4, PDPT, a tail page table and 5 bitmap pages per guest).
+// 4 MiB. Enough for 256 guests of up to 250 GiB of RAM in total, or one
+// guest of up to 1016 GiB (2 MiB leaves: one page directory per GiB, plus
+// PML4, PDPT and a tail page table per guest; the 5 bitmap pages are
+// shared by all guests).
 export const TABLE_POOL_PAGES: u32 = 1024;
 
-// Owner ids fit a byte; 0 means free.
-export const POOL_FREE: u8 = 0;
-export const MAX_POOL_OWNER: u32 = 255;
+// Owner ids fit 16 bits; 0 means free.
+export const POOL_FREE: u16 = 0;
+export const MAX_POOL_OWNER: u32 = 1023;
 
 // AssemblyScript never places static data at offset 0 (it is null), so 0
 // can mean "no page".
 export const NO_PAGES: usize = 0;
 
 const POOL_BASE: usize = memory.data(<i32>(TABLE_POOL_PAGES * PAGE_BYTES), <i32>PAGE_BYTES);
-// One owner byte per page.
-const PAGE_OWNERS: usize = memory.data(<i32>TABLE_POOL_PAGES, 8);
+// One 16-bit owner per page.
+const PAGE_OWNERS: usize = memory.data(<i32>(TABLE_POOL_PAGES * 2), 8);
 // Pages held per owner id (u32 each).
 const OWNER_PAGES: usize = memory.data(<i32>((MAX_POOL_OWNER + 1) * 4), 8);
 
@@ -65,7 +66,11 @@ export function isTablePoolPage(offset: u64): bool {
          relative < <u64>TABLE_POOL_PAGES * <u64>PAGE_BYTES;
 }
 
-// `count` contiguous zeroed pages for `owner` (1..255): their offset in
+@inline function ownerOf(page: u32): u16 {
+  return load<u16>(PAGE_OWNERS + (<usize>page << 1));
+}
+
+// `count` contiguous zeroed pages for `owner` (1..MAX_POOL_OWNER): their offset in
 // linear memory, or NO_PAGES when the pool has no such run.
 export function allocateTablePages(owner: u32, count: u32): usize {
   if (owner == 0 || owner > MAX_POOL_OWNER) return NO_PAGES;
@@ -73,13 +78,13 @@ export function allocateTablePages(owner: u32, count: u32): usize {
   let first: i32 = -1;
   if (count == 1) {
     for (let page = lowestFreeHint; page < TABLE_POOL_PAGES; page++) {
-      if (load<u8>(PAGE_OWNERS + <usize>page) == POOL_FREE) { first = <i32>page; break; }
+      if (ownerOf(page) == POOL_FREE) { first = <i32>page; break; }
     }
   } else {
     // The highest run of `count` free pages.
     let runLength: u32 = 0;
     for (let page = <i32>TABLE_POOL_PAGES - 1; page >= 0; page--) {
-      if (load<u8>(PAGE_OWNERS + <usize>page) == POOL_FREE) {
+      if (ownerOf(<u32>page) == POOL_FREE) {
         if (++runLength == count) { first = page; break; }
       } else {
         runLength = 0;
@@ -88,7 +93,7 @@ export function allocateTablePages(owner: u32, count: u32): usize {
   }
   if (first < 0) return NO_PAGES;
   let start = <u32>first;
-  memory.fill(PAGE_OWNERS + <usize>start, <u8>owner, <usize>count);
+  for (let page = start; page < start + count; page++) store<u16>(PAGE_OWNERS + (<usize>page << 1), <u16>owner);
   if (start == lowestFreeHint) lowestFreeHint = start + count;
   pagesInUse += count;
   let ownerCount = OWNER_PAGES + (<usize>owner << 2);
@@ -106,8 +111,8 @@ export function releaseTablePages(owner: u32): u32 {
   let remaining = load<u32>(ownerCount);
   let freed: u32 = 0;
   for (let page: u32 = 0; page < TABLE_POOL_PAGES && freed < remaining; page++) {
-    if (load<u8>(PAGE_OWNERS + <usize>page) != <u8>owner) continue;
-    store<u8>(PAGE_OWNERS + <usize>page, POOL_FREE);
+    if (ownerOf(page) != <u16>owner) continue;
+    store<u16>(PAGE_OWNERS + (<usize>page << 1), POOL_FREE);
     memory.fill(POOL_BASE + (<usize>page << PAGE_SHIFT), 0, <usize>PAGE_BYTES);
     if (page < lowestFreeHint) lowestFreeHint = page;
     freed++;

@@ -13,7 +13,7 @@
 
 import { StopReason } from "../vcpu/exit_record";
 
-export const MAX_GUESTS: u32 = 64;
+export const MAX_GUESTS: u32 = 256;   // the config's MAX_GUESTS
 
 // Restarts used so far, per guest.
 const RESTARTS: usize = memory.data(<i32>MAX_GUESTS * 4, 4);

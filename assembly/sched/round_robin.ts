@@ -11,7 +11,7 @@
 import { ExitAction } from "../vcpu/exit_record";
 
 // The most guests the scheduler tracks (the config's MAX_GUESTS).
-export const SCHEDULER_CAPACITY: u32 = 64;
+export const SCHEDULER_CAPACITY: u32 = 256;
 
 // The answer when no guest is left.
 export const NO_GUEST: i32 = -1;
@@ -25,6 +25,8 @@ const WAITING: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
 // One byte per guest: the host CPU it runs on (each CPU round-robins over
 // its own guests; 0 for all on a single CPU).
 const CPU_OF: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
+// One byte per guest: 1 = its mask named no CPU of this host (spread).
+const UNMET: usize = memory.data(<i32>SCHEDULER_CAPACITY, 8);
 let guestCount: u32 = 0;
 let runnable: u32 = 0;
 
@@ -106,18 +108,23 @@ export function roundRobinNextOn(cpu: u32, current: i32, action: u32): i32 {
 // Spreads guests over `cpuCount` CPUs: each goes to the least loaded CPU
 // its mask allows (bit n = CPU n; a mask with no CPU of this host, or 0,
 // allows all), ties to the lowest CPU. `maskOf` gives each guest's mask.
-// Answers a bit per guest whose mask named no CPU of this host.
-export function roundRobinSpread(cpuCount: u32, maskOf: (guest: u32) => u64): u64 {
+// Answers how many guests' masks named no CPU of this host
+// (roundRobinUnmet tells which).
+export function roundRobinSpread(cpuCount: u32, maskOf: (guest: u32) => u64): u32 {
   if (cpuCount == 0) cpuCount = 1;
   if (cpuCount > 64) cpuCount = 64;
   let all: u64 = cpuCount == 64 ? <u64>-1 : (<u64>1 << cpuCount) - 1;
   let load_ = memory.data(64 * 4, 4);
   memory.fill(load_, 0, 64 * 4);
-  let unmet: u64 = 0;
+  let unmet: u32 = 0;
+  memory.fill(UNMET, 0, <usize>SCHEDULER_CAPACITY);
   for (let guest: u32 = 0; guest < guestCount; guest++) {
     let mask = maskOf(guest) & all;
     if (mask == 0) {
-      if (maskOf(guest) != 0) unmet |= <u64>1 << guest;
+      if (maskOf(guest) != 0) {
+        store<u8>(UNMET + <usize>guest, 1);
+        unmet++;
+      }
       mask = all;
     }
     let best: u32 = 0;
@@ -131,6 +138,11 @@ export function roundRobinSpread(cpuCount: u32, maskOf: (guest: u32) => u64): u6
     store<u8>(CPU_OF + <usize>guest, <u8>best);
   }
   return unmet;
+}
+
+// True for a guest whose mask named no CPU of this host at the last spread.
+export function roundRobinUnmet(guest: u32): bool {
+  return guest < guestCount && load<u8>(UNMET + <usize>guest) != 0;
 }
 
 // The number of guests of the last reset.

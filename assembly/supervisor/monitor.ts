@@ -37,7 +37,7 @@ const OUTPUT: usize = memory.data(<i32>OUTPUT_BYTES);
 const out = new TextWriter(OUTPUT, OUTPUT_BYTES);
 
 // Why each guest stopped, for `list` (a StopReason; 0: none told).
-const MAX_GUESTS: u32 = 64;
+const MAX_GUESTS: u32 = 256;   // the config's MAX_GUESTS
 const STOP_REASONS: usize = memory.data(<i32>MAX_GUESTS);
 
 // Forgets the typed line and every stop reason (the guests start anew).

@@ -4,7 +4,7 @@
 
 import {
   roundRobinCpuOf, roundRobinNext, roundRobinNextOn, roundRobinReset, roundRobinRunnable,
-  roundRobinSpread, roundRobinStop, roundRobinWake,
+  roundRobinSpread, roundRobinUnmet, roundRobinStop, roundRobinWake,
 } from "../sched/round_robin";
 import { consoleFocusGuestStopped, consoleFocusReset } from "./console_focus";
 import { configGuest, configGuestCount } from "../config/schema";
@@ -53,10 +53,10 @@ export function scheduleNextOn(cpu: u32, current: i32, action: u32): i32 {
 // allows, or of all `cpuCount` CPUs. Prints one line per CPU with guests,
 // and a warning for a guest pinned only to CPUs this host does not have.
 export function assignCpus(cpuCount: u32): void {
-  let unmet = roundRobinSpread(cpuCount, guestMask);
+  roundRobinSpread(cpuCount, guestMask);
   let count = configGuestCount();
-  for (let guest: u32 = 0; guest < count && guest < 64; guest++) {
-    if ((unmet & (<u64>1 << guest)) == 0) continue;
+  for (let guest: u32 = 0; guest < count; guest++) {
+    if (!roundRobinUnmet(guest)) continue;
     let config = configGuest(guest);
     line.clear().text("[hv] guest ").bytes(config.namePointer, config.nameLength)
       .text(": its cpus are not on this host (").decimal(cpuCount).text(" CPUs): running it on CPU ")
@@ -67,7 +67,7 @@ export function assignCpus(cpuCount: u32): void {
   for (let cpu: u32 = 0; cpu < cpuCount; cpu++) {
     line.clear().text("[hv] CPU ").decimal(cpu).text(":");
     let any = false;
-    for (let guest: u32 = 0; guest < count && guest < 64; guest++) {
+    for (let guest: u32 = 0; guest < count; guest++) {
       if (roundRobinCpuOf(guest) != cpu) continue;
       let config = configGuest(guest);
       line.text(any ? ", " : " ").bytes(config.namePointer, config.nameLength);

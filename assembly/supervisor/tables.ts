@@ -19,7 +19,7 @@ import {
 } from "../mm/table_pool";
 
 // The most guests (the config's MAX_GUESTS).
-export const MAX_TABLE_GUESTS: u32 = 64;
+export const MAX_TABLE_GUESTS: u32 = 256;
 
 export const TABLES_OK: u32 = 0;
 // Bad arguments: guest >= 64, ramHpa not 2 MiB aligned, ramBytes 0 or not a
@@ -45,6 +45,10 @@ class GuestTables {
 }
 
 const GUEST_TABLES: usize = memory.data(<i32>(MAX_TABLE_GUESTS * <u32>offsetof<GuestTables>()), 8);
+
+// Pool owner of the bitmaps all guests share (guests own 1..MAX_TABLE_GUESTS).
+const SHARED_OWNER: u32 = MAX_TABLE_GUESTS + 1;
+let sharedBitmaps: usize = NO_PAGES;
 
 let linearBase: u64 = 0;
 let vendor: u32 = VENDOR_NONE;
@@ -131,18 +135,24 @@ function buildTables(guest: u32, ramHpa: u64, ramBytes: u64, lazy: bool): u32 {
   let pageFormat = changetype<EntryFormat>(entryFormat(vendor));
   let bitsFormat = changetype<BitmapFormat>(bitmapFormat(vendor));
 
-  // Both bitmaps as one run: every guest's run has the same size, so a run
-  // one guest frees fits the next exactly.
-  let bitmapPages = (bitsFormat.ioBytes + bitsFormat.msrBytes) / PAGE_BYTES;
-  let bitmaps = allocateTablePages(owner(guest), bitmapPages);
-  let root: usize = NO_PAGES;
-  if (bitmaps != NO_PAGES) root = buildNestedTables(pageFormat, owner(guest), linearBase, ramHpa, ramBytes, lazy);
+  // The bitmaps are the same for every guest (every port intercepted,
+  // every MSR but the pass-through list), and the CPU only reads them:
+  // one pair serves all guests, made with the first guest's tables and
+  // returned with the last's (setHostLayout changes the vendor only then).
+  if (guestsBuilt == 0) {
+    let bitmapPages = (bitsFormat.ioBytes + bitsFormat.msrBytes) / PAGE_BYTES;
+    sharedBitmaps = allocateTablePages(SHARED_OWNER, bitmapPages);
+    if (sharedBitmaps == NO_PAGES) return TABLES_POOL_EXHAUSTED;
+    interceptAllPorts(bitsFormat, sharedBitmaps);
+    initMsrBitmap(bitsFormat, sharedBitmaps + <usize>bitsFormat.ioBytes);
+  }
+  let bitmaps = sharedBitmaps;
+  let root = buildNestedTables(pageFormat, owner(guest), linearBase, ramHpa, ramBytes, lazy);
   if (root == NO_PAGES) {
     releaseTablePages(owner(guest));
+    if (guestsBuilt == 0) releaseTablePages(SHARED_OWNER);
     return TABLES_POOL_EXHAUSTED;
   }
-  interceptAllPorts(bitsFormat, bitmaps);
-  initMsrBitmap(bitsFormat, bitmaps + <usize>bitsFormat.ioBytes);
 
   let tables = guestTables(guest);
   tables.nestedRoot = <u32>root;
@@ -189,6 +199,7 @@ export function releaseGuestTables(guest: u32): void {
   tables.ramHpa = 0;
   tables.ramBytes = 0;
   guestsBuilt--;
+  if (guestsBuilt == 0) releaseTablePages(SHARED_OWNER);
 }
 
 // Bytes of the pool in use, all guests together.
@@ -196,7 +207,8 @@ export function tableBytesInUse(): u32 {
   return tablePoolPagesInUse() * PAGE_BYTES;
 }
 
-// Bytes one guest's tables and bitmaps take (its overhead), 0 when none.
+// Bytes one guest's tables take (its overhead; the shared bitmaps are not
+// counted), 0 when none.
 export function guestTableBytes(guest: u32): u32 {
   if (guest >= MAX_TABLE_GUESTS) return 0;
   return tablePoolPagesOwnedBy(owner(guest)) * PAGE_BYTES;

@@ -401,30 +401,30 @@ describe("[[guest]] on_crash and max_restarts", () => {
 });
 
 describe("many guests", () => {
-  it("accepts 64 guests", () => {
+  it("accepts 256 guests", () => {
     let source = "";
     let names: string[] = [];
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < 256; i++) {
       source += '[[guest]]\nname = "g' + i.toString() + '"\nkernel = "web.elf"\ncmdline = "' + "x".repeat(4000) + '"\n';
     }
     setModules(["web.elf"]);
     expect(parse(source)).toBe(0);
-    expect(configGuestCount()).toBe(64);
-    expect(nameOf(configGuest(63))).toBe("g63");
-    expect(configGuest(63).cmdlineLength).toBe(4000);
+    expect(configGuestCount()).toBe(256);
+    expect(nameOf(configGuest(255))).toBe("g255");
+    expect(configGuest(255).cmdlineLength).toBe(4000);
     expect(nameOf(configGuest(0))).toBe("g0");
   });
-  it("rejects a 65th guest once, and still checks the guests after it", () => {
+  it("rejects a 257th guest once, and still checks the guests after it", () => {
     let source = "";
-    for (let i = 0; i < 66; i++) {
+    for (let i = 0; i < 258; i++) {
       source += '[[guest]]\nname = "g' + i.toString() + '"\nkernel = "web.elf"\n';
     }
     source += "vcpus = 0\n";
     setModules(["web.elf"]);
     expect(parse(source)).toBe(2);
     let all = errors();
-    expect(all[0]).toBe("hv.toml:193:3: guest: too many [[guest]] tables (at most 64)");
-    expect(all[1]).toBe("hv.toml:199:9: vcpus: 0 is out of range (1 to 8)");
+    expect(all[0]).toBe("hv.toml:769:3: guest: too many [[guest]] tables (at most 256)");
+    expect(all[1]).toBe("hv.toml:775:9: vcpus: 0 is out of range (1 to 8)");
     expect(configGuestCount()).toBe(0);
   });
 });

@@ -14,12 +14,12 @@ import { GiB, KiB, LINEAR_BASE, MiB, NOT_PRESENT, SVM, VMX, walk } from "./walke
 const POOL_BYTES: u32 = TABLE_POOL_PAGES * 4096;
 
 function releaseAll(): void {
-  for (let guest: u32 = 0; guest < 64; guest++) releaseGuestTables(guest);
+  for (let guest: u32 = 0; guest < 256; guest++) releaseGuestTables(guest);
 }
 
 describe("table pool pages", () => {
   afterEach(() => {
-    for (let owner: u32 = 1; owner <= 255; owner++) releaseTablePages(owner);
+    for (let owner: u32 = 1; owner <= 1023; owner++) releaseTablePages(owner);
   });
 
   it("starts 4 KiB aligned in linear memory", () => {
@@ -49,14 +49,14 @@ describe("table pool pages", () => {
     expect(load<u64>(page + 8)).toBe(0);
   });
 
-  it("refuses owner 0, owners past 255, empty and oversized requests", () => {
+  it("refuses owner 0, owners past 1023, empty and oversized requests", () => {
     expect(allocateTablePages(0, 1)).toBe(NO_PAGES);
-    expect(allocateTablePages(256, 1)).toBe(NO_PAGES);
+    expect(allocateTablePages(1024, 1)).toBe(NO_PAGES);
     expect(allocateTablePages(1, 0)).toBe(NO_PAGES);
     expect(allocateTablePages(1, TABLE_POOL_PAGES + 1)).toBe(NO_PAGES);
     expect(tablePoolPagesInUse()).toBe(0);
     expect(releaseTablePages(0)).toBe(0);
-    expect(releaseTablePages(1000)).toBe(0);
+    expect(releaseTablePages(5000)).toBe(0);
   });
 
   it("finds no run where single pages break the free space up", () => {
@@ -117,37 +117,34 @@ describe("guest tables in the pool", () => {
     expect(guestNestedRoot(0)).toBe(0);
     expect(guestTableBytes(0)).toBe(0);
 
-    // Fill the pool exactly: 1000 GiB takes PML4 + 2 PDPTs + 1000 PDs + 5
-    // bitmap pages = 1008 pages; two 32 MiB guests take 8 each.
+    // 1000 GiB takes PML4 + 2 PDPTs + 1000 PDs = 1003 pages, and the 5
+    // bitmap pages all guests share; five 32 MiB guests take 3 each.
     expect(buildGuestTables(0, 1024 * GiB, 1000 * GiB)).toBe(0);
-    expect(guestTableBytes(0)).toBe(1008 * 4096);
-    expect(buildGuestTables(1, 1 * GiB, 32 * MiB)).toBe(0);
-    expect(buildGuestTables(2, 2 * GiB, 32 * MiB)).toBe(0);
-    expect(tableBytesInUse()).toBe(POOL_BYTES);
-
+    expect(guestTableBytes(0)).toBe(1003 * 4096);
+    expect(tableBytesInUse()).toBe(1008 * 4096);
+    for (let guest: u32 = 1; guest <= 5; guest++) {
+      expect(buildGuestTables(guest, <u64>guest * GiB, 32 * MiB)).toBe(0);
+    }
     let full = tableBytesInUse();
-    expect(buildGuestTables(3, 3 * GiB, 2 * MiB)).toBe(2);
+    expect(full).toBe(1023 * 4096);
+    expect(buildGuestTables(6, 6 * GiB, 2 * MiB)).toBe(2);
     expect(tableBytesInUse()).toBe(full);
-    expect(guestNestedRoot(3)).toBe(0);
+    expect(guestNestedRoot(6)).toBe(0);
+    expect(guestTableBytes(6)).toBe(0);
 
-    // Room for the bitmaps but not the tables: still nothing kept.
+    // The room one guest frees serves the next.
     releaseGuestTables(1);
-    expect(buildGuestTables(3, 3 * GiB, 2 * GiB)).toBe(2);
-    expect(tableBytesInUse()).toBe(full - 8 * 4096);
-    expect(guestTableBytes(3)).toBe(0);
-
-    // And the freed room serves the next guest.
-    expect(buildGuestTables(3, 3 * GiB, 32 * MiB)).toBe(0);
+    expect(buildGuestTables(6, 6 * GiB, 32 * MiB)).toBe(0);
     expect(tableBytesInUse()).toBe(full);
     releaseAll();
     expect(tableBytesInUse()).toBe(0);
   });
 
-  it("fits 64 guests of 1 GiB each at once, and gives it all back", () => {
-    for (let guest: u32 = 0; guest < 64; guest++) {
-      expect(buildGuestTables(guest, <u64>(guest + 1) * GiB, 1 * GiB)).toBe(0);
+  it("fits 256 guests of 1 GiB each at once, and gives it all back", () => {
+    for (let guest: u32 = 0; guest < 256; guest++) {
+      expect(buildGuestTables(guest, <u64>(guest + 512) * GiB, 1 * GiB)).toBe(0);
     }
-    expect(tableBytesInUse()).toBe(64 * 8 * 4096);
+    expect(tableBytesInUse()).toBe((256 * 3 + 5) * 4096);
     releaseAll();
     expect(tableBytesInUse()).toBe(0);
   });

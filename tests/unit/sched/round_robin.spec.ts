@@ -110,12 +110,12 @@ describe("round-robin scheduler", () => {
     expect(runnableCount()).toBe(3);
   });
 
-  it("caps the guest count at 64 and brings stopped guests back on reset", () => {
+  it("caps the guest count at 256 and brings stopped guests back on reset", () => {
     schedulerReset(1000);
-    expect(runnableCount()).toBe(64);
-    expect(scheduleNext(63, RESUME)).toBe(0);
-    expect(scheduleNext(62, RESUME)).toBe(63);
-    for (let guest: u32 = 0; guest < 64; guest++) guestMarkStopped(guest);
+    expect(runnableCount()).toBe(256);
+    expect(scheduleNext(255, RESUME)).toBe(0);
+    expect(scheduleNext(254, RESUME)).toBe(255);
+    for (let guest: u32 = 0; guest < 256; guest++) guestMarkStopped(guest);
     expect(scheduleNext(-1, RESUME)).toBe(-1);
     schedulerReset(2);
     expect(runnableCount()).toBe(2);

@@ -1,4 +1,4 @@
-import { roundRobinReset, roundRobinSpread, roundRobinCpuOf, roundRobinNextOn, roundRobinStop, NO_GUEST } from "../../../assembly/sched/round_robin";
+import { roundRobinReset, roundRobinSpread, roundRobinUnmet, roundRobinCpuOf, roundRobinNextOn, roundRobinStop, NO_GUEST } from "../../../assembly/sched/round_robin";
 import { ExitAction } from "../../../assembly/vcpu/exit_record";
 
 let masks = new StaticArray<u64>(64);
@@ -30,7 +30,9 @@ describe("placing guests on host CPUs", () => {
   it("reports a guest pinned only to CPUs the host lacks, and places it anyway", () => {
     roundRobinReset(2);
     masks[1] = 1 << 7;
-    expect(roundRobinSpread(2, maskOf)).toBe(<u64>1 << 1);
+    expect(roundRobinSpread(2, maskOf)).toBe(1);
+    expect(roundRobinUnmet(1)).toBe(true);
+    expect(roundRobinUnmet(0)).toBe(false);
     expect(roundRobinCpuOf(1)).toBeLessThan(2);
   });
 
