@@ -25,6 +25,7 @@ extern volatile uint64_t host_nmi_count;
 /* boot/lapic.c: the local APIC: time slices and starting CPUs */
 /* On the boot CPU: masks the legacy PICs, enables the LAPIC, measures the
  * timer. False when there is no usable LAPIC. */
+void lapic_timer_measure_start(void);   /* early: lapic_init() finishes it */
 bool lapic_init(void);
 uint32_t lapic_id(void);
 /* Readies the calling CPU's one-shot timer; lapic_timer_arm sets it to
@@ -99,6 +100,9 @@ void pmm_init(void);
 
 /* boot/tsc.c */
 void tsc_calibrate(void);
+/* The same, overlapped with the boot's work: start, work, finish. */
+void tsc_calibrate_start(void);
+void tsc_calibrate_finish(void);
 
 /* boot/acpi.c: tables by signature (from the RSDT/XSDT) or by address
  * (the DSDT, which only the FADT points at). NULL if absent or corrupt. */

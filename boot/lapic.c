@@ -60,29 +60,48 @@ static void lapic_enable(void)
 	lapic_write(LAPIC_SVR, SVR_ENABLE | VECTOR_SPURIOUS);
 }
 
-bool lapic_init(void)
+/* The timer's rate is not architectural: it is counted against the TSC.
+ * lapic_timer_measure_start() sets it counting early in the boot, and
+ * lapic_init() reads it once the TSC is calibrated (tsc.c overlaps its own
+ * calibration the same way): at least 10 ms of counting, without 10 ms
+ * spent waiting. */
+static uint64_t measure_start;
+
+static bool lapic_present(void)
 {
 	uint32_t a, b, c, d;
 	cpuid(1, 0, &a, &b, &c, &d);
-	if (!(d & (1u << 9)) || !tsc_hz())   /* CPUID.1:EDX.APIC */
-		return false;
+	return d & (1u << 9);   /* CPUID.1:EDX.APIC */
+}
+
+void lapic_timer_measure_start(void)
+{
+	if (!lapic_present())
+		return;
 	/* The legacy 8259s stay masked: their default vectors (8-15) would
 	 * collide with exceptions. */
 	outb(0x21, 0xFF);
 	outb(0xA1, 0xFF);
 	lapic = phys_to_virt(rdmsr(MSR_APIC_BASE) & APIC_BASE_ADDRESS);  /* below 4 GiB */
 	lapic_enable();
-
-	/* The timer's rate is not architectural: count it against the TSC
-	 * for 10 ms (the TSC is calibrated against the PIT already). */
 	lapic_write(LAPIC_TIMER_DIVIDE, DIVIDE_BY_16);
 	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | VECTOR_TIMER);
 	lapic_write(LAPIC_TIMER_INITIAL, 0xFFFFFFFF);
-	uint64_t t0 = tsc_read(), window = tsc_hz() / 100;
-	while (tsc_read() - t0 < window) {}
+	measure_start = tsc_read();
+}
+
+bool lapic_init(void)
+{
+	if (!lapic_present() || !tsc_hz())
+		return false;
+	if (!measure_start)
+		lapic_timer_measure_start();
+	uint64_t window = tsc_hz() / 100;
+	while (tsc_read() - measure_start < window) {}
+	uint64_t elapsed = tsc_read() - measure_start;
 	uint32_t counted = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CURRENT);
 	lapic_write(LAPIC_TIMER_INITIAL, 0);
-	counts_per_ms = counted / 10;
+	counts_per_ms = (uint32_t)((uint64_t)counted * (tsc_hz() / 1000) / elapsed);
 	return counts_per_ms != 0;
 }
 

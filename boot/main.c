@@ -95,7 +95,10 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	/* GRUB may leave its cursor mid-line: start ours on a fresh one. */
 	kprintf("\n[hv] tshv %s (type-1 hypervisor, VMM core in AssemblyScript/Wasm)\n", HV_VERSION);
 	pmm_init();
-	tsc_calibrate();
+	/* The TSC's calibration runs while the config is read (core_init):
+	 * nothing before tsc_calibrate_finish() may need tsc_hz(). */
+	tsc_calibrate_start();
+	lapic_timer_measure_start();
 	rtc_init();
 
 	const struct framebuffer *fb = multiboot2_framebuffer();
@@ -103,15 +106,18 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 		kprintf("[hv] screen: %ux%u %s at %#llx\n", fb->width, fb->height,
 			fb->text ? "EGA text" : fb->bpp == 24 ? "24-bit framebuffer" : "32-bit framebuffer",
 			(unsigned long long)fb->address);
+	print_memory();
+	print_modules();
+	kprintf("[hv] core: %lu KiB of compiled Wasm code\n",
+		(unsigned long)(__core_text_end - __core_text_start + 1023) / 1024);
+	unsigned guests = core_init();
+	tsc_calibrate_finish();
+
 	print_cpu();
 	if (!lapic_init())
 		kprintf("[hv] cpu: no usable local APIC: one CPU, no preemption\n");
 	else
 		kprintf("[hv] cpus: %u online\n", smp_start());
-	print_memory();
-	print_modules();
-	kprintf("[hv] core: %lu KiB of compiled Wasm code\n",
-		(unsigned long)(__core_text_end - __core_text_start + 1023) / 1024);
 
 	/* selftest=instances:N on the hypervisor's command line: prove guest
 	 * VMM instances can be made, trapped and dropped at will. */
@@ -126,7 +132,6 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 			power_off(false);
 	}
 
-	unsigned guests = core_init();
 	if (core_config_failed()) {
 		kprintf("[hv] the config has errors: nothing to run, powering off\n");
 		power_off(false);

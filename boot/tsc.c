@@ -2,6 +2,10 @@
  * The TSC, calibrated against the 8254 PIT: channel 2 counts down ~10 ms
  * in mode 0 with its gate on port 0x61, and the TSC ticks in between give
  * the frequency. Integer math only (the stub has no FPU state).
+ * The boot overlaps it with its own work: tsc_calibrate_start() sets
+ * channel 2 counting down from 0xFFFF (55 ms), tsc_calibrate_finish()
+ * reads how far it got (counter latch) against the TSC, so the ~30 ms of
+ * three dedicated countdowns are spent doing something useful.
  * PIT: Intel 82C54 datasheet; port 0x61: the PC/AT "system control port B".
  */
 #include "boot.h"
@@ -70,4 +74,64 @@ void tsc_calibrate(void)
 		return;
 	}
 	hz = best * PIT_HZ / latch;
+}
+
+/* --- calibration overlapped with the boot's work ----------------------------*/
+
+#define PIT_LATCH_CH2    0x80   /* counter latch command, channel 2 */
+#define WINDOW_MIN_TICKS (PIT_HZ * CALIBRATION_MS / 1000)
+
+static uint64_t window_start;
+static bool window_open;
+
+void tsc_calibrate_start(void)
+{
+	outb(PORT_B, (inb(PORT_B) & ~PORT_B_SPEAKER) | PORT_B_GATE2);
+	outb(PIT_COMMAND, PIT_CH2_MODE0);
+	outb(PIT_CHANNEL2, 0xff);
+	outb(PIT_CHANNEL2, 0xff);         /* counting starts here */
+	window_start = tsc_read();
+	window_open = true;
+}
+
+/* PIT ticks since the start, with in *tsc the TSC at the reading (the
+ * middle of two RDTSCs less than 1/2000 of the window apart, so a host that
+ * deschedules an emulator mid-read is caught); 0 once the countdown ran
+ * out (OUT2 high) or when the PIT does not count. */
+static uint32_t window_ticks(uint64_t *tsc)
+{
+	for (int tries = 0;; tries++) {
+		uint64_t a = tsc_read();
+		outb(PIT_COMMAND, PIT_LATCH_CH2);
+		uint32_t count = inb(PIT_CHANNEL2);
+		count |= (uint32_t)inb(PIT_CHANNEL2) << 8;
+		uint64_t b = tsc_read();
+		if (inb(PORT_B) & PORT_B_OUT2)
+			return 0;
+		if ((b - a) * 2000 < b - window_start || tries == 20) {
+			*tsc = a + (b - a) / 2;
+			return 0xffff - count;
+		}
+	}
+}
+
+void tsc_calibrate_finish(void)
+{
+	if (!window_open) {
+		tsc_calibrate();
+		return;
+	}
+	window_open = false;
+	uint64_t tsc = 0;
+	uint32_t ticks;
+	unsigned polls = 0;
+	/* At least CALIBRATION_MS of PIT time, as tsc_calibrate() measures. */
+	while ((ticks = window_ticks(&tsc)) != 0 && ticks < WINDOW_MIN_TICKS && ++polls < POLL_LIMIT)
+		;
+	outb(PORT_B, inb(PORT_B) & ~(PORT_B_GATE2 | PORT_B_SPEAKER));
+	if (ticks < WINDOW_MIN_TICKS) {   /* ran out, or no PIT: the long way */
+		tsc_calibrate();
+		return;
+	}
+	hz = (tsc - window_start) * PIT_HZ / ticks;
 }
