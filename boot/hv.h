@@ -55,6 +55,13 @@ const char *boot_cmdline(void);  /* the hypervisor's own command line, "" if non
  * Returns NULL when no such run is free. */
 void *pmm_alloc(size_t pages, size_t align_bytes);
 void *pmm_alloc_unzeroed(size_t pages, size_t align_bytes);
+
+/* Windows for Wasm linear memories (boot/vmem.c): `memory` mapped at the
+ * start of a 16 GiB window with nothing after it; NULL when none is left. */
+void *vmem_map(void *memory, uint64_t bytes);
+void vmem_unmap(void *window, uint64_t bytes);
+bool vmem_contains(uint64_t address);
+uint64_t vmem_table_bytes(void);   /* page-table pages made for windows */
 void pmm_free(void *base, size_t pages);
 uint64_t pmm_free_bytes(void);
 uint64_t pmm_total_bytes(void);

@@ -1,9 +1,11 @@
 /*
  * The IDT: the 32 exception vectors, each fatal. The stub runs with
  * interrupts off until the run loop exists, so an exception is a bug in
- * the stub or the core's C: say where it happened and power off.
+ * the stub or the core's C: say where it happened and power off. One is
+ * not: a page fault in a Wasm memory window is that instance's trap.
  */
 #include "boot.h"
+#include "wasm-rt.h"
 
 /* Frame built by boot/isr.S under the CPU's own (Intel SDM vol. 3A 7.14.4,
  * figure 7-9: in 64-bit mode SS:RSP is always pushed). */
@@ -101,6 +103,10 @@ void exception_handler(struct exception_frame *f);
 
 void exception_handler(struct exception_frame *f)
 {
+	/* A Wasm access past its linear memory's end, in a protected call:
+	 * the trap of that instance (boot/vmem.c). */
+	if (f->vector == VECTOR_PAGE_FAULT && vmem_contains(read_cr2()) && wasm_rt_current_frame)
+		wasm_rt_trap(WASM_RT_TRAP_OOB);
 	static int depth;
 	/* An exception while reporting one: stop talking, just power off. */
 	if (++depth > 1) {

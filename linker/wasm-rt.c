@@ -4,6 +4,7 @@
  * differ between the two.
  */
 #include "wasm-rt.h"
+#include "hv.h"
 
 #ifndef HV_KERNEL
 uint32_t wasm_rt_call_stack_depth;
@@ -60,10 +61,16 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint64_t initial_pages,
 	memory->is64 = is64;
 	if (is64 || page_size != WASM_PAGE || max_pages > 16384)
 		wasm_rt_trap(WASM_RT_TRAP_OOM);
-	uint8_t *data = wasm_rt_platform_alloc(max_pages * WASM_PAGE);
-	if (!data)
+	uint8_t *backing = wasm_rt_platform_alloc(max_pages * WASM_PAGE);
+	if (!backing)
 		wasm_rt_trap(WASM_RT_TRAP_OOM);
+	uint8_t *data = vmem_map(backing, max_pages * WASM_PAGE);
+	if (!data) {
+		wasm_rt_platform_free(backing, max_pages * WASM_PAGE);
+		wasm_rt_trap(WASM_RT_TRAP_OOM);
+	}
 	memory->data = data;
+	memory->backing = backing;
 	memory->pages = initial_pages;
 	memory->max_pages = max_pages;
 	memory->size = initial_pages * WASM_PAGE;
@@ -82,9 +89,11 @@ uint64_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint64_t delta)
 
 void wasm_rt_free_memory(wasm_rt_memory_t *memory)
 {
-	if (memory->data)
-		wasm_rt_platform_free(memory->data, memory->max_pages * WASM_PAGE);
-	memory->data = 0;
+	if (memory->data) {
+		vmem_unmap(memory->data, memory->max_pages * WASM_PAGE);
+		wasm_rt_platform_free(memory->backing, memory->max_pages * WASM_PAGE);
+	}
+	memory->data = memory->backing = 0;
 	memory->pages = memory->size = memory->max_pages = 0;
 }
 

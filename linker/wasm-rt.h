@@ -27,8 +27,13 @@
 /* Explicit bounds checks: every load and store compares against
  * memory->size. Guard pages would be cheaper (DESIGN.md) but need the stub
  * to reserve 4 GiB of unmapped virtual space per instance; later. */
-#define WASM_RT_MEMCHECK_GUARD_PAGES 0
-#define WASM_RT_MEMCHECK_BOUNDS_CHECK 1
+/* No bounds check per access: every linear memory sits at the start of a
+ * 16 GiB window with nothing mapped after it (boot/vmem.c; tests/host's
+ * platform.c for the host build), so an access past its end faults and
+ * the fault becomes a trap of that instance. Bulk operations (memory.fill,
+ * memory.copy, data segments) still check their ranges. */
+#define WASM_RT_MEMCHECK_GUARD_PAGES 1
+#define WASM_RT_MEMCHECK_BOUNDS_CHECK 0
 #define WASM_RT_USE_SEGUE 0
 #define WASM_RT_SANITY_CHECKS 0
 #define WASM_RT_NONCONFORMING_UNCHECKED_STACK_EXHAUSTION 0
@@ -78,7 +83,8 @@ typedef void *wasm_rt_externref_t;
 #define wasm_rt_externref_null_value ((wasm_rt_externref_t){NULL})
 
 typedef struct {
-	uint8_t *data;       /* page-aligned, physically contiguous in the kernel */
+	uint8_t *data;       /* the window it is mapped at (boot/vmem.c) */
+	uint8_t *backing;    /* the memory itself: physically contiguous, identity-mapped */
 	uint64_t pages;      /* current size in Wasm pages */
 	uint64_t max_pages;
 	uint64_t size;       /* bytes */

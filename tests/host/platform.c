@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include "hv.h"
+#include "wasm-rt.h"
 
 void console_init(void) {}
 void console_write(const char *s, size_t len) { fwrite(s, 1, len, stdout); }
@@ -110,3 +113,69 @@ void rtc_init(void) {}
 uint64_t rtc_epoch_seconds(void) { return (uint64_t)time(NULL); }
 
 void power_off(bool success) { fflush(stdout); exit(success ? 0 : 1); }
+
+/* Windows for Wasm memories, as boot/vmem.c gives the kernel: 16 GiB of
+ * address space each, the memory at its start readable and writable, the
+ * rest inaccessible; a fault there inside a protected call is the
+ * instance's trap. The window is fresh zeroed memory; `memory` (from
+ * pmm_alloc) stays the instance's accounting and its "physical" base. */
+#define WINDOW_BYTES (16ull << 30)
+
+static void window_fault(int sig, siginfo_t *info, void *context)
+{
+	(void)context;
+	if (vmem_contains((uint64_t)(uintptr_t)info->si_addr) && wasm_rt_current_frame)
+		wasm_rt_trap(WASM_RT_TRAP_OOB);
+	signal(sig, SIG_DFL);   /* anything else: die as without the handler */
+	raise(sig);
+}
+
+static struct { uint8_t *base; } windows[1024];
+
+void *vmem_map(void *memory, uint64_t bytes)
+{
+	static bool handler;
+	if (!handler) {
+		struct sigaction action = { 0 };
+		action.sa_sigaction = window_fault;
+		action.sa_flags = SA_SIGINFO | SA_NODEFER;   /* we leave by longjmp */
+		sigaction(SIGSEGV, &action, NULL);
+		sigaction(SIGBUS, &action, NULL);
+		handler = true;
+	}
+	(void)memory;
+	uint8_t *base = mmap(NULL, WINDOW_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	if (mprotect(base, bytes, PROT_READ | PROT_WRITE)) {
+		munmap(base, WINDOW_BYTES);
+		return NULL;
+	}
+	for (unsigned i = 0; i < sizeof windows / sizeof windows[0]; i++)
+		if (!windows[i].base) {
+			windows[i].base = base;
+			return base;
+		}
+	munmap(base, WINDOW_BYTES);
+	return NULL;
+}
+
+void vmem_unmap(void *window, uint64_t bytes)
+{
+	(void)bytes;
+	for (unsigned i = 0; i < sizeof windows / sizeof windows[0]; i++)
+		if (windows[i].base == window) {
+			munmap(window, WINDOW_BYTES);
+			windows[i].base = NULL;
+		}
+}
+
+bool vmem_contains(uint64_t address)
+{
+	for (unsigned i = 0; i < sizeof windows / sizeof windows[0]; i++)
+		if (windows[i].base && address - (uint64_t)(uintptr_t)windows[i].base < WINDOW_BYTES)
+			return true;
+	return false;
+}
+
+uint64_t vmem_table_bytes(void) { return 0; }
