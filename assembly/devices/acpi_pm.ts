@@ -19,7 +19,7 @@
 // bit 31 of the counter toggles (every 2^31 counts, about 600 s); only with
 // TMR_EN set does the device ask for a deadline.
 
-import { GuestClock, NO_DEADLINE, ticksToTsc, tscToTicks } from "./clock";
+import { GuestClock, NO_DEADLINE, ticksToTsc, tscToTicks, rearmed } from "./clock";
 import { InterruptLines } from "./interrupt_lines";
 import { PM_TIMER_HZ, SLP_TYP_S5, IRQ_SCI, PM1A_EVENT_BYTES, PM1A_CONTROL_BYTES, PM_TIMER_BYTES } from "./pc_layout";
 
@@ -72,6 +72,7 @@ export class AcpiPm {
     this.powerOffRequested = false;
     this.sciLevel = false;
     if (changetype<usize>(this.lines) != 0) this.lines.set(IRQ_SCI, false);
+    rearmed(this.clock);
   }
 
   // --- PM1a event block: PM1_STS (bytes 0-1), PM1_EN (bytes 2-3) ------------------
@@ -83,6 +84,7 @@ export class AcpiPm {
 
   writeEvent(offset: u32, size: u32, value: u32): void {
     this.collectTimerCarry();
+    rearmed(this.clock); // TMR_EN or TMR_STS may change
     let count = size < 4 ? size : 4;
     for (let i: u32 = 0; i < count; i++) {
       let index = offset + i;

@@ -11,12 +11,22 @@ export class GuestClock {
   tscHz: u64;      // guest TSC ticks per second (never 0 once created)
   // Host seconds since 1970-01-01 00:00 UTC at guest TSC 0, for the RTC.
   epochSeconds: u64;
+  // A device's deadline may have moved (re-armed, or a register that sets
+  // it written) since the exit path last gathered them (guest/timers.ts).
+  rearmed: bool;
 
   init(tscHz: u64, epochSeconds: u64): void {
     this.now = 0;
+    this.rearmed = true;
     this.tscHz = tscHz != 0 ? tscHz : 1000000000;
     this.epochSeconds = epochSeconds;
   }
+}
+
+// A device tells the exit path to gather the deadlines again (a clock of
+// 0 is a unit test's device without one).
+@inline export function rearmed(clock: GuestClock): void {
+  if (changetype<usize>(clock) != 0) clock.rearmed = true;
 }
 
 // "No deadline": what deadline() answers for a timer that is not armed.

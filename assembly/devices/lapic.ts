@@ -13,7 +13,7 @@
 // The xAPIC page and the x2APIC MSRs share one register decoder,
 // lapic_registers.ts.
 
-import { GuestClock } from "./clock";
+import { GuestClock, rearmed } from "./clock";
 import { IoApic } from "./ioapic";
 import { LapicTimer } from "./lapic_timer";
 import {
@@ -139,6 +139,7 @@ export class Lapic {
   private resetRegisters(): void {
     memory.fill(this.bitmap(offsetof<Lapic>("isr0")), 0, 3 * 32);
     this.timer().reset(LVT_MASKED);
+    rearmed(this.clock);
     this.xapicId = this.vcpuIndex & 0xff;
     this.tpr = 0;
     this.ldr = 0;
@@ -443,6 +444,7 @@ export class Lapic {
   // A deadline already passed fires at once.
   tscDeadlineWrite(value: u64): void {
     this.timer().writeDeadline(value);
+    rearmed(this.clock);
     this.advance();
   }
 

@@ -11,6 +11,7 @@ import {
   Lapic, APIC_VERSION, LVT_MASKED, LVT_DELIVERY_STATUS, ICR_VECTOR, ICR_SHORTHAND_SHIFT, SHORTHAND_SELF,
 } from "./lapic";
 import { LVT_TIMER_MODE_BITS, TIMER_DIVIDE_BITS } from "./lapic_timer";
+import { rearmed } from "./clock";
 
 // Register indices (12.4.1 table 12-1; 12.12.1.2 table 12-6).
 export const APIC_REG_ID: u32 = 0x02;
@@ -153,6 +154,7 @@ export function writeRegister(lapic: Lapic, register: u32, value: u32, high: u32
     case APIC_REG_LVT_TIMER: {
       if (x2apic && ((value & ~(LVT_TIMER_WRITABLE | LVT_DELIVERY_STATUS)) != 0 || (value & LVT_TIMER_MODE_BITS) == LVT_TIMER_MODE_BITS)) return false;
       lapic.timer().writeLvt(lvtValue(lapic, value, LVT_TIMER_WRITABLE));
+      rearmed(lapic.clock);
       return true;
     }
     case APIC_REG_LVT_THERMAL:
@@ -162,11 +164,13 @@ export function writeRegister(lapic: Lapic, register: u32, value: u32, high: u32
     case APIC_REG_LVT_ERROR: return writeLvt(lapic, register, value, x2apic);
     case APIC_REG_TIMER_INITIAL: {
       lapic.timer().writeInitialCount(lapic.clock, value);
+      rearmed(lapic.clock);
       return true;
     }
     case APIC_REG_TIMER_DIVIDE: {
       if (x2apic && (value & ~TIMER_DIVIDE_BITS) != 0) return false;
       lapic.timer().writeDivide(lapic.clock, value);
+      rearmed(lapic.clock);
       return true;
     }
     case APIC_REG_SELF_IPI: {

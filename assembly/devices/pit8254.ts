@@ -31,7 +31,7 @@
 // The channels live after the fields (channel()), so a Pit8254 needs
 // PIT8254_BYTES, not offsetof<Pit8254>().
 
-import { GuestClock, NO_DEADLINE, ticksToTsc, tscToTicks, earlier } from "./clock";
+import { GuestClock, NO_DEADLINE, ticksToTsc, tscToTicks, earlier, rearmed } from "./clock";
 import { InterruptLines, IRQ_PIT } from "./interrupt_lines";
 
 export const PIT_HZ: u64 = 1193182;
@@ -125,6 +125,7 @@ export class Pit8254 {
     this.pulses = 0;
     this.irqLevel = false;
     if (changetype<usize>(this.lines) != 0) this.lines.set(IRQ_PIT, false);
+    rearmed(this.clock);
   }
 
   read(offset: u32, size: u32): u32 {
@@ -156,6 +157,7 @@ export class Pit8254 {
   write(offset: u32, size: u32, value: u32): void {
     let index = offset & 3;
     let byte = value & 0xff;
+    rearmed(this.clock); // channel 0 may be re-armed (rearm())
     if (index == PIT_CONTROL) {
       this.writeControl(byte);
       return;

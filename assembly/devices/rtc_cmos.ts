@@ -29,7 +29,7 @@
 // 0x32, the century, which is part of the clock. The bytes live after the
 // fields (cmos()), so an RtcCmos needs RTC_CMOS_BYTES.
 
-import { GuestClock, NO_DEADLINE, scale } from "./clock";
+import { GuestClock, NO_DEADLINE, scale, rearmed } from "./clock";
 import { InterruptLines, IRQ_RTC } from "./interrupt_lines";
 
 export const RTC_INDEX: u32 = 0;  // port offsets from PORT_RTC
@@ -134,6 +134,7 @@ export class RtcCmos {
     this.periodsSeen = this.periodsNow();
     this.refreshClock();
     if (changetype<usize>(this.lines) != 0) this.lines.set(IRQ_RTC, false);
+    rearmed(this.clock);
   }
 
   // The guest's RAM, for the CMOS memory-size bytes: extended memory in
@@ -155,6 +156,7 @@ export class RtcCmos {
         this.collect();
         let value = <u32>this.flags | (this.irqFlag() ? REG_C_IRQF : 0);
         this.flags = 0;
+        rearmed(this.clock); // cleared flags want their events again
         this.updateIrq();
         return value;
       }
@@ -222,6 +224,14 @@ export class RtcCmos {
     this.updateIrq();
   }
 
+  // The guest TSC of the next update while AF is clear: collect() checks
+  // the alarm against the time at the update's first exit, so AF (polled
+  // with AIE off) needs an advance then, though no IRQ is due.
+  alarmCheck(): u64 {
+    if (!this.clockRunning() || (this.flags & REG_C_AF) != 0) return NO_DEADLINE;
+    return this.tscAtTick(this.updatesSeen + 1, 1);
+  }
+
   @inline cmos(): usize {
     return changetype<usize>(this) + <usize>FIELDS_BYTES;
   }
@@ -230,6 +240,7 @@ export class RtcCmos {
 
   private changeControl(a: u8, b: u8): void {
     this.collect();
+    rearmed(this.clock);
     this.refreshClock(); // the time the clock shows if it stops now
     let wasDivider = this.dividerRunning();
     let wasClock = this.clockRunning();

@@ -38,6 +38,7 @@ import { IpiTargets } from "../devices/apic_bus";
 import { VcpuRun, MSR_FILE_STRIDE, vcpuLapic, vcpuMsrs, selectVcpu, setRunState } from "./vcpus";
 import { loadKernel, loadAcpiTables } from "../loaders/kernel";
 import { appendExitStats, exitStatsReset } from "./exit_stats";
+import { timersChanged } from "./timers";
 
 export const COM1_BASE: u32 = 0x3f8;
 export const COM1_PORTS: u32 = 8;
@@ -78,6 +79,8 @@ export class Machine {
   // The PC platform (devices/README.md): time, interrupt lines and
   // controllers, timers.
   clock: GuestClock;
+  timersDue: u64;        // guest TSC of the earliest device event (guest/timers.ts)
+  hostDeadline: u64;     // the last answer of nextHostDeadline
   lines: InterruptLines;
   pic: Pic8259Pair;
   ioapic: IoApic;
@@ -134,6 +137,7 @@ export function layoutMachine(): Machine {
   selectVcpu(machine, 0);
   wirePlatform(machine);
   machine.console.init(0, 0);
+  timersChanged(machine);
   return machine;
 }
 
@@ -254,6 +258,7 @@ export function createGuest(machine: Machine, guestId: u32, memoryBytes: u64, na
   exitStatsReset();
   machine.clock.init(0, 0);       // a rate until load() gives the host's
   resetPlatform(machine, memoryBytes);
+  timersChanged(machine);
   return 0;
 }
 
@@ -278,6 +283,7 @@ export function loadGuest(machine: Machine, initial: VcpuState, platform: Platfo
   let tsc = platform.readTsc();
   state.tscOffset = -<i64>tsc;
   initial.tscOffset = state.tscOffset;
+  timersChanged(machine);
   return 0;
 }
 

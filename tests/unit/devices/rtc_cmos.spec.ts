@@ -404,3 +404,21 @@ describe("the RTC under hostile input", () => {
     cmosWrite(rtc, RTC_YEAR, 0xff);
   });
 });
+
+describe("RTC alarm check", () => {
+  it("asks for an advance at each update while AF is clear, none once set or stopped", () => {
+    let rtc = newRtc(LEAP_DAY_EVENING);
+    expect(rtc.alarmCheck()).toBe(TSC_HZ);     // the next whole second of guest TSC
+    expect(rtc.deadline()).toBe(NO_DEADLINE);  // no IRQ is due: the host need not wake
+    cmosWrite(rtc, RTC_SECONDS_ALARM, 0xff);
+    cmosWrite(rtc, RTC_MINUTES_ALARM, 0xff);
+    cmosWrite(rtc, RTC_HOURS_ALARM, 0xff);
+    clock().now = TSC_HZ + 1;
+    rtc.advance();
+    expect(rtc.alarmCheck()).toBe(NO_DEADLINE); // AF set: nothing more to see
+    expect(cmosRead(rtc, RTC_REGISTER_C) & REG_C_AF).toBe(REG_C_AF);
+    expect(rtc.alarmCheck()).toBe(2 * TSC_HZ);
+    cmosWrite(rtc, RTC_REGISTER_B, REG_B_SET | REG_B_24_HOUR);
+    expect(rtc.alarmCheck()).toBe(NO_DEADLINE);
+  });
+});
