@@ -294,6 +294,7 @@ export class Lapic {
 
   // The highest vector in the IRR above the processor priority, or -1.
   pendingVector(): i32 {
+    if ((this.irr0 | this.irr1 | this.irr2 | this.irr3) == 0) return -1; // most exits: nothing requested
     if (!this.acceptsFixedInterrupts()) return -1;
     let vector = highestBit(this.bitmap(offsetof<Lapic>("irr0")));
     if (vector < 0 || (<u32>vector & 0xf0) <= (this.processorPriority() & 0xf0)) return -1;
@@ -475,11 +476,11 @@ export const LAPIC_STRIDE: u32 = <u32>((offsetof<Lapic>() + 15) & ~15);
   return (load<u32>(bitmap + (<usize>(vector >> 5) << 2)) & (<u32>1 << (vector & 31))) != 0;
 }
 
-// The highest vector set, or -1.
+// The highest vector set, or -1 (four 64-bit words: the same bits, little-endian).
 function highestBit(bitmap: usize): i32 {
-  for (let i: i32 = 7; i >= 0; i--) {
-    let word = load<u32>(bitmap + (<usize>i << 2));
-    if (word != 0) return (i << 5) + 31 - <i32>clz(word);
+  for (let i: i32 = 3; i >= 0; i--) {
+    let word = load<u64>(bitmap + (<usize>i << 3));
+    if (word != 0) return (i << 6) + 63 - <i32>clz(word);
   }
   return -1;
 }

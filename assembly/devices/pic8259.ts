@@ -121,9 +121,10 @@ export class Pic8259 {
   // The priority (0 highest .. 7 lowest) of the highest-priority level in
   // `mask`, 8 when it is empty.
   priorityOf(mask: u8): u32 {
-    let priority: u32 = 0;
-    while (priority < 8 && (<u32>mask & (<u32>1 << ((priority + this.highestPriority) & 7))) == 0) priority++;
-    return priority;
+    // Rotated so the highest-priority level is bit 0; bit 8 stops at 8.
+    let shift = <u32>this.highestPriority & 7;
+    let doubled = <u32>mask * 0x101;
+    return ctz((doubled >> shift) | 0x100);
   }
 
   @inline levelAtPriority(priority: u32): u32 {
@@ -141,9 +142,10 @@ export class Pic8259 {
       candidates &= ~inService;
       inService = 0;
     }
+    if (candidates == 0) return -1;
     if (isMaster && this.specialFullyNested) inService &= ~CASCADE_BIT;
     let priority = this.priorityOf(candidates);
-    if (priority == 8 || priority >= this.priorityOf(inService)) return -1;
+    if (inService != 0 && priority >= this.priorityOf(inService)) return -1;
     return <i32>this.levelAtPriority(priority);
   }
 

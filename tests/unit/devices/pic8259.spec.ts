@@ -519,3 +519,17 @@ describe("the 8259A pair: hostile input", () => {
     expect(pic.acknowledge()).toBeLessThan(0x100);
   });
 });
+
+describe("8259 priority", () => {
+  it("ranks every mask under every rotation as a level-by-level scan does", () => {
+    let chip = newPic().master();
+    for (let top: u32 = 0; top < 8; top++) {
+      chip.highestPriority = <u8>top;
+      for (let mask: u32 = 0; mask < 256; mask++) {
+        let scan: u32 = 0;
+        while (scan < 8 && (mask & (<u32>1 << ((scan + top) & 7))) == 0) scan++;
+        expect(chip.priorityOf(<u8>mask)).toBe(scan);
+      }
+    }
+  });
+});
