@@ -87,6 +87,7 @@ export class ConsoleLine {
 
   // Prints each finished line with its own consoleWrite.
   drain(platform: Platform): void {
+    if (this.outboxLength == 0) return;
     let start: u32 = 0;
     for (let i: u32 = 0; i < this.outboxLength; i++) {
       if (<u32>load<u8>(this.outbox + <usize>i) == NEWLINE) {

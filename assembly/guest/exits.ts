@@ -131,8 +131,9 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
     }
   }
   finishExit(record, machine, platform);
-  // Lines the guest finished during this exit.
-  machine.console.drain(platform);
+  // Lines the guest finished during this exit (most exits: none).
+  let lines = machine.console;
+  if (lines.outboxLength != 0) lines.drain(platform);
 }
 
 // What every answer carries besides the exit's own result: the event to

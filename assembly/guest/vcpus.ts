@@ -58,8 +58,11 @@ const SIGNATURE_OUT: usize = memory.data(16, 16);
 
 // Makes `vcpu` the one the exit handler works on.
 export function selectVcpu(machine: Machine, vcpu: u32): void {
+  let lapic = vcpuLapic(machine, vcpu);
+  // Already selected (every exit of a guest of one vCPU): the MMIO range too.
+  if (vcpu == machine.current && changetype<usize>(machine.lapic) == changetype<usize>(lapic)) return;
   machine.current = vcpu;
-  machine.lapic = vcpuLapic(machine, vcpu);
+  machine.lapic = lapic;
   machine.msrs = vcpuMsrs(machine, vcpu);
   machine.mmio.retarget(MmioKind.Lapic, changetype<usize>(machine.lapic));
 }
