@@ -10,6 +10,11 @@ export const MODULE_INITRD: u32 = 1;
 export const NO_MODULE: u32 = 0xFFFFFFFF;
 
 export abstract class Platform {
+  // The host's CPUID never changes: what vcpu/xsetbv.ts derives from it is
+  // asked once, at first use, not on every CPUID or XSETBV exit.
+  guestXcr0: u64 = 0;
+  guestXcr0Known: bool = false;
+
   // Writes bytes to the host console (the core writes whole lines).
   abstract consoleWrite(pointer: usize, length: u32): void;
   // Copies guest RAM [gpa, gpa+length) to `destination`; returns `length`,

@@ -45,8 +45,11 @@ export function hostXcr0(platform: Platform): u64 {
 // or 0 without XSAVE (or without both x87 and SSE, which the stub then
 // switches with FXSAVE: boot/run.c xsave_probe()).
 export function guestXcr0Allowed(platform: Platform): u64 {
+  if (platform.guestXcr0Known) return platform.guestXcr0;
   let allowed = hostXcr0(platform) & XCR0_GUEST_COMPONENTS;
-  return (allowed & (XCR0_X87 | XCR0_SSE)) == (XCR0_X87 | XCR0_SSE) ? allowed : 0;
+  platform.guestXcr0 = (allowed & (XCR0_X87 | XCR0_SSE)) == (XCR0_X87 | XCR0_SSE) ? allowed : 0;
+  platform.guestXcr0Known = true;
+  return platform.guestXcr0;
 }
 
 // Checks XSETBV of `value` to XCR `index` by a guest at privilege `cpl`

@@ -282,3 +282,14 @@ describe("CPUID", () => {
     expect(record.advance).toBe(2);
   });
 });
+
+describe("CPUID cost", () => {
+  it("asks the host for its XSAVE support once, not on every leaf 1 exit", () => {
+    let platform = xsaveHost(0x7);
+    cpuid(platform, 1);
+    let first = platform.cpuidCalls;
+    let ecx = cpuid(platform, 1).rcx;
+    expect(platform.cpuidCalls - first).toBe(1); // the leaf itself
+    expect((ecx >> 28) & 1).toBe(1);             // AVX offered, from the first answer
+  });
+});
