@@ -42,6 +42,10 @@ export class InterruptLines {
   set(irq: u32, high: bool): void {
     if (irq >= ISA_IRQS) return;
     let bit: u32 = 1 << irq;
+    // The same level again: no edge for the 8259 nor an edge-triggered I/O
+    // APIC pin, so nothing to do (the UART drives its line on every access).
+    let ioapic = changetype<usize>(this.ioapic);
+    if (((this.levels & bit) != 0) == high && (ioapic == 0 || !this.ioapic.levelTriggered(isaIrqToGsi(irq)))) return;
     this.levels = high ? this.levels | bit : this.levels & ~bit;
     if (changetype<usize>(this.pic) != 0) this.pic.setIrq(irq, high);
     if (changetype<usize>(this.ioapic) != 0) this.ioapic.setPin(isaIrqToGsi(irq), high);

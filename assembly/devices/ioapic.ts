@@ -153,6 +153,12 @@ export class IoApic {
     if ((entry & REDIRECTION_LEVEL) != 0 && this.asserted(pin)) this.service(pin);
   }
 
+  // A level-triggered pin re-sends on each assertion (setPin), even of a
+  // line already at its level.
+  @inline levelTriggered(pin: u32): bool {
+    return pin < IOAPIC_PINS && (this.entry(pin) & REDIRECTION_LEVEL) != 0;
+  }
+
   @inline entry(pin: u32): u64 {
     return load<u64>(this.entryAddress(pin));
   }

@@ -90,7 +90,11 @@ export class PortBus {
       return deviceRead(r.kind, r.device, port, port - r.base, size) & sizeMask(size);
     }
     let value: u32 = 0;
-    for (let i: u32 = 0; i < size; i++) value |= this.readByte((port + i) & 0xffff) << (i * 8);
+    for (let i: u32 = 0; i < size; i++) {
+      let byte = (port + i) & 0xffff;
+      index = this.findNext(index, byte, i);
+      value |= (index < 0 ? 0xff : this.readByteAt(<u32>index, byte)) << (i * 8);
+    }
     return value;
   }
 
@@ -102,7 +106,11 @@ export class PortBus {
       deviceWrite(r.kind, r.device, port, port - r.base, size, value & sizeMask(size));
       return;
     }
-    for (let i: u32 = 0; i < size; i++) this.writeByte((port + i) & 0xffff, (value >> (i * 8)) & 0xff);
+    for (let i: u32 = 0; i < size; i++) {
+      let byte = (port + i) & 0xffff;
+      index = this.findNext(index, byte, i);
+      if (index >= 0) this.writeByteAt(<u32>index, byte, (value >> (i * 8)) & 0xff);
+    }
   }
 
   // Puts every device on the bus back in its power-on state (those mapped
@@ -114,16 +122,20 @@ export class PortBus {
     }
   }
 
-  private readByte(port: u32): u32 {
-    let index = this.find(port);
-    if (index < 0) return 0xff;
+  // Byte `i` of a split access at `port`: byte 0's range was found
+  // already, a later byte looks again unless the last range holds it.
+  @inline private findNext(index: i32, port: u32, i: u32): i32 {
+    if (i == 0) return index;
+    if (index >= 0 && port - this.range(<u32>index).base < this.range(<u32>index).count) return index;
+    return this.find(port);
+  }
+
+  private readByteAt(index: u32, port: u32): u32 {
     let r = this.range(index);
     return deviceRead(r.kind, r.device, port, port - r.base, 1) & 0xff;
   }
 
-  private writeByte(port: u32, value: u32): void {
-    let index = this.find(port);
-    if (index < 0) return;
+  private writeByteAt(index: u32, port: u32, value: u32): void {
     let r = this.range(index);
     deviceWrite(r.kind, r.device, port, port - r.base, 1, value);
   }

@@ -248,7 +248,7 @@ export class Uart16550 {
   // True when the UART's interrupt reaches a PC's IRQ line: a source is
   // pending and the OUT2 pin is active, which it never is in loopback (8.7).
   interruptPending(): bool {
-    return this.interruptSource() != IIR_NONE && (this.mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2;
+    return (this.mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2 && this.interruptSource() != IIR_NONE;
   }
 
   // Sets the IRQ line to what the chip and the OUT2 gate say now.

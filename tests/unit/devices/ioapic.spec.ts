@@ -1,10 +1,12 @@
 import { IoApic, IOAPIC_VERSION } from "../../../assembly/devices/ioapic";
 import { Lapic, LAPIC_STRIDE, ESR_RECEIVE_ILLEGAL_VECTOR } from "../../../assembly/devices/lapic";
 import { GuestClock } from "../../../assembly/devices/clock";
+import { InterruptLines } from "../../../assembly/devices/interrupt_lines";
 
 const IOAPIC: usize = memory.data(offsetof<IoApic>(), 16);
 const LAPICS: usize = memory.data(2 * 512, 16);
 const CLOCK: usize = memory.data(offsetof<GuestClock>(), 16);
+const LINES: usize = memory.data(offsetof<InterruptLines>(), 16);
 
 // Redirection entry bits (82093AA 3.2.4).
 const LEVEL: u32 = 1 << 15;
@@ -378,3 +380,23 @@ describe("the I/O APIC under hostile input", () => {
 function read32(target: Lapic, offset: u32): u32 {
   return <u32>target.mmioRead(offset, 4);
 }
+
+describe("interrupt lines into the I/O APIC", () => {
+  it("passes a line driven to its level again only to a level-triggered pin, which re-sends", () => {
+    let ioapic = newIoApic();
+    memory.fill(LINES, 0, offsetof<InterruptLines>());
+    let lines = changetype<InterruptLines>(LINES);
+    lines.ioapic = ioapic;
+    route(ioapic, 4, LEVEL | NMI, 0);
+    route(ioapic, 3, 0x30, 0);
+    lines.set(4, true);
+    lines.set(3, true);
+    expect(lapic(0).nmiPending).toBe(true);
+    expect(serviceAndEoi(lapic(0))).toBe(0x30);
+    lapic(0).nmiPending = false;
+    lines.set(4, true);                      // the UART's way: its level on every access
+    lines.set(3, true);
+    expect(lapic(0).nmiPending).toBe(true);  // no remote IRR for an NMI: sent again
+    expect(lapic(0).pendingVector()).toBe(-1);
+  });
+});

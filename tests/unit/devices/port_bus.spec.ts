@@ -48,6 +48,14 @@ describe("the port bus", () => {
     expect(bus.read(0x3fd, 4)).toBe(0xff11b060);
   });
 
+  it("finds each byte's device again when a split access enters a range", () => {
+    let bus = newBus();
+    bus.write(0x3f6, 4, 0x00330000);  // 0x3f6-0x3f7 unclaimed, 0x3f8 THR, 0x3f9 IER 0
+    bus.write(0x3fe, 2, 0x5500);      // byte 1 reaches SCR
+    expect(bus.read(0x3ff, 1)).toBe(0x55);
+    expect(bus.read(0x3f6, 4)).toBe(0x0000ffff); // RBR empty, IER 0
+  });
+
   it("hands a wide access whole to a device that is not byte-wide", () => {
     let bus = newBus();
     bus.write(0xf4, 4, 0x01020304);
