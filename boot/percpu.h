@@ -27,6 +27,7 @@ struct cpu {
 	void *arch_host_state;       /* SVM: the host's VMSAVE area */
 	void *arch_current;          /* VMX: the VMCS loaded on this CPU */
 	struct guest_fpu *fpu_owner; /* the vCPU FPU state the CPU holds, NULL */
+	struct guest_debug *debug_owner; /* whose DR0-DR3/DR6 it holds (debug_regs.c) */
 	uint8_t *stack_top;
 };
 _Static_assert(__builtin_offsetof(struct cpu, wasm_frame) == 8, "wasm-rt.h relies on it");

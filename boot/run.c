@@ -18,11 +18,13 @@
 #include "percpu.h"
 #include "arch/vcpu.h"
 #include "bench_bypass.h"
+#include "debug_regs.h"
 
 /* One vCPU: its VMCB/VMCS and its FPU/SSE/AVX state and XCR0. */
 struct vcpu_run {
 	struct arch_vcpu vcpu;
 	struct guest_fpu fpu;
+	struct guest_debug debug;  /* DR0-DR3, DR6 */
 	bool created;              /* vcpu has its VMCB/VMCS */
 };
 
@@ -110,6 +112,7 @@ static void release_vcpu(struct vcpu_run *r)
 	r->created = false;
 	fpu_disown(&r->fpu);
 	guest_fpu_release(&r->fpu);
+	debug_regs_disown(&r->debug);
 }
 
 /* Drops the guest's vCPUs, instance, tables and RAM. */
@@ -150,6 +153,7 @@ static bool create_vcpu(unsigned g, unsigned v, char *why, unsigned why_size)
 		ksnprintf(why, why_size, "no memory for its XSAVE area");
 		return false;
 	}
+	debug_regs_init(&r->debug);
 	if (!backend->vcpu_create(&r->vcpu, &tables, core_guest_initial_state(g, v), why, why_size))
 		return false;
 	r->created = true;
@@ -287,6 +291,7 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 		struct vcpu_run *r = &run->vcpu[v];
 		struct exit_record *exit = core_guest_exit_record(g, (unsigned)v);
 		fpu_switch_to(&r->fpu);
+		debug_regs_switch_to(&r->debug);
 		enum exit_action action = ACTION_RESUME;
 		while (action == ACTION_RESUME) {
 			/* Typed bytes raise the UART's interrupt between exits:
@@ -334,7 +339,7 @@ static bool wake_due(unsigned cpu_index, uint64_t *first)
 	for (unsigned g = 0; g < guest_total; g++) {
 		if (guest_cpu[g] != cpu_index || !runs[g].live || !runs[g].waiting)
 			continue;
-		if (runs[g].deadline <= now || console_input_pending(g)) {
+		if (runs[g].deadline <= now || console_input_pending(g) || core_guest_stop_requested(g)) {
 			core_schedule_wake(g);
 			woke = true;
 		} else if (runs[g].deadline < *first) {
@@ -445,8 +450,12 @@ static void cpu_run(unsigned cpu_index)
 			continue;
 		}
 		unsigned g = (unsigned)current;
-		uint32_t stop_reason = 0;
-		enum exit_action action = run_slice(g, &stop_reason);
+		uint32_t stop_reason = STOP_OPERATOR;
+		enum exit_action action = ACTION_STOP;
+		if (core_guest_stop_requested(g))
+			kprintf("[hv] guest %s stopped: at the prompt (stop %s)\n", core_guest_name(g), core_guest_name(g));
+		else
+			action = run_slice(g, &stop_reason);
 		if (action == ACTION_STOP)
 			action = finish_guest(g, stop_reason);
 		console_input_poll();

@@ -9,6 +9,11 @@
 #include "percpu.h"
 #include "exit_record.h"
 
+/* `stop <name>` at the prompt (supervisor/monitor.ts): a byte per guest in
+ * the supervisor's memory, read here without its lock. */
+static const uint8_t *stop_requests;
+static const uint8_t *supervisor_bytes(uint32_t pointer, uint32_t length);
+
 w2c_supervisor core_supervisor;
 static struct w2c_env supervisor_env = { .memory = &core_supervisor.w2c_memory, .guest = -1 };
 struct guest_vmm core_guests[CORE_MAX_GUESTS];
@@ -54,7 +59,17 @@ unsigned core_init(void)
 	trap = CORE_CALL(&frame, guests = w2c_supervisor_init(&core_supervisor));
 	if (trap)
 		panic("the supervisor trapped in init: %s", wasm_rt_strerror(trap));
+	uint32_t requests = 0;
+	trap = CORE_CALL(&frame, requests = w2c_supervisor_stopRequests(&core_supervisor));
+	if (trap || !supervisor_bytes(requests, CORE_MAX_GUESTS))
+		panic("the supervisor has no stop requests");
+	stop_requests = supervisor_bytes(requests, CORE_MAX_GUESTS);
 	return guests;
+}
+
+bool core_guest_stop_requested(unsigned g)
+{
+	return g < CORE_MAX_GUESTS && stop_requests && __atomic_load_n(&stop_requests[g], __ATOMIC_RELAXED);
 }
 
 bool core_config_failed(void)

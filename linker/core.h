@@ -73,6 +73,8 @@ struct vcpu_state;
 /* Takes fresh, unzeroed RAM for guest g: the 4 KiB tail zeroed now, the
  * 2 MiB blocks as they are first touched. False when out of memory. */
 bool guest_ram_init(unsigned g);
+/* The operator asked for guest g to stop (`stop <name>` at the prompt). */
+bool core_guest_stop_requested(unsigned g);
 /* Makes [gpa, gpa+length) of g's RAM (inside it) zeroed and mapped. */
 void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length);
 /* A nested page fault at gpa: true when it was the first touch of a

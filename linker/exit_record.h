@@ -67,6 +67,7 @@ enum stop_reason {
 	STOP_VMM_TRAP = 8,         /* set by the stub: the guest VMM instance trapped */
 	STOP_POWER_OFF = 9,        /* ACPI S5 (PM1a_CNT SLP_TYP/SLP_EN) */
 	STOP_REBOOT = 10,          /* a reset (0xCF9, the i8042, port 0x92): start it again fresh */
+	STOP_OPERATOR = 11,        /* set by the stub: `stop <name>` at the hypervisor's prompt */
 };
 
 /* inject: bit 31 valid, bits 0-7 vector, 8-10 type, bit 11 error code valid.

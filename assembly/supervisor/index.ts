@@ -116,6 +116,7 @@ export {
   schedulerReset, scheduleNext, guestMarkStopped, runnableCount, scheduleNextOn, assignCpus, guestCpu, guestWake,
 } from "./schedule";
 export { guestStopped } from "./crash";
+export { stopRequests } from "./monitor";
 
 // Host CPUs guest `index` may run on (bit n = CPU n); 0 = any CPU, and for
 // out-of-range indices. Whether a pinned CPU exists is known only at boot.

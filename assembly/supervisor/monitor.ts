@@ -4,8 +4,10 @@
 // a serial console sends "\r" for Enter, so "\r", "\n" and the pair
 // "\r\n" each end one line.
 //
-//   help   lists the commands
-//   list   one line per guest: running, or stopped (why)
+//   help         lists the commands
+//   list         one line per guest: running, or stopped (why)
+//   stop <name>  stops a running guest (as `xl destroy` does), whatever it
+//                is doing: the stub acts on it between time slices
 //
 // Every line it prints starts with "[hv] "; the prompt is "[hv] > ". It
 // prints through the sink it is handed, so the unit tests read it.
@@ -40,17 +42,28 @@ const out = new TextWriter(OUTPUT, OUTPUT_BYTES);
 const MAX_GUESTS: u32 = 256;   // the config's MAX_GUESTS
 const STOP_REASONS: usize = memory.data(<i32>MAX_GUESTS);
 
+// Guests the operator asked to stop, a byte each (1: stop it): the stub
+// reads them between time slices (stopRequests()), without a lock.
+const STOP_REQUESTS: usize = memory.data(<i32>MAX_GUESTS);
+
+export function stopRequests(): usize {
+  return STOP_REQUESTS;
+}
+
 // Forgets the typed line and every stop reason (the guests start anew).
 export function monitorReset(): void {
   typedLength = 0;
   lineOpen = false;
   afterReturn = false;
   memory.fill(STOP_REASONS, 0, <usize>MAX_GUESTS);
+  memory.fill(STOP_REQUESTS, 0, <usize>MAX_GUESTS);
 }
 
 // The crash policy tells why a guest stopped (0 when it is restarted).
 export function monitorNoteStop(guest: u32, reason: u32): void {
-  if (guest < MAX_GUESTS) store<u8>(STOP_REASONS + <usize>guest, <u8>(reason < 256 ? reason : 0));
+  if (guest >= MAX_GUESTS) return;
+  store<u8>(STOP_REASONS + <usize>guest, <u8>(reason < 256 ? reason : 0));
+  store<u8>(STOP_REQUESTS + <usize>guest, 0);
 }
 
 // The input focus came here: a fresh prompt.
@@ -105,12 +118,34 @@ function runCommand(sink: LineSink): void {
   if (typedIs(command, length, "help")) {
     emit(sink, out.clear().text("[hv] help   this list\n"));
     emit(sink, out.clear().text("[hv] list   the guests, running or stopped (why)\n"));
+    emit(sink, out.clear().text("[hv] stop <name>   stop that guest\n"));
     emit(sink, out.clear().text("[hv] Ctrl-A three times moves the input to the next guest\n"));
   } else if (typedIs(command, length, "list")) {
     listGuests(sink);
+  } else if (length > 5 && typedIs(command, 5, "stop ")) {
+    stopGuestNamed(command + 5, length - 5, sink);
   } else {
     emit(sink, out.clear().text("[hv] unknown command ").quoted(command, length).text(" (try help)\n"));
   }
+}
+
+function stopGuestNamed(name: usize, length: u32, sink: LineSink): void {
+  while (length > 0 && load<u8>(name) == SPACE) { name++; length--; }
+  let count = roundRobinGuestCount();
+  for (let guest: u32 = 0; guest < count; guest++) {
+    let config = configGuest(guest);
+    if (config.nameLength != length || memory.compare(config.namePointer, name, <usize>length) != 0) continue;
+    out.clear().text("[hv] guest ");
+    writeGuestName(out, guest);
+    if (roundRobinStopped(guest)) {
+      emit(sink, out.text(" is not running\n"));
+    } else {
+      store<u8>(STOP_REQUESTS + <usize>guest, 1);
+      emit(sink, out.text(": stopping it\n"));
+    }
+    return;
+  }
+  emit(sink, out.clear().text("[hv] no guest named ").quoted(name, length).text("\n"));
 }
 
 function listGuests(sink: LineSink): void {
@@ -148,6 +183,8 @@ function stopReasonText(reason: u32): string {
     case StopReason.Unsupported: return "unsupported exit";
     case StopReason.LoadFailed: return "kernel not loaded";
     case StopReason.VmmTrap: return "its guest VMM trapped";
+    case StopReason.PowerOff: return "powered off";
+    case StopReason.Operator: return "stopped at the prompt";
     default: return "did not start";
   }
 }

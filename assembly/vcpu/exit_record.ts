@@ -46,6 +46,7 @@ export const enum StopReason {
   VmmTrap = 8,
   PowerOff = 9,     // ACPI S5
   Reboot = 10,      // a reset: the guest starts again, fresh
+  Operator = 11,    // `stop <name>` at the hypervisor's prompt
 }
 
 // Event injection, the same bits on both vendors.

@@ -235,6 +235,13 @@ static bool svm_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tabl
 
 	/* What the guest may not do on its own: everything that reaches
 	 * hardware we share (ports, MSRs), halts, and every SVM instruction. */
+	/* #DB and #AC always exit and are injected again: delivering either
+	 * can raise it again inside the CPU with no exit (a data breakpoint
+	 * on the exception's own frame, #AC on a misaligned stack:
+	 * CVE-2015-8104, CVE-2015-5307), hanging this host CPU. The VMCB's
+	 * DR6 already holds the #DB's bits (APM vol. 2, 15.12). #MC is the
+	 * host's hardware failing: the guest stops, it does not take it. */
+	v->intercept_exceptions = 1u << 1 | 1u << 17 | 1u << 18;
 	v->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI | INTERCEPT_INIT |
 			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT | INTERCEPT_INVLPGA |
 			     INTERCEPT_IOIO | INTERCEPT_MSR | INTERCEPT_SHUTDOWN;

@@ -10,6 +10,7 @@
 #include "percpu.h"
 #include "arch/vcpu.h"
 #include "arch/vmx.h"
+#include "debug_regs.h"
 
 static uint64_t read_gpr(struct arch_vcpu *vcpu, unsigned reg)
 {
@@ -326,6 +327,12 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 		e->exception_vector = info & 0xFF;
 		if (info & INTERRUPTION_ERROR_CODE)
 			e->exception_error_code = (uint32_t)vmread(EXIT_INTERRUPTION_ERROR);
+		/* A #DB exit leaves DR6 as it was and reports its new bits in
+		 * the qualification (SDM vol. 3C, 28.1, Table 28-1): put them
+		 * in DR6 before the #DB is injected again, as delivering it
+		 * would have. DR6 holds the guest's value while it runs. */
+		if (e->exception_vector == VECTOR_DB)
+			debug_regs_deliver_dr6(vmread(EXIT_QUALIFICATION));
 		break;
 	}
 	default:

@@ -169,8 +169,12 @@ bool vmx_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tables *tab
 	ok &= vmwrite(PRIMARY_CONTROLS, vmx.primary | (vcpu->pause_exits ? vmx.pause_control : 0));
 	ok &= vmwrite(SECONDARY_CONTROLS, vmx.secondary); /* EPT, unrestricted guest, VPID */
 	/* #MC is the host's hardware failing: stop the guest, do not let it
-	 * handle a machine check it cannot understand. Nothing else. */
-	ok &= vmwrite(EXCEPTION_BITMAP, 1u << VECTOR_MC);
+	 * handle a machine check it cannot understand. #DB and #AC always
+	 * exit and are injected again: delivering either can raise it again
+	 * inside the CPU with no exit at all (a data breakpoint on the
+	 * exception's own stack frame, an #AC pushing to a misaligned stack:
+	 * CVE-2015-8104, CVE-2015-5307), which would hang this host CPU. */
+	ok &= vmwrite(EXCEPTION_BITMAP, 1u << VECTOR_MC | 1u << VECTOR_DB | 1u << VECTOR_AC);
 	ok &= vmwrite(PAGE_FAULT_ERROR_MASK, 0);        /* (no #PF intercept to filter) */
 	ok &= vmwrite(PAGE_FAULT_ERROR_MATCH, 0);
 	ok &= vmwrite(CR3_TARGET_COUNT, 0);             /* (CR3 loads do not exit) */

@@ -12,6 +12,7 @@ import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
 import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi, assertIoApic } from "./platform.mjs";
 import { assertSmpGuest } from "./vcpus.mjs";
+import { assertDebugRegisters } from "./hostile.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -140,4 +141,8 @@ test("the xAPIC page and the I/O APIC by MMIO: PIT on pin 2, the RTC level-trigg
 
 test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-self) and they park with interrupts off (AMD-V)", () => {
   assertSmpGuest("qemu", 60);
+});
+
+test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; `stop` at the prompt ends a spinning guest (AMD-V)", async () => {
+  await assertDebugRegisters("qemu", 120);
 });

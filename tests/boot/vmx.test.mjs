@@ -14,6 +14,7 @@ import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
 import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi, assertIoApic } from "./platform.mjs";
 import { assertSmpGuest } from "./vcpus.mjs";
+import { assertDebugRegisters } from "./hostile.mjs";
 
 test("every exit path under VT-x: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits-vmx", { config: "tests/configs/exits.toml" });
@@ -160,4 +161,8 @@ test("the xAPIC page and the I/O APIC by MMIO: PIT on pin 2, the RTC level-trigg
 
 test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-self) and they park with interrupts off (VT-x)", () => {
   assertSmpGuest("bochs", 400);
+});
+
+test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU (VT-x)", async () => {
+  await assertDebugRegisters("bochs", 400);
 });

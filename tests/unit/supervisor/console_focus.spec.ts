@@ -5,7 +5,7 @@
 import {
   consoleFocus, consoleInput, consoleInputReleased, setConsoleOutput, CTRL_A, TO_HYPERVISOR,
 } from "../../../assembly/supervisor/console_focus";
-import { monitorNoteStop } from "../../../assembly/supervisor/monitor";
+import { monitorNoteStop, stopRequests } from "../../../assembly/supervisor/monitor";
 import { guestMarkStopped, schedulerReset } from "../../../assembly/supervisor/schedule";
 import { StopReason } from "../../../assembly/vcpu/exit_record";
 import { parse, setModules } from "../config/helpers";
@@ -209,9 +209,28 @@ describe("the hypervisor prompt", () => {
       "help\n" +
       "[hv] help   this list\n" +
       "[hv] list   the guests, running or stopped (why)\n" +
+      "[hv] stop <name>   stop that guest\n" +
       "[hv] Ctrl-A three times moves the input to the next guest\n" +
       PROMPT,
     );
+  });
+
+  it("asks the stub to stop a running guest by name, once it is stopped forgets the request", () => {
+    type("stop db\r");
+    expect(output()).toBe("stop db\n[hv] guest db: stopping it\n" + PROMPT);
+    expect(load<u8>(stopRequests() + <usize>DB)).toBe(1);
+    expect(load<u8>(stopRequests() + <usize>WEB)).toBe(0);
+    monitorNoteStop(<u32>DB, <u32>StopReason.Operator);
+    guestMarkStopped(<u32>DB);
+    expect(load<u8>(stopRequests() + <usize>DB)).toBe(0);
+    output();
+    type("stop db\r");
+    expect(output()).toBe("stop db\n[hv] guest db is not running\n" + PROMPT);
+    type("list\r");
+    expect(output().includes("[hv] guest db: stopped (stopped at the prompt)\n")).toBe(true);
+    type("stop nobody\r");
+    expect(output()).toBe("stop nobody\n[hv] no guest named \"nobody\"\n" + PROMPT);
+    expect(load<u8>(stopRequests() + <usize>CACHE)).toBe(0);
   });
 
   it("lists every guest with its state, and why a stopped one stopped", () => {
