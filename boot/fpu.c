@@ -24,6 +24,19 @@
 #define CR4_OSXSAVE (1ull << 18)
 
 static uint64_t xcr0_allowed;        /* 0: no XSAVE, FXSAVE is used */
+/* AMD parts without CPUID 0x80000008 EBX bit 2 (XSaveErPtr) keep the last
+ * x87 instruction and data pointers and opcode (FIP, FDP, FOP) through
+ * FXRSTOR/XRSTOR while FSW.ES is clear, so the next guest would read the
+ * previous one's (APM vol. 5, FXRSTOR; Linux's X86_BUG_FXSAVE_LEAK). */
+static bool fxsave_leak;
+
+/* Gives FIP, FDP and FOP fixed values (an x87 load of a known word) before
+ * the next guest's state is loaded, as Linux does. */
+static void clear_x87_pointers(void)
+{
+	static const uint32_t fixed;
+	__asm__ volatile("fnclex; emms; fildl %0" :: "m"(fixed));
+}
 
 static inline void xsetbv0(uint64_t value)
 {
@@ -42,10 +55,24 @@ static inline void xrstor_from(const uint8_t *area, uint64_t mask)
 			 "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)));
 }
 
+static bool leaks_x87_pointers(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(0, 0, &a, &b, &c, &d);
+	if (b != 0x68747541)                 /* "Auth"enticAMD */
+		return false;
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (a < 0x80000008)
+		return true;
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	return !(b & (1u << 2));
+}
+
 void fpu_probe(void)
 {
 	uint32_t a, b, c, d;
 	xcr0_allowed = 0;
+	fxsave_leak = leaks_x87_pointers();
 	cpuid(0, 0, &a, &b, &c, &d);
 	if (a < 0xd)
 		return;
@@ -136,12 +163,16 @@ void guest_fpu_switch(struct guest_fpu *from, struct guest_fpu *to)
 	if (!xcr0_allowed) {
 		if (from)
 			__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t (*)[512])from->fxsave));
+		if (fxsave_leak)
+			clear_x87_pointers();
 		__asm__ volatile("fxrstor64 %0" :: "m"(*(const uint8_t (*)[512])to->fxsave));
 		return;
 	}
 	xsetbv0(xcr0_allowed);
 	if (from)
 		xsave_to(from->xsave, xcr0_allowed);
+	if (fxsave_leak)
+		clear_x87_pointers();
 	xrstor_from(to->xsave, xcr0_allowed);
 	xsetbv0(to->xcr0);
 }
