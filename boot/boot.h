@@ -25,6 +25,9 @@ extern volatile uint64_t host_nmi_count;
 /* boot/lapic.c: the local APIC: time slices and starting CPUs */
 /* On the boot CPU: masks the legacy PICs, enables the LAPIC, measures the
  * timer. False when there is no usable LAPIC. */
+/* A machine check exited guest `name`: log, clear (boot/mce.c). */
+void mce_guest_exit(const char *name);
+void mce_enable_host(void);           /* on each CPU: CR4.MCE */
 void lapic_timer_measure_start(void);   /* early: lapic_init() finishes it */
 bool lapic_init(void);
 uint32_t lapic_id(void);

@@ -311,6 +311,10 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 			 * mapped now (guest_ram.c); the access runs again. */
 			if (exit->reason == EXIT_NESTED_PAGE_FAULT && guest_ram_fault(g, exit->gpa))
 				continue;
+			/* The host's machine check: logged here, the core stops
+			 * the guest (an exception it is never given). */
+			if (exit->reason == EXIT_EXCEPTION && exit->exception_vector == 18)
+				mce_guest_exit(core_guest_name(g));
 #ifdef HV_BENCH_BYPASS
 			if (bench_bypass(exit)) {
 				backend->vcpu_apply(&r->vcpu, exit);
@@ -404,6 +408,7 @@ static void cpu_run(unsigned cpu_index)
 		return;
 	/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
 	fpu_enable_host();
+	mce_enable_host();
 	bool enabled = backend->cpu_enable(why, sizeof why);
 	if (enabled && !fpu_host_ready()) {      /* VMX's fixed CR4 bits refused OSXSAVE */
 		ksnprintf(why, sizeof why, "CR4.OSXSAVE cannot be set");
