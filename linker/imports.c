@@ -27,9 +27,25 @@ static void require_supervisor(struct w2c_env *env)
 
 /* --- both modules ------------------------------------------------------------*/
 
+/* What a guest VMM instance may put on the host's console: at most
+ * CONSOLE_WRITE_MAX bytes a call, printable ASCII and newlines only
+ * (anything else becomes '?'), so an instance a hostile guest took over
+ * cannot drive the host's terminal with escape sequences or hold the
+ * console with one huge write. */
+#define CONSOLE_WRITE_MAX 1024
+
 void w2c_env_consoleWrite(struct w2c_env *env, uint32_t pointer, uint32_t length)
 {
-	console_write((const char *)linear(env, pointer, length), length);
+	const uint8_t *text = linear(env, pointer, length);
+	if (env->guest < 0) {          /* the supervisor: trusted, its prompt echoes Backspace */
+		console_write((const char *)text, length);
+		return;
+	}
+	char clean[CONSOLE_WRITE_MAX];
+	uint32_t n = length < CONSOLE_WRITE_MAX ? length : CONSOLE_WRITE_MAX;
+	for (uint32_t i = 0; i < n; i++)
+		clean[i] = (text[i] >= 0x20 && text[i] < 0x7f) || text[i] == '\n' ? (char)text[i] : '?';
+	console_write(clean, n);
 }
 
 /* AssemblyScript's abort(message, file, line, column): strings are UTF-16LE
