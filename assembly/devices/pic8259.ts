@@ -314,7 +314,11 @@ export class Pic8259Pair {
 
   // The master's INT output: an interrupt for the vCPU.
   hasInterrupt(): bool {
-    return this.master().pendingLevel(this.masterRequests(), true) >= 0;
+    // No unmasked request on either chip (most exits): no INT, no cascade.
+    let master = this.master();
+    let slave = this.slave();
+    if (((master.irr & ~master.imr) | (slave.irr & ~slave.imr)) == 0) return false;
+    return master.pendingLevel(this.masterRequests(), true) >= 0;
   }
 
   // The INTA cycle: the vector the pair puts on the bus, now in service.
