@@ -49,3 +49,52 @@ int core_console_receive(unsigned guest, uint8_t byte)
 	}
 	return taken ? 1 : 0;
 }
+
+/* --- the supervisor's output, held while its lock is -------------------------*/
+
+#define HELD_BYTES 8192
+
+static struct held_output {
+	bool locked;
+	uint32_t length;
+	char bytes[HELD_BYTES];
+} held[MAX_CPUS];
+
+static struct held_output *held_here(void)
+{
+	unsigned cpu = this_cpu()->index;
+	return cpu < MAX_CPUS ? &held[cpu] : NULL;
+}
+
+void core_supervisor_locked(bool locked)
+{
+	struct held_output *h = held_here();
+	if (h)
+		h->locked = locked;
+}
+
+void core_supervisor_write(const char *text, uint32_t length)
+{
+	struct held_output *h = held_here();
+	if (!h || !h->locked || length > HELD_BYTES - h->length) {
+		/* Not under the lock (init), or more than the buffer holds:
+		 * straight to the console, after what is held. */
+		if (h && h->length) {
+			console_write(h->bytes, h->length);
+			h->length = 0;
+		}
+		console_write(text, length);
+		return;
+	}
+	memcpy(h->bytes + h->length, text, length);
+	h->length += length;
+}
+
+void core_supervisor_flush(void)
+{
+	struct held_output *h = held_here();
+	if (h && h->length) {
+		console_write(h->bytes, h->length);
+		h->length = 0;
+	}
+}

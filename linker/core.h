@@ -23,10 +23,18 @@
 /* A call into the supervisor: one CPU at a time (it is one instance, and
  * off the exit path); a trap there is a hypervisor bug. */
 extern spinlock_t core_supervisor_lock;
+/* What it prints meanwhile waits in this CPU's buffer and goes to the
+ * console after the lock is released (core_supervisor_flush), so no CPU
+ * waits for the console while it holds the supervisor. */
 #define SUPERVISOR(call) \
-	({ wasm_rt_jmp_buf frame_; spin_lock(&core_supervisor_lock); \
-	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); spin_unlock(&core_supervisor_lock); \
+	({ wasm_rt_jmp_buf frame_; spin_lock(&core_supervisor_lock); core_supervisor_locked(true); \
+	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); \
+	   core_supervisor_locked(false); spin_unlock(&core_supervisor_lock); core_supervisor_flush(); \
 	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
+void core_supervisor_locked(bool locked);
+void core_supervisor_flush(void);
+/* The supervisor's console output: buffered while it is locked. */
+void core_supervisor_write(const char *text, uint32_t length);
 
 #define CORE_MAX_GUESTS 256   /* the config's MAX_GUESTS (assembly/config/schema.ts) */
 /* vCPUs per guest: the guest VMM's MAX_VCPUS (assembly/guest/machine.ts). */

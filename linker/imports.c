@@ -38,7 +38,7 @@ void w2c_env_consoleWrite(struct w2c_env *env, uint32_t pointer, uint32_t length
 {
 	const uint8_t *text = linear(env, pointer, length);
 	if (env->guest < 0) {          /* the supervisor: trusted, its prompt echoes Backspace */
-		console_write((const char *)text, length);
+		core_supervisor_write((const char *)text, length);
 		return;
 	}
 	char clean[CONSOLE_WRITE_MAX];

@@ -179,3 +179,9 @@ bool vmem_contains(uint64_t address)
 }
 
 uint64_t vmem_table_bytes(void) { return 0; }
+
+/* The supervisor's output: the kernel holds it while the supervisor's
+ * lock is (linker/console_glue.c); one thread here, so straight out. */
+void core_supervisor_locked(bool locked) { (void)locked; }
+void core_supervisor_flush(void) {}
+void core_supervisor_write(const char *text, uint32_t length) { console_write(text, length); }
