@@ -210,6 +210,16 @@ static enum exit_action vmm_trapped(unsigned g, wasm_rt_trap_t trap, const struc
 	return ACTION_STOP;
 }
 
+/* Guest g's instance trapped taking typed input: it stops (or restarts
+ * by its on_crash) as for a trap at an exit. */
+static enum exit_action input_trapped(unsigned g, uint32_t *stop_reason)
+{
+	*stop_reason = STOP_VMM_TRAP;
+	kprintf("[hv] guest %s stopped: its guest VMM trapped taking console input: %s\n",
+		core_guest_name(g), wasm_rt_strerror(core_guest_input_trap(g)));
+	return ACTION_STOP;
+}
+
 /* Writes the core's answer in vCPU v's record back into the vCPU. */
 static void apply_answer(unsigned g, unsigned v, const struct exit_record *exit)
 {
@@ -278,6 +288,8 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 	uint64_t slice_end = tsc_read() + slice_cycles;
 	/* Typed input first: it may be what woke the guest. */
 	console_input_deliver(g);
+	if (core_guest_input_trap(g))
+		return input_trapped(g, stop_reason);
 	run->waiting = false;
 	for (;;) {
 		/* Each slice starts with the next vCPU in turn. */
@@ -298,6 +310,8 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 			 * have the guest exit as soon as it can take it. */
 			if (console_input_deliver(g))
 				backend->vcpu_kick(&r->vcpu);
+			if (core_guest_input_trap(g))
+				return input_trapped(g, stop_reason);
 			uint64_t deadline = exit->deadline;
 			lapic_timer_arm(deadline < slice_end ? deadline : slice_end);
 			if (__builtin_expect(!entered[g], 0))

@@ -34,17 +34,21 @@ int core_console_focus(void)
 	return (int32_t)focus;
 }
 
+wasm_rt_trap_t core_guest_input_trap(unsigned g)
+{
+	return g < CORE_MAX_GUESTS ? core_guests[g].input_trap : WASM_RT_TRAP_NONE;
+}
+
 int core_console_receive(unsigned guest, uint8_t byte)
 {
-	if (guest >= CORE_MAX_GUESTS || !core_guests[guest].live)
+	if (guest >= CORE_MAX_GUESTS || !core_guests[guest].live || core_guests[guest].input_trap)
 		return -1;
 	struct guest_vmm *vm = &core_guests[guest];
 	wasm_rt_jmp_buf frame;
 	uint32_t taken = 0;
 	wasm_rt_trap_t trap = CORE_CALL(&frame, taken = w2c_guest_consoleReceive(&vm->instance, byte));
 	if (trap) {
-		kprintf("[hv] guest %s: its guest VMM trapped taking console input: %s\n",
-			core_guest_name(guest), wasm_rt_strerror(trap));
+		vm->input_trap = trap;   /* run.c stops the guest at once */
 		return -1;
 	}
 	return taken ? 1 : 0;

@@ -316,6 +316,7 @@ wasm_rt_trap_t core_guest_start(unsigned g, char *why, unsigned why_size)
 	/* A fresh instance for this guest. */
 	vm->kernel = boot_module_get(kernel);
 	vm->initrd = boot_module_get(initrd);
+	vm->input_trap = WASM_RT_TRAP_NONE;
 	wasm_rt_trap_t trap = instantiate_guest(g);
 	if (trap)
 		goto fail;

@@ -58,6 +58,9 @@ struct guest_vmm {
 	 * bit n set once block n is zeroed and mapped; NULL: all of it is. */
 	uint64_t *ram_clean;
 	uint32_t ram_blocks, ram_clean_pages;
+	/* The instance trapped taking console input (core_console_receive):
+	 * the run loop stops the guest as for any other trap. */
+	wasm_rt_trap_t input_trap;
 	const struct boot_module *kernel, *initrd;
 	char name[40];
 };
@@ -83,6 +86,8 @@ struct vcpu_state;
 bool guest_ram_init(unsigned g);
 /* The operator asked for guest g to stop (`stop <name>` at the prompt). */
 bool core_guest_stop_requested(unsigned g);
+/* The trap guest g's instance took in console input delivery (NONE: none). */
+wasm_rt_trap_t core_guest_input_trap(unsigned g);
 /* Makes [gpa, gpa+length) of g's RAM (inside it) zeroed and mapped. */
 void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length);
 /* A nested page fault at gpa: true when it was the first touch of a
