@@ -14,24 +14,29 @@ import { NO_DEADLINE, earlier } from "../devices/clock";
 import { vcpuLapic } from "./vcpus";
 
 // Starts an exit: sets the clock and fires whatever became due.
-export function startExitClock(machine: Machine, platform: Platform): void {
+@inline export function startExitClock(machine: Machine, platform: Platform): void {
   let clock = machine.clock;
   clock.now = platform.readTsc() + <u64>machine.state.tscOffset;
-  if (clock.now < machine.timersDue) return;
+  if (clock.now >= machine.timersDue) advanceTimers(machine);
+}
+
+function advanceTimers(machine: Machine): void {
   machine.pit.advance();
   machine.rtc.advance();
   machine.pm.advance();
   // Every vCPU's local APIC timer: a halted vCPU's fires while another runs.
   for (let v: u32 = 0; v < machine.vcpuCount; v++) vcpuLapic(machine, v).advance();
-  clock.rearmed = true;
+  machine.clock.rearmed = true;
 }
 
 // The host TSC at which the next timed device needs to run, NO_DEADLINE
 // when none is armed. Gathered again only when a device was re-armed.
-export function nextHostDeadline(machine: Machine): u64 {
-  let clock = machine.clock;
-  if (!clock.rearmed) return machine.hostDeadline;
-  clock.rearmed = false;
+@inline export function nextHostDeadline(machine: Machine): u64 {
+  return machine.clock.rearmed ? gatherDeadlines(machine) : machine.hostDeadline;
+}
+
+function gatherDeadlines(machine: Machine): u64 {
+  machine.clock.rearmed = false;
   let deadline = earlier(earlier(machine.pit.deadline(), machine.rtc.deadline()), machine.pm.deadline());
   for (let v: u32 = 0; v < machine.vcpuCount; v++) deadline = earlier(deadline, vcpuLapic(machine, v).deadline());
   // The RTC's alarm check needs an exit at its update, not a host wake.
