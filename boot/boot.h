@@ -28,6 +28,9 @@ extern volatile uint64_t host_nmi_count;
 /* A machine check exited guest `name`: log, clear (boot/mce.c). */
 void mce_guest_exit(const char *name);
 void mce_enable_host(void);           /* on each CPU: CR4.MCE */
+/* Transient-execution mitigations (boot/mitigations.c). */
+void mitigations_probe(void);         /* once, prints what is on */
+void mitigations_before_entry(unsigned guest);
 void lapic_timer_measure_start(void);   /* early: lapic_init() finishes it */
 bool lapic_init(void);
 uint32_t lapic_id(void);

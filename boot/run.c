@@ -316,6 +316,7 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 			lapic_timer_arm(deadline < slice_end ? deadline : slice_end);
 			if (__builtin_expect(!entered[g], 0))
 				note_first_entry(g);
+			mitigations_before_entry(g);
 			backend->vcpu_run(&r->vcpu, exit);
 			guest_fpu_sync_xcr0(&r->fpu);
 			exit->xcr0 = r->fpu.xcr0;
@@ -496,6 +497,7 @@ void run_guests(unsigned count)
 	}
 	guest_total = count;
 	fpu_probe();
+	mitigations_probe();
 	slice_ms = core_timeslice_ms();
 	slice_cycles = tsc_hz() / 1000 * slice_ms;
 	core_set_vendor(backend->vendor);

@@ -9,6 +9,8 @@
  * VMSAVE/VMLOAD: the host's into host_save_pa, the guest's in its VMCB
  * (APM vol. 2, 15.5.2 "VMSAVE and VMLOAD").
  */
+#include "arch/fill_rsb.h"
+
 #define GPR(n) (8 * (n))
 #define RCX 1
 #define RDX 2
@@ -72,6 +74,7 @@ svm_enter:
 	mov %r13, GPR(13)(%rax)
 	mov %r14, GPR(14)(%rax)
 	mov %r15, GPR(15)(%rax)
+	FILL_RSB                  /* before the host's first RET (mitigations.c) */
 
 	mov 16(%rsp), %rax
 	vmload                    /* the host's hidden state back (TR for the IST stacks) */

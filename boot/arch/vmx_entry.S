@@ -16,6 +16,8 @@
  * vmx_exit (HOST_RIP) on the stack pointer written to HOST_RSP just before
  * the entry, with RFLAGS 0x2: interrupts stay off, DF is clear.
  */
+#include "arch/fill_rsb.h"
+
 #define GPR(n) (8 * (n))
 #define RAX 0
 #define RCX 1
@@ -97,6 +99,7 @@ vmx_exit:
 	mov %cr2, %rcx
 	mov 8(%rsp), %rdx
 	mov %rcx, (%rdx)
+	FILL_RSB                  /* before the host's first RET (mitigations.c) */
 	xor %eax, %eax
 
 3:	add $16, %rsp
