@@ -16,6 +16,13 @@ enum arch_vendor { ARCH_NONE = 0, ARCH_SVM = 1, ARCH_VMX = 2 };
 
 struct arch_backend;
 
+/* CR4 bits a guest may not set: state they enable is not switched between
+ * guests (PKRU, the CET and PKS MSRs, UINTR and Key Locker state) or not
+ * modelled by the core (LA57: 5-level guest paging). A write setting one
+ * raises #GP (SDM vol. 3A, 2.5; issue 11, hole 3). */
+#define CR4_NOT_VIRTUALISED ((1ull << 12) | (1ull << 19) | (1ull << 22) | (1ull << 23) | \
+			     (1ull << 24) | (1ull << 25))
+
 struct arch_vcpu {
 	const struct arch_backend *backend;
 	void *control;           /* VMCB / VMCS page (host-physical == virtual) */

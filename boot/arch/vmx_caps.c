@@ -151,7 +151,8 @@ bool vmx_detect(char *why, unsigned why_size)
 	 * CPU's stay the host's, the guest's live in the shadow. */
 	vmx.cr0_mask = (((vmx.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~vmx.cr0_fixed1) & 0xFFFFFFFF) |
 		       CR0_PG | CR0_CD | CR0_NW;
-	vmx.cr4_mask = (vmx.cr4_fixed0 | ~vmx.cr4_fixed1) & 0xFFFFFFFF;
+	/* And of the bits not virtualised: a write setting one exits, #GP. */
+	vmx.cr4_mask = ((vmx.cr4_fixed0 | ~vmx.cr4_fixed1) & 0xFFFFFFFF) | CR4_NOT_VIRTUALISED;
 	return true;
 }
 

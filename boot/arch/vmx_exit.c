@@ -79,11 +79,12 @@ bool vmx_handle_cr_access(struct arch_vcpu *vcpu)
 			if (!fault)
 				vmx_set_cr0(vcpu, cr0);
 		} else if (cr == 4) {
-			/* Only bits VMX fixes exit: VMXE (VT-x is hidden from the
-			 * guest) or bits the CPU does not have, #GP either way;
-			 * and the checks of the instruction itself. */
+			/* Only bits VMX fixes exit, and those not virtualised
+			 * (CR4_NOT_VIRTUALISED): VMXE (VT-x is hidden from the
+			 * guest), bits the CPU does not have, PKE, CET, ...: #GP
+			 * for all of them; and the checks of the instruction. */
 			bool pcide_on = (value & CR4_PCIDE) && !(cr4 & CR4_PCIDE);
-			fault = (value & ~vmx.cr4_fixed1) || (value & CR4_VMXE) || (value >> 32) ||
+			fault = (value & ~vmx.cr4_fixed1) || (value & (CR4_VMXE | CR4_NOT_VIRTUALISED)) || (value >> 32) ||
 				((efer & EFER_LMA) && !(value & CR4_PAE)) ||
 				(pcide_on && (!(efer & EFER_LMA) || (vmread(GUEST_CR3) & 0xFFF)));
 			if (!fault)

@@ -17,13 +17,20 @@ const PROMPT = /^\[hv\] input focus: hypervisor prompt/;
 // out and nothing is typed.
 export async function assertDebugRegisters(emu, timeout) {
   const typing = emu !== "bochs";
-  let config = "tests/configs/debugregs.toml";
-  if (!typing) {
-    mkdirSync(path.join(root, "build/test-configs"), { recursive: true });
-    const toml = readFileSync(path.join(root, config), "utf8").replaceAll("../../build/guests/", "../guests/");
-    writeFileSync(path.join(root, "build/test-configs/debugregs-vmx.toml"), toml.slice(0, toml.indexOf('[[guest]]\nname = "spin"')));
-    config = "build/test-configs/debugregs-vmx.toml";
-  }
+  // AMD-V does not intercept CR4 writes yet (issue 11, hole 3 is closed on
+  // VT-x only): there the cr4 guest is left out until it is.
+  const cr4 = emu === "bochs";
+  mkdirSync(path.join(root, "build/test-configs"), { recursive: true });
+  let toml = readFileSync(path.join(root, "tests/configs/debugregs.toml"), "utf8").replaceAll("../../build/guests/", "../guests/");
+  const drop = (name) => {
+    const start = toml.indexOf(`[[guest]]\nname = "${name}"`);
+    const next = toml.indexOf("[[guest]]", start + 1);
+    toml = toml.slice(0, start) + (next < 0 ? "" : toml.slice(next));
+  };
+  if (!typing) drop("spin");
+  if (!cr4) drop("cr4");
+  const config = `build/test-configs/debugregs-${emu}.toml`;
+  writeFileSync(path.join(root, config), toml);
   const iso = buildIso(`debugregs-${emu}`, { config });
   assert.equal(iso.code, 0, iso.output);
   const r = await boot(iso.iso, {
@@ -47,6 +54,13 @@ export async function assertDebugRegisters(emu, timeout) {
     assert.deepEqual(lines.filter((l) => l.includes("FAIL")), [], `${name}:\n${lines.join("\n")}`);
     assert.equal(lines.filter((l) => l.startsWith("debugregs: ok ")).length, 4, lines.join("\n"));
     line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
+  }
+  // CR4 bits that are not virtualised cannot be set (#GP), owned ones can.
+  if (cr4) {
+    const lines = guestLines(r, "cr4");
+    assert.deepEqual(lines.filter((l) => l.includes("FAIL")), [], `cr4:\n${lines.join("\n")}`);
+    assert.equal(lines.filter((l) => l.startsWith("cr4: ok ")).length, 8, lines.join("\n"));
+    line(r, /^\[hv\] guest cr4 stopped: exit code 0$/);
   }
   if (typing) {
     line(r, /^\[hv\] guest spin: stopping it$/);

@@ -163,6 +163,6 @@ test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-s
   assertSmpGuest("bochs", 400);
 });
 
-test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU (VT-x)", async () => {
+test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP (VT-x)", async () => {
   await assertDebugRegisters("bochs", 400);
 });
