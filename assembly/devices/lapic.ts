@@ -292,10 +292,14 @@ export class Lapic {
     if (this.hardwareEnabled()) this.extIntPending = true;
   }
 
+  // Anything in the IRR at all (most exits: nothing), before pendingVector().
+  @inline hasRequests(): bool {
+    return (this.irr0 | this.irr1 | this.irr2 | this.irr3) != 0;
+  }
+
   // The highest vector in the IRR above the processor priority, or -1.
   pendingVector(): i32 {
-    if ((this.irr0 | this.irr1 | this.irr2 | this.irr3) == 0) return -1; // most exits: nothing requested
-    if (!this.acceptsFixedInterrupts()) return -1;
+    if (!this.hasRequests() || !this.acceptsFixedInterrupts()) return -1;
     let vector = highestBit(this.bitmap(offsetof<Lapic>("irr0")));
     if (vector < 0 || (<u32>vector & 0xf0) <= (this.processorPriority() & 0xf0)) return -1;
     return vector;

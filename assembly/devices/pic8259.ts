@@ -314,11 +314,15 @@ export class Pic8259Pair {
 
   // The master's INT output: an interrupt for the vCPU.
   hasInterrupt(): bool {
-    // No unmasked request on either chip (most exits): no INT, no cascade.
+    return this.hasRequests() && this.master().pendingLevel(this.masterRequests(), true) >= 0;
+  }
+
+  // An unmasked request on either chip; without one (most exits) no INT,
+  // no cascade.
+  @inline hasRequests(): bool {
     let master = this.master();
     let slave = this.slave();
-    if (((master.irr & ~master.imr) | (slave.irr & ~slave.imr)) == 0) return false;
-    return master.pendingLevel(this.masterRequests(), true) >= 0;
+    return ((master.irr & ~master.imr) | (slave.irr & ~slave.imr)) != 0;
   }
 
   // The INTA cycle: the vector the pair puts on the bus, now in service.
