@@ -32,6 +32,7 @@ enum exit_reason {
 	EXIT_WAKE = 17,             /* not an exit: the wait the core asked for (ACTION_WAIT) ended */
 	EXIT_NMI_WINDOW = 18,       /* the guest can take an NMI again */
 	EXIT_PAUSE = 19,            /* PAUSE, intercepted in guests of several vCPUs (a spin loop) */
+	EXIT_WBINVD = 20,           /* WBINVD/WBNOINVD: the core answers it as a no-op */
 };
 
 /* io_flags */

@@ -23,6 +23,7 @@ import { countExit } from "./exit_stats";
 import { EmulationResult, appendInstructionBytes } from "../x86/emulation";
 import { emulateMmio } from "../x86/mmio";
 import { emulateStringIo } from "../x86/string_io";
+import { wbinvdLength } from "../x86/wbinvd";
 import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending, nmiPending } from "../vcpu/interrupts";
 import { VcpuRun, setRunState, siblingReady, siblingAlive, routeIpis } from "./vcpus";
@@ -71,6 +72,13 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
     case ExitReason.NestedPageFault: { handleNestedPageFault(record, machine, platform); break; }
     case ExitReason.ExternalInterrupt:
     case ExitReason.InterruptWindow: break; // nothing for the guest: resume it
+    case ExitReason.Wbinvd: {
+      // Writing back and invalidating every cache the host CPU shares with
+      // other cores, at a guest's will, would let it slow them all down:
+      // a no-op (the guest's memory is coherent without it; issue 11).
+      record.advance = wbinvdLength(record, platform);
+      break;
+    }
     case ExitReason.Pause: {
       // A spin loop in a guest of several vCPUs: what it waits for is
       // likely another vCPU's doing, so let one that can run go first.

@@ -24,6 +24,7 @@ export const enum ExitReason {
   Wake = 17,          // not an exit: the wait the core asked for ended
   NmiWindow = 18,
   Pause = 19,         // PAUSE (intercepted in guests of several vCPUs: a spin loop)
+  Wbinvd = 20,        // WBINVD or WBNOINVD: a no-op for the guest
 }
 
 export const enum IoFlags { In = 1, String = 2, Rep = 4 }

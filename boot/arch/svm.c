@@ -115,6 +115,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define INTERCEPT_STGI     (1u << 4)
 #define INTERCEPT_CLGI     (1u << 5)
 #define INTERCEPT_SKINIT   (1u << 6)
+#define INTERCEPT_WBINVD   (1u << 9)    /* and WBNOINVD */
 #define INTERCEPT_MONITOR  (1u << 10)
 #define INTERCEPT_MWAIT    (1u << 11)
 #define INTERCEPT_MWAIT_C  (1u << 12)
@@ -151,6 +152,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMEXIT_SKINIT      0x86
 #define VMEXIT_MONITOR     0x8A
 #define VMEXIT_MWAIT_C     0x8C
+#define VMEXIT_WBINVD      0x89
 #define VMEXIT_XSETBV      0x8D
 #define VMEXIT_NPF         0x400
 #define VMEXIT_INVALID     ((uint64_t)-1)
@@ -247,7 +249,7 @@ static bool svm_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tabl
 			     INTERCEPT_IOIO | INTERCEPT_MSR | INTERCEPT_SHUTDOWN;
 	v->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
 			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT | INTERCEPT_MONITOR |
-			     INTERCEPT_MWAIT | INTERCEPT_MWAIT_C | INTERCEPT_XSETBV;
+			     INTERCEPT_MWAIT | INTERCEPT_MWAIT_C | INTERCEPT_XSETBV | INTERCEPT_WBINVD;
 	/* Every PAUSE exits (a filter count of 0, 15.14.4) in a guest of
 	 * several vCPUs: they share one host CPU, so a spin loop waits on a
 	 * vCPU that only runs once this one gives way. */
@@ -434,6 +436,9 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 		break;
 	case VMEXIT_XSETBV:
 		e->reason = EXIT_XSETBV;
+		break;
+	case VMEXIT_WBINVD:
+		e->reason = EXIT_WBINVD;
 		break;
 	case VMEXIT_SHUTDOWN:
 		e->reason = EXIT_SHUTDOWN;

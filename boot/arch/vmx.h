@@ -191,6 +191,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define SECONDARY_EPT           (1u << 1)
 #define SECONDARY_RDTSCP        (1u << 3)
 #define SECONDARY_VPID          (1u << 5)
+#define SECONDARY_WBINVD        (1u << 6)   /* WBINVD and WBNOINVD exit */
 #define SECONDARY_UNRESTRICTED  (1u << 7)
 #define SECONDARY_INVPCID       (1u << 12)
 /* VM-exit controls (25.7.1) */

@@ -126,6 +126,9 @@ bool vmx_detect(char *why, unsigned why_size)
 	 * XSAVES stays off: guests get XSAVE (run.c switches
 	 * XCR0 and their XSAVE areas) but not XSAVES/IA32_XSS. */
 	secondary |= secondary_allowed & (SECONDARY_RDTSCP | SECONDARY_INVPCID);
+	/* WBINVD would flush caches other cores share: it exits where it can
+	 * (the core makes it a no-op; issue 11). */
+	secondary |= secondary_allowed & SECONDARY_WBINVD;
 	vmx.secondary = adjust_controls(secondary, secondary_cap);
 
 	/* 64-bit host; EFER and PAT switched both ways, DR7/DEBUGCTL too. */

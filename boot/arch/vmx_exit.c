@@ -307,10 +307,11 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 		e->reason = EXIT_VIRTUALIZATION_INSTRUCTION;
 		break;
 	case EXIT_REASON_INVD:
-	case EXIT_REASON_WBINVD:
-		/* INVD always exits (26.1.2): answered as svm.c does. WBINVD
-		 * exiting is off, so 54 does not happen. */
+		/* INVD always exits (26.1.2): answered as svm.c does. */
 		e->reason = EXIT_VIRTUALIZATION_INSTRUCTION;
+		break;
+	case EXIT_REASON_WBINVD:
+		e->reason = EXIT_WBINVD;
 		break;
 	case EXIT_REASON_XSETBV:
 		e->reason = EXIT_XSETBV;

@@ -38,6 +38,7 @@ export async function assertDebugRegisters(emu, timeout) {
     input: !typing ? null : async (machine) => {
       await machine.waitFor(/^\[hv\] guest dr-a stopped: /, { fromStart: true });
       await machine.waitFor(/^\[hv\] guest dr-b stopped: /, { fromStart: true });
+      await machine.waitFor(/^\[hv\] guest flush stopped: /, { fromStart: true });
       for (let i = 0; i < 4; i++) {
         await machine.type(SWITCH);
         try {
@@ -55,6 +56,10 @@ export async function assertDebugRegisters(emu, timeout) {
     assert.equal(lines.filter((l) => l.startsWith("debugregs: ok ")).length, 4, lines.join("\n"));
     line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
   }
+  // WBINVD and WBNOINVD exit, each a no-op, and the guest goes on.
+  line(r, /^\[flush\] wbinvd: 1000 WBINVD and 1000 WBNOINVD done$/);
+  line(r, /^\[hv\] guest flush exits: .*wbinvd 2000/);
+  line(r, /^\[hv\] guest flush stopped: exit code 0$/);
   // CR4 bits that are not virtualised cannot be set (#GP), owned ones can.
   if (cr4) {
     const lines = guestLines(r, "cr4");
