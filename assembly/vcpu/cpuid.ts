@@ -56,6 +56,23 @@ export const LEAF7_EBX_AVX2: u32 = 1 << 5;
 export const LEAF7_EBX_AVX: u32 = (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 30) | (1 << 31);
 export const LEAF7_ECX_AVX: u32 = (1 << 1) | (1 << 3) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 14);
 export const LEAF7_EDX_AVX: u32 = (1 << 2) | (1 << 3) | (1 << 8) | (1 << 22) | (1 << 23) | (1 << 24) | (1 << 25);
+// Leaf 7 subleaf 0, features whose state or MSRs are not virtualised, so
+// that what is offered works (issue 11): in ECX CET_SS (7), LA57 (16,
+// 5-level paging, CR4.LA57 is refused), KL (23), PKS (31); in EDX UINTR
+// (5), SRBDS_CTRL (9), MD_CLEAR (10), TSX_FORCE_ABORT (13), CET_IBT (20),
+// IBRS/IBPB (26), STIBP (27), L1D_FLUSH (28), ARCH_CAPABILITIES (29),
+// CORE_CAPABILITIES (30), SSBD (31): the MSRs behind them (SPEC_CTRL,
+// PRED_CMD, FLUSH_CMD, ARCH_CAPABILITIES, ...) raise #GP. The host applies
+// the mitigations between guests itself (boot/mitigations.c).
+export const LEAF7_ECX_UNBACKED: u32 = (1 << 7) | (1 << 16) | (1 << 23) | (1 << 31);
+export const LEAF7_EDX_UNBACKED: u32 = (1 << 5) | (1 << 9) | (1 << 10) | (1 << 13) | (1 << 20) |
+  (1 << 26) | (1 << 27) | (1 << 28) | (1 << 29) | (1 << 30) | (1 << 31);
+// Leaf 0x80000008 EBX, AMD's speculation controls, for the same reason:
+// IBPB (12), IBRS (14), STIBP (15), STIBP/IBRS always-on and preferred
+// (16-18), IBRS same mode (19), SSBD (24), VIRT_SSBD (25). SSB_NO (26)
+// stays: it says what the CPU is, and needs no MSR.
+export const EXT8_EBX_SPECULATION: u32 = (1 << 12) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) |
+  (1 << 18) | (1 << 19) | (1 << 24) | (1 << 25);
 // Leaf 0xD subleaf 1 EAX: XSAVEOPT, XSAVEC, XGETBV with ECX=1. Not
 // XSAVES (bit 3; IA32_XSS is not virtualised) nor XFD (bit 4).
 export const LEAFD1_EAX_OFFERED: u32 = 0x7;
@@ -202,8 +219,8 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
       if (subleaf == 0) {
         // PKU's PKRU register is XSAVE state too; OSPKE follows it out.
         ebx &= ~LEAF7_EBX_AVX;
-        ecx &= ~(LEAF7_ECX_AVX | LEAF7_ECX_OSPKE);
-        store<u32>(regs, load<u32>(regs, 12) & ~LEAF7_EDX_AVX, 12);
+        ecx &= ~(LEAF7_ECX_AVX | LEAF7_ECX_OSPKE | LEAF7_ECX_UNBACKED);
+        store<u32>(regs, load<u32>(regs, 12) & ~(LEAF7_EDX_AVX | LEAF7_EDX_UNBACKED), 12);
       } else if (subleaf == 1) {
         store<u32>(regs, load<u32>(regs) & ~(1 << 5), 0); // AVX512_BF16
       }
@@ -232,6 +249,7 @@ export function applyCpuidPolicy(leaf: u32, subleaf: u32, guestCr4: u64, regs: u
     }
     case 0x80000008: {
       ecx &= ~0xf0ff; // NC and ApicIdSize: one core per package
+      ebx &= ~EXT8_EBX_SPECULATION;
       break;
     }
     case 0x8000001e: {

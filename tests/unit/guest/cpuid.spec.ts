@@ -131,6 +131,19 @@ describe("CPUID", () => {
     expect(cpuid(platform, 7).rbx).toBe(0x1);
   });
 
+  it("hides the speculation controls and features whose MSRs or state are not virtualised", () => {
+    let platform = new FakePlatform();
+    platform.setCpuid(7, 0, 0, 0, 0xffffffff, 0xffffffff);
+    let leaf7 = cpuidOf(platform, 0, 7);
+    expect(leaf7[3] & 0xfc000000).toBe(0);                            // IBRS .. SSBD
+    expect(leaf7[3] & ((1 << 5) | (1 << 9) | (1 << 10) | (1 << 13) | (1 << 20))).toBe(0);
+    expect(leaf7[2] & ((1 << 7) | (1 << 16) | (1 << 23) | (1 << 31))).toBe(0); // CET_SS, LA57, KL, PKS
+    platform.setCpuid(0x80000008, 0, 0x3030, 0xffffffff, 0, 0);
+    let ext8 = cpuidOf(platform, 0, 0x80000008);
+    expect(ext8[1] & ((1 << 12) | (1 << 14) | (1 << 15) | (1 << 24) | (1 << 25))).toBe(0);
+    expect((ext8[1] >> 26) & 1).toBe(1);                               // SSB_NO stays
+  });
+
   it("offers AVX2 but hides AVX-512, PKU and OSPKE in leaf 7", () => {
     let platform = xsaveHost(0x2e7);
     platform.setCpuid(7, 0, 0, 0xffffffff, 0x18, 0xffffffff);
