@@ -25,6 +25,7 @@ struct vcpu_run {
 	struct arch_vcpu vcpu;
 	struct guest_fpu fpu;
 	struct guest_debug debug;  /* DR0-DR3, DR6 */
+	uint32_t tsc_aux;          /* IA32_TSC_AUX: RDTSCP and RDPID read it in the guest */
 	bool created;              /* vcpu has its VMCB/VMCS */
 };
 
@@ -220,10 +221,38 @@ static enum exit_action input_trapped(unsigned g, uint32_t *stop_reason)
 	return ACTION_STOP;
 }
 
+/* TSC_AUX is not switched by VM entry or exit and the guest reads it with
+ * RDTSCP/RDPID: the CPU holds the running vCPU's (the host does not use
+ * it), written only when it differs. */
+static bool tsc_aux_present;
+static uint32_t tsc_aux_loaded[MAX_CPUS];
+
+static void tsc_aux_probe(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(0x80000001, 0, &a, &b, &c, &d);
+	tsc_aux_present = d & (1u << 27);     /* RDTSCP */
+	for (unsigned i = 0; i < MAX_CPUS; i++)
+		tsc_aux_loaded[i] = ~0u;
+}
+
+static void tsc_aux_switch_to(uint32_t value)
+{
+	unsigned cpu = this_cpu()->index;
+	if (!tsc_aux_present || cpu >= MAX_CPUS || tsc_aux_loaded[cpu] == value)
+		return;
+	wrmsr(0xc0000103, value);
+	tsc_aux_loaded[cpu] = value;
+}
+
 /* Writes the core's answer in vCPU v's record back into the vCPU. */
 static void apply_answer(unsigned g, unsigned v, const struct exit_record *exit)
 {
 	struct vcpu_run *r = &runs[g].vcpu[v];
+	if (exit->dirty & DIRTY_TSC_AUX) {
+		r->tsc_aux = exit->tsc_aux;
+		tsc_aux_switch_to(r->tsc_aux);
+	}
 	if (exit->dirty & DIRTY_XCR0)
 		guest_fpu_set_xcr0(&r->fpu, exit->xcr0, this_cpu()->fpu_owner == &r->fpu);
 	backend->vcpu_apply(&r->vcpu, exit);
@@ -304,6 +333,7 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 		struct exit_record *exit = core_guest_exit_record(g, (unsigned)v);
 		fpu_switch_to(&r->fpu);
 		debug_regs_switch_to(&r->debug);
+		tsc_aux_switch_to(r->tsc_aux);
 		enum exit_action action = ACTION_RESUME;
 		while (action == ACTION_RESUME) {
 			/* Typed bytes raise the UART's interrupt between exits:
@@ -498,6 +528,7 @@ void run_guests(unsigned count)
 	guest_total = count;
 	fpu_probe();
 	mitigations_probe();
+	tsc_aux_probe();
 	slice_ms = core_timeslice_ms();
 	slice_cycles = tsc_hz() / 1000 * slice_ms;
 	core_set_vendor(backend->vendor);

@@ -89,6 +89,8 @@ enum stop_reason {
 #define DIRTY_XCR0 0x10
 #define DIRTY_CR8  0x20   /* cr8: the local APIC's TPR changed (V_TPR / the VMX TPR) */
 #define DIRTY_CR2  0x40   /* cr2: a #PF the core injects (emulated instructions) */
+#define DIRTY_PAT  0x80   /* pat: the guest's PAT, into the VMCB/VMCS */
+#define DIRTY_TSC_AUX 0x100 /* tsc_aux: what RDTSCP/RDPID read, loaded by the stub (run.c) */
 
 /* interruptibility: what blocks events right now (filled at each exit) */
 #define BLOCKED_BY_SHADOW 0x1     /* STI or MOV SS shadow: no interrupt for one instruction */
@@ -166,7 +168,10 @@ struct exit_record {
 	uint32_t reserved;            /* 404 */
 	uint64_t deadline;            /* 408 host TSC at which the guest's next timer event is
 				       * due (NO_DEADLINE: none): the host timer fires by then */
-};                                /* 416 bytes */
+	uint64_t pat;                 /* 416 the guest's IA32_PAT (DIRTY_PAT) */
+	uint32_t tsc_aux;             /* 424 the guest's IA32_TSC_AUX (DIRTY_TSC_AUX) */
+	uint32_t reserved2;           /* 428 */
+};                                /* 432 bytes */
 
 /* Clears the operands of the last exit before a backend fills the new
  * one's: each exit sets only the operands of its own reason. */
@@ -186,7 +191,7 @@ static inline void exit_record_clear_operands(struct exit_record *e)
 	e->interruptibility = 0;
 }
 
-_Static_assert(sizeof(struct exit_record) == 416, "exit_record layout changed: update exit_record.ts");
+_Static_assert(sizeof(struct exit_record) == 432, "exit_record layout changed: update exit_record.ts");
 _Static_assert(__builtin_offsetof(struct exit_record, action) == 360, "exit_record layout");
 _Static_assert(__builtin_offsetof(struct exit_record, deadline) == 408, "exit_record layout");
 

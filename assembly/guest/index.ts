@@ -21,7 +21,7 @@ const machine = layoutMachine();
 // The only allocation of the instance's life, at instantiation.
 const platform: Platform = new StubPlatform();
 
-// vCPU `vcpu`'s ExitRecord (linker/exit_record.h, 416 bytes): the stub
+// vCPU `vcpu`'s ExitRecord (linker/exit_record.h, 432 bytes): the stub
 // fills it before handleExit(vcpu) and applies the answer after. 0 for a
 // vCPU the guest does not have.
 export function exitRecord(vcpu: u32): usize {

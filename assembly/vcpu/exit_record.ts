@@ -64,6 +64,8 @@ export const DIRTY_EFER: u32 = 0x8;
 export const DIRTY_XCR0: u32 = 0x10;
 export const DIRTY_CR8: u32 = 0x20;
 export const DIRTY_CR2: u32 = 0x40;
+export const DIRTY_PAT: u32 = 0x80;       // pat: the hardware's guest PAT (VMCB g_pat / GUEST_PAT)
+export const DIRTY_TSC_AUX: u32 = 0x100;  // tscAux: what RDTSCP and RDPID read
 
 // interruptibility
 export const BLOCKED_BY_SHADOW: u32 = 0x1;
@@ -123,9 +125,12 @@ export class ExitRecord {
   request: u32;               // 400 REQUEST_*
   reserved: u32;              // 404
   deadline: u64;              // 408 host TSC of the guest's next timer event
-}                             // 416
+  pat: u64;                   // 416 the guest's IA32_PAT, with DIRTY_PAT
+  tscAux: u32;                // 424 the guest's IA32_TSC_AUX, with DIRTY_TSC_AUX
+  reserved2: u32;             // 428
+}                             // 432
 
-export const EXIT_RECORD_BYTES: u32 = 416;
+export const EXIT_RECORD_BYTES: u32 = 432;
 
 // Register i (x86 encoding order) of the record, for decoded instructions.
 @inline export function gprAddress(record: ExitRecord, index: u32): usize {

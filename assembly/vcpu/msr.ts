@@ -7,7 +7,7 @@
 // on a CPU without that MSR. Indices: Intel SDM vol. 4 (MSRs), AMD APM
 // vol. 2 appendix A.
 
-import { ExitRecord, DIRTY_EFER } from "./exit_record";
+import { ExitRecord, DIRTY_EFER, DIRTY_PAT, DIRTY_TSC_AUX } from "./exit_record";
 import { Platform } from "../guest/platform";
 import { Lapic } from "../devices/lapic";
 import { GuestClock } from "../devices/clock";
@@ -148,9 +148,19 @@ export class MsrFile {
     }
     let slot = storedSlot(index);
     if (slot != NOT_STORED) {
-      // TSC_AUX bits 63:32 are reserved (SDM vol. 4, IA32_TSC_AUX).
+      // TSC_AUX bits 63:32 are reserved (SDM vol. 4, IA32_TSC_AUX); each
+      // PAT entry must be a memory type (0, 1, 4-7: SDM vol. 3A, 13.12.2).
       if (<u32>slot == SLOT_TSC_AUX && (value >> 32) != 0) return false;
+      if (<u32>slot == SLOT_PAT && !validPat(value)) return false;
       this.setSlot(<u32>slot, value);
+      // Both act in hardware, not here: the stub loads them.
+      if (<u32>slot == SLOT_PAT) {
+        record.pat = value;
+        record.dirty |= DIRTY_PAT;
+      } else if (<u32>slot == SLOT_TSC_AUX) {
+        record.tscAux = <u32>value;
+        record.dirty |= DIRTY_TSC_AUX;
+      }
       return true;
     }
     let lapic = this.lapic;
@@ -235,5 +245,14 @@ export function writeEfer(value: u64, record: ExitRecord): bool {
   if ((record.cr0 & CR0_PG) != 0 && ((next ^ current) & EFER_LME) != 0) return false;
   record.efer = next;
   record.dirty |= DIRTY_EFER;
+  return true;
+}
+
+// Every byte of a PAT value is a memory type: UC 0, WC 1, WT 4, WP 5, WB 6, UC- 7.
+function validPat(value: u64): bool {
+  for (let i: u32 = 0; i < 8; i++) {
+    let type = <u32>(value >> (i * 8)) & 0xff;
+    if (type == 2 || type == 3 || type > 7) return false;
+  }
   return true;
 }

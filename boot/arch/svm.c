@@ -495,6 +495,8 @@ static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		v->cr4 = e->cr4;
 	if (e->dirty & DIRTY_CR2)
 		v->cr2 = e->cr2;
+	if (e->dirty & DIRTY_PAT)
+		v->g_pat = e->pat;                   /* the guest's PAT under nested paging (15.25.8) */
 	if (e->dirty & DIRTY_CR8)
 		v->vintr = (v->vintr & ~V_TPR_MASK) | (e->cr8 & V_TPR_MASK);
 	if (e->inject & INJECT_VALID)

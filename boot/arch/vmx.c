@@ -130,6 +130,8 @@ static void vmx_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		vmx_set_efer(e->efer);
 	if (e->dirty & DIRTY_CR3)
 		vmwrite(GUEST_CR3, e->cr3);
+	if (e->dirty & DIRTY_PAT)
+		vmwrite(GUEST_PAT, e->pat);           /* loaded at entry (load IA32_PAT) */
 	if (e->dirty & DIRTY_CR4)
 		vmx_set_cr4(vcpu, e->cr4);
 	if (e->dirty & DIRTY_CR0)

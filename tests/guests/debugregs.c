@@ -4,7 +4,7 @@
  * each starts with DR0-DR3 zero and DR6 at its reset value, writes its own
  * pattern (no breakpoint enabled: DR7 stays 0x400), then yields to the
  * other many times and checks after each turn that it still holds its own
- * values and never the other's. */
+ * values and never the other's; the same for TSC_AUX, which RDTSCP reads. */
 #include "guest.h"
 
 #define READ_DR(n) ({ uint32_t v_; __asm__ volatile("mov %%db" #n ", %0" : "=r"(v_)); v_; })
@@ -24,7 +24,9 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	WRITE_DR(3, base + 0x40);
 	/* B0 (role 1) or B1 (role 2): DR6's status bits are the guest's too. */
 	WRITE_DR(6, 0xffff0ff0 | (role == 1 ? 1 : 2));
-	int kept = 1, foreign = 0;
+	/* TSC_AUX too: RDTSCP reads it natively, so it must be this guest's. */
+	__asm__ volatile("wrmsr" :: "c"(0xc0000103), "a"(role * 0x101), "d"(0));
+	int kept = 1, foreign = 0, aux_kept = 1;
 	for (int turn = 0; turn < 200; turn++) {
 		guest_yield();
 		for (volatile int i = 0; i < 2000; i++) {}
@@ -34,7 +36,12 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 			kept = 0;
 		if (((d0 ^ base) & 0xffff0000) != 0 || (d6 & 3) == (role == 1 ? 2u : 1u))
 			foreign = 1;
+		uint32_t lo, hi, aux;
+		__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+		if (aux != role * 0x101)
+			aux_kept = 0;
 	}
+	check("RDTSCP reads this guest's TSC_AUX across the other's turns", aux_kept);
 	check("DR0-DR3 and DR6 kept across 200 turns of the other guest", kept);
 	check("the other guest's debug registers never showed", !foreign);
 	WRITE_DR(0, 0);

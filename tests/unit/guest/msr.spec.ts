@@ -1,5 +1,5 @@
 import { dispatchExit } from "../../../assembly/guest/exits";
-import { ExitReason, ExitAction, INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_EFER } from "../../../assembly/vcpu/exit_record";
+import { ExitReason, ExitAction, INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_EFER, DIRTY_PAT, DIRTY_TSC_AUX } from "../../../assembly/vcpu/exit_record";
 import { ExitRecord } from "../../../assembly/vcpu/exit_record";
 import { Machine } from "../../../assembly/guest/machine";
 import { FakePlatform, newGuest, newRecord } from "./helpers";
@@ -124,6 +124,18 @@ describe("MSRs", () => {
   it("injects #GP for a write to the read-only MTRRCAP and PLATFORM_ID", () => {
     expect(wrmsr(0xfe, 0).inject).toBe(GP);
     expect(wrmsr(0x17, 0).inject).toBe(GP);
+  });
+
+  it("hands PAT and TSC_AUX writes to the stub (they act in hardware), and refuses bad PAT types", () => {
+    let record = wrmsr(0x277, 0x0007010600070406);
+    expect(record.inject).toBe(0);
+    expect(record.pat).toBe(0x0007010600070406);
+    expect(record.dirty & DIRTY_PAT).toBe(DIRTY_PAT);
+    expect(wrmsr(0x277, 0x0007010600070402).inject).toBe(GP);   // type 2 is reserved
+    expect(wrmsr(0x277, 0x0807010600070406).inject).toBe(GP);   // type 8 too
+    record = wrmsr(0xc0000103, 0x1234);
+    expect(record.tscAux).toBe(0x1234);
+    expect(record.dirty & DIRTY_TSC_AUX).toBe(DIRTY_TSC_AUX);
   });
 
   it("starts PAT at its power-on value and keeps what the guest writes", () => {
