@@ -158,6 +158,11 @@ enum { EAX, EBX, ECX, EDX };
 #define L7_ECX_AVX         ((1u << 1) | (1u << 3) | (1u << 6) | (1u << 9) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 14))
 #define L7_ECX_OSPKE       (1u << 4)
 #define L7_EDX_AVX         ((1u << 2) | (1u << 3) | (1u << 8) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 25))
+#define L7_ECX_UNBACKED    ((1u << 7) | (1u << 16) | (1u << 23) | (1u << 31))
+#define L7_EDX_UNBACKED    ((1u << 5) | (1u << 9) | (1u << 10) | (1u << 13) | (1u << 20) | (1u << 26) | \
+			    (1u << 27) | (1u << 28) | (1u << 29) | (1u << 30) | (1u << 31))
+#define EXT8_EBX_SPECULATION ((1u << 12) | (1u << 14) | (1u << 15) | (1u << 16) | (1u << 17) | (1u << 18) | \
+			      (1u << 19) | (1u << 24) | (1u << 25))
 #define L7_1_EAX_AVX_VNNI  (1u << 4)
 #define L7_1_EAX_AVX512_BF16 (1u << 5)
 #define LD1_EAX_OFFERED    0x7u
@@ -177,11 +182,12 @@ static const struct cpuid_edit cpuid_policy[EDITS] = {
 			   ~(L1_EDX_UNBACKED | L1_EDX_HTT) },
 			 { 0, 1u << 16, L1_ECX_HYPERVISOR | L1_ECX_X2APIC | L1_ECX_TSC_DEADLINE, L1_EDX_APIC } },
 	[EDIT_LEAF4] = { { 0x3fff, ALL, ALL, ALL }, { 0 } },
-	[EDIT_LEAF7_0] = { { ALL, ~L7_EBX_AVX, ~(L7_ECX_AVX | L7_ECX_OSPKE), ~L7_EDX_AVX }, { 0 } },
+	[EDIT_LEAF7_0] = { { ALL, ~L7_EBX_AVX, ~(L7_ECX_AVX | L7_ECX_OSPKE | L7_ECX_UNBACKED),
+			     ~(L7_EDX_AVX | L7_EDX_UNBACKED) }, { 0 } },
 	[EDIT_LEAF7_1] = { { ~L7_1_EAX_AVX512_BF16, ALL, ALL, ALL }, { 0 } },
 	[EDIT_EXT1] = { { ALL, ALL, ~(EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOEXT), ALL }, { 0 } },
 	[EDIT_EXT7] = { { ALL, ALL, ALL, ALL }, { 0, 0, 0, EXT7_EDX_INVARIANT_TSC } },
-	[EDIT_EXT8] = { { ALL, ALL, ~0xf0ffu, ALL }, { 0 } },
+	[EDIT_EXT8] = { { ALL, ~EXT8_EBX_SPECULATION, ~0xf0ffu, ALL }, { 0 } },
 	[EDIT_ZERO] = { { 0, 0, 0, 0 }, { 0 } },
 };
 
