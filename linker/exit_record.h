@@ -33,6 +33,7 @@ enum exit_reason {
 	EXIT_NMI_WINDOW = 18,       /* the guest can take an NMI again */
 	EXIT_PAUSE = 19,            /* PAUSE, intercepted in guests of several vCPUs (a spin loop) */
 	EXIT_WBINVD = 20,           /* WBINVD/WBNOINVD: the core answers it as a no-op */
+	EXIT_CR_WRITE = 21,         /* MOV to CR4 (AMD-V intercepts it): detail = EXITINFO1 */
 };
 
 /* io_flags */

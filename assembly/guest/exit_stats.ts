@@ -5,7 +5,7 @@
 import { TextWriter } from "../lib/text";
 
 // One counter per ExitReason (0-18), the last for anything beyond.
-const KINDS: u32 = 22;
+const KINDS: u32 = 23;
 const COUNTS: usize = memory.data(<i32>(KINDS * 8), 8);
 export function exitStatsReset(): void {
   memory.fill(COUNTS, 0, <usize>(KINDS * 8));
@@ -57,6 +57,7 @@ function kindName(reason: u32): string {
     case 18: return "nmi-window";
     case 19: return "pause";
     case 20: return "wbinvd";
+    case 21: return "cr-write";
     default: return "other";
   }
 }

@@ -11,7 +11,7 @@ import { appendAddress } from "../lib/address";
 import { TextWriter } from "../lib/text";
 import {
   ExitRecord, ExitReason, ExitAction, StopReason, IoFlags, Access,
-  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0, DIRTY_CR2, DIRTY_CR8, NO_DEADLINE,
+  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0, DIRTY_CR2, DIRTY_CR4, DIRTY_CR8, NO_DEADLINE,
 } from "../vcpu/exit_record";
 import { guestCpuid } from "../vcpu/cpuid";
 import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
@@ -24,6 +24,7 @@ import { EmulationResult, appendInstructionBytes } from "../x86/emulation";
 import { emulateMmio } from "../x86/mmio";
 import { emulateStringIo } from "../x86/string_io";
 import { wbinvdLength } from "../x86/wbinvd";
+import { movToCr4, MOV_CR_DONE, MOV_CR_FAULT } from "../x86/mov_cr";
 import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending, nmiPending } from "../vcpu/interrupts";
 import { VcpuRun, setRunState, siblingReady, siblingAlive, routeIpis } from "./vcpus";
@@ -72,6 +73,19 @@ export function dispatchExit(record: ExitRecord, machine: Machine, platform: Pla
     case ExitReason.NestedPageFault: { handleNestedPageFault(record, machine, platform); break; }
     case ExitReason.ExternalInterrupt:
     case ExitReason.InterruptWindow: break; // nothing for the guest: resume it
+    case ExitReason.CrWrite: {
+      // Only CR4 is intercepted (AMD-V), so that bits whose state is not
+      // switched between guests cannot be set (x86/mov_cr.ts).
+      let verdict = movToCr4(record, platform);
+      if (verdict == MOV_CR_DONE) record.dirty |= DIRTY_CR4;
+      else if (verdict == MOV_CR_FAULT) injectException(record, VECTOR_GP, true, 0);
+      else {
+        let line = beginStopLine(machine).text("a CR4 write it could not decode");
+        appendRip(line, record);
+        stopGuest(record, machine, platform, StopReason.Unsupported, 0);
+      }
+      break;
+    }
     case ExitReason.Wbinvd: {
       // Writing back and invalidating every cache the host CPU shares with
       // other cores, at a guest's will, would let it slow them all down:

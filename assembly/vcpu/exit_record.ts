@@ -25,6 +25,7 @@ export const enum ExitReason {
   NmiWindow = 18,
   Pause = 19,         // PAUSE (intercepted in guests of several vCPUs: a spin loop)
   Wbinvd = 20,        // WBINVD or WBNOINVD: a no-op for the guest
+  CrWrite = 21,       // MOV to CR4, where the backend intercepts it (AMD-V); detail: EXITINFO1
 }
 
 export const enum IoFlags { In = 1, String = 2, Rep = 4 }

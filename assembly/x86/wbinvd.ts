@@ -7,7 +7,7 @@
 import { Platform } from "../guest/platform";
 import { ExitRecord } from "../vcpu/exit_record";
 import { WalkResult, WALK_RESULT_BYTES } from "../mm/guest_page_walk";
-import { fetchInstruction, codeSize, MAX_INSTRUCTION_BYTES } from "./fetch";
+import { fetchInstruction, codeSize, skipPrefixes } from "./fetch";
 
 const BYTES: usize = memory.data(16, 16);
 const walk = changetype<WalkResult>(memory.data(<i32>WALK_RESULT_BYTES, 8));
@@ -17,15 +17,7 @@ const walk = changetype<WalkResult>(memory.data(<i32>WALK_RESULT_BYTES, 8));
 export function wbinvdLength(record: ExitRecord, platform: Platform): u32 {
   if (record.instructionLength != 0) return record.instructionLength;
   let fetched = fetchInstruction(platform, record, BYTES, walk);
-  let long = codeSize(record) == 8;
-  let i: u32 = 0;
-  while (i + 2 <= fetched && i < MAX_INSTRUCTION_BYTES) {
-    let b = load<u8>(BYTES + <usize>i);
-    let prefix = b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65 ||
-                 b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3 || (long && (b & 0xf0) == 0x40);
-    if (!prefix) break;
-    i++;
-  }
+  let i = skipPrefixes(BYTES, fetched, codeSize(record) == 8);
   if (i + 2 <= fetched && load<u8>(BYTES + <usize>i) == 0x0f && load<u8>(BYTES + <usize>i + 1) == 0x09) return i + 2;
   return 2;
 }

@@ -153,6 +153,8 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMEXIT_MONITOR     0x8A
 #define VMEXIT_MWAIT_C     0x8C
 #define VMEXIT_WBINVD      0x89
+#define VMEXIT_CR4_WRITE   0x14
+#define INTERCEPT_CR4_WRITE (1u << (16 + 4))
 #define VMEXIT_XSETBV      0x8D
 #define VMEXIT_NPF         0x400
 #define VMEXIT_INVALID     ((uint64_t)-1)
@@ -244,6 +246,9 @@ static bool svm_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tabl
 	 * DR6 already holds the #DB's bits (APM vol. 2, 15.12). #MC is the
 	 * host's hardware failing: the guest stops, it does not take it. */
 	v->intercept_exceptions = 1u << 1 | 1u << 17 | 1u << 18;
+	/* CR4 writes exit: the core refuses the bits whose state is not
+	 * switched between guests (PKE, CET, ...; issue 11, hole 3). */
+	v->intercept_cr = INTERCEPT_CR4_WRITE;
 	v->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI | INTERCEPT_INIT |
 			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT | INTERCEPT_INVLPGA |
 			     INTERCEPT_IOIO | INTERCEPT_MSR | INTERCEPT_SHUTDOWN;
@@ -440,6 +445,9 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	case VMEXIT_WBINVD:
 		e->reason = EXIT_WBINVD;
 		break;
+	case VMEXIT_CR4_WRITE:
+		e->reason = EXIT_CR_WRITE;          /* EXITINFO1 (decode assist) is in detail */
+		break;
 	case VMEXIT_SHUTDOWN:
 		e->reason = EXIT_SHUTDOWN;
 		break;
@@ -491,8 +499,10 @@ static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 		v->cr0 = e->cr0;
 	if (e->dirty & DIRTY_CR3)
 		v->cr3 = e->cr3;
-	if (e->dirty & DIRTY_CR4)
+	if (e->dirty & DIRTY_CR4) {
 		v->cr4 = e->cr4;
+		v->tlb_control = TLB_FLUSH_ALL;   /* as MOV CR4 would flush the guest's TLB */
+	}
 	if (e->dirty & DIRTY_CR2)
 		v->cr2 = e->cr2;
 	if (e->dirty & DIRTY_PAT)

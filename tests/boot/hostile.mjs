@@ -17,9 +17,6 @@ const PROMPT = /^\[hv\] input focus: hypervisor prompt/;
 // out and nothing is typed.
 export async function assertDebugRegisters(emu, timeout) {
   const typing = emu !== "bochs";
-  // AMD-V does not intercept CR4 writes yet (issue 11, hole 3 is closed on
-  // VT-x only): there the cr4 guest is left out until it is.
-  const cr4 = emu === "bochs";
   mkdirSync(path.join(root, "build/test-configs"), { recursive: true });
   let toml = readFileSync(path.join(root, "tests/configs/debugregs.toml"), "utf8").replaceAll("../../build/guests/", "../guests/");
   const drop = (name) => {
@@ -28,7 +25,6 @@ export async function assertDebugRegisters(emu, timeout) {
     toml = toml.slice(0, start) + (next < 0 ? "" : toml.slice(next));
   };
   if (!typing) drop("spin");
-  if (!cr4) drop("cr4");
   const config = `build/test-configs/debugregs-${emu}.toml`;
   writeFileSync(path.join(root, config), toml);
   const iso = buildIso(`debugregs-${emu}`, { config });
@@ -61,12 +57,10 @@ export async function assertDebugRegisters(emu, timeout) {
   line(r, /^\[hv\] guest flush exits: .*wbinvd 2000/);
   line(r, /^\[hv\] guest flush stopped: exit code 0$/);
   // CR4 bits that are not virtualised cannot be set (#GP), owned ones can.
-  if (cr4) {
-    const lines = guestLines(r, "cr4");
-    assert.deepEqual(lines.filter((l) => l.includes("FAIL")), [], `cr4:\n${lines.join("\n")}`);
-    assert.equal(lines.filter((l) => l.startsWith("cr4: ok ")).length, 8, lines.join("\n"));
-    line(r, /^\[hv\] guest cr4 stopped: exit code 0$/);
-  }
+  const cr4 = guestLines(r, "cr4");
+  assert.deepEqual(cr4.filter((l) => l.includes("FAIL")), [], `cr4:\n${cr4.join("\n")}`);
+  assert.equal(cr4.filter((l) => l.startsWith("cr4: ok ")).length, 8, cr4.join("\n"));
+  line(r, /^\[hv\] guest cr4 stopped: exit code 0$/);
   if (typing) {
     line(r, /^\[hv\] guest spin: stopping it$/);
     // (after the prompt the stop line may follow "[hv] > " on its line)

@@ -143,6 +143,6 @@ test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-s
   assertSmpGuest("qemu", 60);
 });
 
-test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; `stop` at the prompt ends a spinning guest (AMD-V)", async () => {
+test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP; `stop` at the prompt ends a spinning guest (AMD-V)", async () => {
   await assertDebugRegisters("qemu", 120);
 });
