@@ -40,6 +40,8 @@ struct guest_run {
 	bool cmos_kept;            /* rebooting: cmos holds its CMOS RAM */
 	uint8_t cmos[CORE_CMOS_BYTES];
 	uint64_t started_tsc;
+	uint64_t stop_tsc;         /* its stop_after_ms, as a TSC value (0: never) */
+	unsigned stop_after_ms;
 	uint64_t core_cycles;      /* time spent in the guest VMM, for the stats line */
 };
 
@@ -198,6 +200,8 @@ static bool prepare_guest(unsigned g)
 	run->deadline = NO_DEADLINE;
 	run->started_tsc = tsc_read();
 	run->core_cycles = 0;
+	run->stop_after_ms = core_guest_stop_after_ms(g);
+	run->stop_tsc = run->stop_after_ms ? run->started_tsc + tsc_hz() / 1000 * run->stop_after_ms : 0;
 	return true;
 }
 
@@ -388,11 +392,15 @@ static bool wake_due(unsigned cpu_index, uint64_t *first)
 	for (unsigned g = 0; g < guest_total; g++) {
 		if (guest_cpu[g] != cpu_index || !runs[g].live || !runs[g].waiting)
 			continue;
-		if (runs[g].deadline <= now || console_input_pending(g) || core_guest_stop_requested(g)) {
+		bool overdue = runs[g].stop_tsc && runs[g].stop_tsc <= now;
+		if (runs[g].deadline <= now || console_input_pending(g) || core_guest_stop_requested(g) || overdue) {
 			core_schedule_wake(g);
 			woke = true;
-		} else if (runs[g].deadline < *first) {
-			*first = runs[g].deadline;
+		} else {
+			if (runs[g].deadline < *first)
+				*first = runs[g].deadline;
+			if (runs[g].stop_tsc && runs[g].stop_tsc < *first)
+				*first = runs[g].stop_tsc;
 		}
 	}
 	return woke;
@@ -504,6 +512,9 @@ static void cpu_run(unsigned cpu_index)
 		enum exit_action action = ACTION_STOP;
 		if (core_guest_stop_requested(g))
 			kprintf("[hv] guest %s stopped: at the prompt (stop %s)\n", core_guest_name(g), core_guest_name(g));
+		else if (runs[g].stop_tsc && tsc_read() >= runs[g].stop_tsc)
+			kprintf("[hv] guest %s stopped: its stop_after_ms (%u ms) ran out\n", core_guest_name(g),
+				runs[g].stop_after_ms);
 		else
 			action = run_slice(g, &stop_reason);
 		if (action == ACTION_STOP)

@@ -367,6 +367,13 @@ void core_guest_tables(unsigned g, struct arch_guest_tables *t)
 		    t->msr_bitmap = w2c_supervisor_guestMsrBitmap(&core_supervisor, g)));
 }
 
+unsigned core_guest_stop_after_ms(unsigned g)
+{
+	uint32_t ms = 0;
+	SUPERVISOR(ms = w2c_supervisor_guestStopAfterMs(&core_supervisor, g));
+	return ms;
+}
+
 unsigned core_guest_vcpus(unsigned g)
 {
 	return vcpu_count[g];

@@ -105,6 +105,8 @@ wasm_rt_trap_t core_guest_start(unsigned guest, char *why, unsigned why_size);
 void core_guest_tables(unsigned guest, struct arch_guest_tables *out);
 /* How many vCPUs the started guest has (1..CORE_MAX_VCPUS). */
 unsigned core_guest_vcpus(unsigned guest);
+/* The config's stop_after_ms for the guest (0: never). */
+unsigned core_guest_stop_after_ms(unsigned guest);
 /* vCPU v's first state: vCPU 0's from the loader, another's once a
  * STARTUP IPI started it (core_guest_next_vcpu says when). */
 const struct vcpu_state *core_guest_initial_state(unsigned guest, unsigned vcpu);

@@ -14,6 +14,8 @@
 //   cpus = [1, 2]              # host CPUs it may run on, 0..63; default any
 //   on_crash = "restart"       # "stop" (default) | "restart"
 //   max_restarts = 3           # default 3; 0..1000
+//   stop_after_ms = 5000       # stop it after this long from each start
+//                              # (a watchdog for test guests); default never
 //
 // parseConfig is a pure function of the config's bytes, its module name and
 // a module lookup: the supervisor wires it to the boot modules, the unit
@@ -63,7 +65,9 @@ export const MAX_CPU: u32 = 63;
 const HYPERVISOR_KEYS: StaticArray<string> = ["timeslice_ms"];
 const TIMESLICE_MS: i32 = 0;
 
-const GUEST_KEYS: StaticArray<string> = ["name", "kernel", "initrd", "cmdline", "memory", "vcpus", "cpus", "on_crash", "max_restarts"];
+const GUEST_KEYS: StaticArray<string> = [
+  "name", "kernel", "initrd", "cmdline", "memory", "vcpus", "cpus", "on_crash", "max_restarts", "stop_after_ms",
+];
 const NAME: i32 = 0;
 const KERNEL: i32 = 1;
 const INITRD: i32 = 2;
@@ -73,6 +77,7 @@ const VCPUS: i32 = 5;
 const CPUS: i32 = 6;
 const ON_CRASH: i32 = 7;
 const MAX_RESTARTS: i32 = 8;
+const STOP_AFTER_MS: i32 = 9;
 
 const TABLE_NAMES: StaticArray<string> = ["hypervisor", "guest"];
 
@@ -104,6 +109,7 @@ export class GuestConfig {
   memoryBytes: u64;
   vcpus: u32;
   maxRestarts: u32;
+  stopAfterMs: u32;  // 0: never
   onCrashRestart: bool;
   hasInitrd: bool;
   kernelModule: i32;
@@ -285,6 +291,7 @@ function startGuest(): void {
   guest.vcpus = DEFAULT_VCPUS;
   guest.onCrashRestart = false;
   guest.maxRestarts = DEFAULT_MAX_RESTARTS;
+  guest.stopAfterMs = 0;
   guest.cpuMask = 0;
   guest.kernelModule = -1;
   guest.initrdModule = -1;
@@ -342,6 +349,7 @@ function setKey(): void {
     case CPUS: setCpus(value); break;
     case ON_CRASH: setOnCrash(value); break;
     case MAX_RESTARTS: if (expectInteger(value, 0, 1000)) guest.maxRestarts = <u32>value.integer; break;
+    case STOP_AFTER_MS: if (expectInteger(value, 1, 86400000)) guest.stopAfterMs = <u32>value.integer; break;
   }
 }
 

@@ -89,6 +89,11 @@ export function guestMaxRestarts(index: u32): u32 {
   return index < configGuestCount() ? configGuest(index).maxRestarts : 0;
 }
 
+// Milliseconds after each start at which the guest is stopped; 0: never.
+export function guestStopAfterMs(index: u32): u32 {
+  return index < configGuestCount() ? configGuest(index).stopAfterMs : 0;
+}
+
 // Strings: a pointer into this module's linear memory and a length in bytes
 // (UTF-8, not NUL-terminated).
 export function guestNamePointer(index: u32): usize {

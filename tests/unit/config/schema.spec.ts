@@ -105,8 +105,14 @@ describe("[[guest]] keys", () => {
     expect(onlyError(GUEST + "cpsu = [1]\n")).toBe('hv.toml:4:1: cpsu: unknown key in [[guest]] (did you mean "cpus"?)');
     expect(onlyError(GUEST + 'Memory = "64M"\n')).toBe('hv.toml:4:1: Memory: unknown key in [[guest]] (did you mean "memory"?)');
   });
+  it("takes stop_after_ms from 1 ms to a day", () => {
+    setModules(["web.elf"]);
+    expect(parse(GUEST + "stop_after_ms = 5000\n")).toBe(0);
+    expect(configGuest(0).stopAfterMs).toBe(5000);
+    expect(onlyError(GUEST + "stop_after_ms = 0\n")).toBe("hv.toml:4:17: stop_after_ms: 0 is out of range (1 to 86400000)");
+  });
   it("lists the known keys when no key is close", () => {
-    expect(onlyError(GUEST + "colour = 1\n")).toBe("hv.toml:4:1: colour: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts)");
+    expect(onlyError(GUEST + "colour = 1\n")).toBe("hv.toml:4:1: colour: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms)");
   });
   it("rejects a [hypervisor] key, saying where it belongs", () => {
     expect(onlyError(GUEST + "timeslice_ms = 5\n")).toBe("hv.toml:4:1: timeslice_ms: unknown key in [[guest]] (it belongs in [hypervisor])");
