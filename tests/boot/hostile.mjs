@@ -19,11 +19,7 @@ export async function assertDebugRegisters(emu, timeout) {
   const typing = emu !== "bochs";
   mkdirSync(path.join(root, "build/test-configs"), { recursive: true });
   let toml = readFileSync(path.join(root, "tests/configs/debugregs.toml"), "utf8").replaceAll("../../build/guests/", "../guests/");
-  const drop = (name) => {
-    const start = toml.indexOf(`[[guest]]\nname = "${name}"`);
-    const next = toml.indexOf("[[guest]]", start + 1);
-    toml = toml.slice(0, start) + (next < 0 ? "" : toml.slice(next));
-  };
+
   // Without typing, the spinner is ended by its stop_after_ms instead.
   if (!typing) toml = toml.replace('cmdline = "loops=4000000000"', 'cmdline = "loops=4000000000"\nstop_after_ms = 20000');
   const config = `build/test-configs/debugregs-${emu}.toml`;
@@ -36,6 +32,8 @@ export async function assertDebugRegisters(emu, timeout) {
       await machine.waitFor(/^\[hv\] guest dr-a stopped: /, { fromStart: true });
       await machine.waitFor(/^\[hv\] guest dr-b stopped: /, { fromStart: true });
       await machine.waitFor(/^\[hv\] guest flush stopped: /, { fromStart: true });
+      await machine.waitFor(/^\[hv\] guest iso-a stopped: /, { fromStart: true });
+      await machine.waitFor(/^\[hv\] guest iso-b stopped: /, { fromStart: true });
       for (let i = 0; i < 4; i++) {
         await machine.type(SWITCH);
         try {
@@ -51,6 +49,14 @@ export async function assertDebugRegisters(emu, timeout) {
     const lines = guestLines(r, name);
     assert.deepEqual(lines.filter((l) => l.includes("FAIL")), [], `${name}:\n${lines.join("\n")}`);
     assert.equal(lines.filter((l) => l.startsWith("debugregs: ok ")).length, 5, lines.join("\n"));
+    line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
+  }
+  // Memory isolation: fresh RAM reads zeros, each pattern stays whole.
+  for (const name of ["iso-a", "iso-b"]) {
+    assert.deepEqual(guestLines(r, name), [
+      "memtest: 6 MiB fresh, ok: 0 words not zero",
+      "memtest: 6 MiB checked, ok: 0 bad words in 6 rounds",
+    ]);
     line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));
   }
   // WBINVD and WBNOINVD exit, each a no-op, and the guest goes on.
