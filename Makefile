@@ -37,7 +37,7 @@ HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
 # Keep the unoptimised Wasm: it is what a reader compares against.
 .SECONDARY:
 
-.PHONY: all deps core elf guests iso run test test-unit test-host test-boot test-slow bench clean check-config
+.PHONY: all deps core elf guests iso run test test-unit test-host test-boot test-slow bench fuzz clean check-config
 all: iso
 
 deps:
@@ -134,6 +134,18 @@ test-boot: elf $(BUILD)/supervisor.wasm guests
 # (scripts/linux-guest fetches it from Debian's packages).
 test-slow: deps elf $(BUILD)/supervisor.wasm guests
 	node --test --test-concurrency=1 tests/boot/*.slow.mjs
+
+# Issue 11's fuzzing of the core as compiled for the kernel (tests/host/fuzz.c):
+# config, decoder, loaders, devices, FUZZ_N inputs each (default 1,000,000),
+# one line per target: "fuzz <target>: N inputs, T traps, E errors".
+FUZZ_N ?= 1000000
+FUZZ_SEED ?= 1
+fuzz: deps core guests
+	@$(MAKE) -s -C tests/host ../../build/host/hvhost
+	@mkdir -p $(BUILD)/fuzz
+	@# (the guests' own stop lines are left out: one per stopped input)
+	@set -o pipefail; status=0; for target in config decoder loaders devices; do \
+	  $(BUILD)/host/hvhost fuzz $$target $(FUZZ_N) $(FUZZ_SEED) | grep -E '^(fuzz|hvhost)' || status=1; done; exit $$status
 
 # Issue 10's figures P1-P6, each side of a ratio measured in this run:
 # one line per figure, a markdown table, build/bench.json.

@@ -499,6 +499,11 @@ int main(int argc, char **argv)
 		core_abort_quiet = true;
 		return fuzz_exits((unsigned)atoi(argv[2]), strtoull(argv[3], NULL, 0));
 	}
+	if (argc == 5 && !strcmp(argv[1], "fuzz")) {
+		extern int fuzz_main(const char *target, unsigned count, uint64_t seed);
+		wasm_rt_init();
+		return fuzz_main(argv[2], (unsigned)atoi(argv[3]), strtoull(argv[4], NULL, 0));
+	}
 	if (argc == 5 && !strcmp(argv[1], "fuzz-load")) {
 		wasm_rt_init();
 		return fuzz_load(argv[2], (unsigned)atoi(argv[3]), strtoull(argv[4], NULL, 0));
