@@ -20,14 +20,10 @@
 
 void host_add_module(const char *name, const uint8_t *data, uint32_t size);
 
-static uint64_t state;
-static uint64_t next(void)
-{
-	state ^= state >> 12;
-	state ^= state << 25;
-	state ^= state >> 27;
-	return state * 0x2545F4914F6CDD1Dull;
-}
+/* The harness's xorshift generator (harness.c). */
+extern uint64_t fuzz_state;
+uint64_t fuzz_next(void);
+#define next fuzz_next
 
 static void keep(const char *target, uint64_t seed, unsigned i, const void *data, size_t size)
 {
@@ -217,7 +213,7 @@ static unsigned fuzz_loaders(unsigned count, uint64_t seed, unsigned *traps)
 
 int fuzz_main(const char *target, unsigned count, uint64_t seed)
 {
-	state = seed | 1;
+	fuzz_state = seed | 1;
 	unsigned traps = 0, errors;
 	core_abort_quiet = true;
 	if (!strcmp(target, "config"))

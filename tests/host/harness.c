@@ -357,8 +357,9 @@ static int ref_check(void)
 }
 
 /* A small deterministic PRNG (xorshift64*): fuzz runs repeat exactly. */
-static uint64_t fuzz_state;
-static uint64_t fuzz_next(void)
+/* (fuzz.c draws from it too.) */
+uint64_t fuzz_state;
+uint64_t fuzz_next(void)
 {
 	fuzz_state ^= fuzz_state >> 12;
 	fuzz_state ^= fuzz_state << 25;
