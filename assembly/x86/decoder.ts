@@ -122,6 +122,26 @@ export function decodeStringIo(bytes: usize, count: u32, codeSize: u32, out: Ins
   return finish(DecodeResult.Ok, out);
 }
 
+// Decodes the system instructions some exits need the bytes of, when the
+// CPU gives no length or operands (no next-RIP or decode assists, as under
+// QEMU TCG): WBINVD/WBNOINVD (0F 09) and MOV to a control register
+// (0F 22 /r, ModRM.mod ignored: SDM vol. 2B, MOV CR), with their prefixes.
+// For 0F 22, out.register is the source GPR (REX.B) and out.immediate the
+// control register's number (REX.R). Other opcodes: Unknown.
+export function decodeSystemInstruction(bytes: usize, count: u32, codeSize: u32, out: Instruction): u32 {
+  let prefixes = changetype<Prefixes>(PREFIXES);
+  beginDecode(bytes, count, codeSize, out, prefixes);
+  if (readPrefixes(prefixes) != 0x0f) return finish(DecodeResult.Unknown, out);
+  let opcode = nextByte();
+  out.opcode = 0x0f00 | opcode;
+  if (opcode == 0x09) return finish(DecodeResult.Ok, out);
+  if (opcode != 0x22) return finish(DecodeResult.Unknown, out);
+  let modrm = nextByte();
+  out.register = (modrm & 7) | ((prefixes.rex & 1) << 3);
+  out.immediate = <u64>(((modrm >> 3) & 7) | ((prefixes.rex & 4) << 1));
+  return finish(DecodeResult.Ok, out);
+}
+
 function finish(result: u32, out: Instruction): u32 {
   let length = bytesRead();
   out.length = length;

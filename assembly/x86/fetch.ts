@@ -76,25 +76,3 @@ export function fetchInstruction(platform: Platform, record: ExitRecord, destina
   return fetched;
 }
 
-// The index of the first byte after the prefixes of the instruction whose
-// `fetched` bytes are at `bytes`: legacy prefixes, then (in 64-bit code)
-// a REX, which counts only right before the opcode (SDM vol. 2A, 2.1.1,
-// 2.2.1). *rex gets that REX, or 0.
-export function skipPrefixes(bytes: usize, fetched: u32, long: bool, rex: usize = 0): u32 {
-  let i: u32 = 0;
-  let lastRex: u32 = 0;
-  while (i < fetched && i < MAX_INSTRUCTION_BYTES) {
-    let b = <u32>load<u8>(bytes + <usize>i);
-    if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65 || b == 0x66 ||
-        b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3) {
-      lastRex = 0;
-    } else if (long && (b & 0xf0) == 0x40) {
-      lastRex = b;
-    } else {
-      break;
-    }
-    i++;
-  }
-  if (rex != 0) store<u32>(rex, lastRex);
-  return i;
-}

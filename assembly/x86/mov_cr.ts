@@ -9,10 +9,11 @@
 import { Platform } from "../guest/platform";
 import { ExitRecord, gprAddress } from "../vcpu/exit_record";
 import { WalkResult, WALK_RESULT_BYTES, EFER_LMA } from "../mm/guest_page_walk";
-import { fetchInstruction, codeSize, skipPrefixes } from "./fetch";
+import { fetchInstruction, codeSize } from "./fetch";
+import { decodeSystemInstruction, DecodeResult, Instruction, INSTRUCTION_BYTES } from "./decoder";
 
 const BYTES: usize = memory.data(16, 16);
-const REX: usize = memory.data(4, 4);
+const decoded = changetype<Instruction>(memory.data(<i32>INSTRUCTION_BYTES, 8));
 const walk = changetype<WalkResult>(memory.data(<i32>WALK_RESULT_BYTES, 8));
 
 const DECODE_ASSIST_VALID: u64 = <u64>1 << 63;
@@ -39,16 +40,12 @@ export function movToCr4(record: ExitRecord, platform: Platform): u32 {
     register = <i32>(record.detail & 15);
   } else {
     let fetched = fetchInstruction(platform, record, BYTES, walk);
-    let i = skipPrefixes(BYTES, fetched, codeSize(record) == 8, REX);
-    let rex = load<u32>(REX);
-    if (i + 3 > fetched || load<u8>(BYTES + <usize>i) != 0x0f || load<u8>(BYTES + <usize>i + 1) != 0x22) {
+    if (decodeSystemInstruction(BYTES, fetched, codeSize(record), decoded) != DecodeResult.Ok ||
+        decoded.opcode != 0x0f22 || decoded.immediate != 4) {
       return MOV_CR_UNKNOWN;
     }
-    let modrm = <u32>load<u8>(BYTES + <usize>i + 2);
-    let cr = ((modrm >> 3) & 7) | ((rex & 4) << 1);
-    if (cr != 4) return MOV_CR_UNKNOWN;
-    register = <i32>((modrm & 7) | ((rex & 1) << 3));
-    length = i + 3;
+    register = <i32>decoded.register;
+    length = decoded.length;
   }
   let value = load<u64>(gprAddress(record, <u32>register));
   let long64 = codeSize(record) == 8;

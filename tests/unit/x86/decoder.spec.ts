@@ -1,6 +1,6 @@
 import { FIXTURES, Fixture } from "./fixtures";
 import {
-  decodeInstruction, decodeStringIo, Instruction, INSTRUCTION_BYTES, DecodeResult, Operation, Form, Rep, Segment,
+  decodeInstruction, decodeStringIo, decodeSystemInstruction, Instruction, INSTRUCTION_BYTES, DecodeResult, Operation, Form, Rep, Segment,
   NO_REGISTER, RIP_REGISTER,
 } from "../../../assembly/x86/decoder";
 import { sizeMask } from "../../../assembly/x86/flags";
@@ -19,6 +19,12 @@ function decodeIo(mode: u32, hex: string): u32 {
   memory.fill(BYTES, 0xcc, 64);
   let n = putHex(BYTES, hex);
   return decodeStringIo(BYTES, n, mode / 8, changetype<Instruction>(OUT));
+}
+
+function decodeSystem(mode: u32, hex: string): u32 {
+  memory.fill(BYTES, 0xcc, 64);
+  let n = putHex(BYTES, hex);
+  return decodeSystemInstruction(BYTES, n, mode / 8, changetype<Instruction>(OUT));
 }
 
 function out(): Instruction {
@@ -261,5 +267,35 @@ describe("decodeStringIo", () => {
 describe("the Instruction", () => {
   it("fits its reserved bytes", () => {
     expect(<u32>offsetof<Instruction>()).toBeLessThanOrEqual(INSTRUCTION_BYTES);
+  });
+});
+
+describe("system instructions (the exits without a length or decode assist)", () => {
+  it("decodes WBINVD and WBNOINVD with their prefixes", () => {
+    expect(decodeSystem(32, "0f09")).toBe(DecodeResult.Ok);
+    expect(out().opcode).toBe(0x0f09);
+    expect(out().length).toBe(2);
+    expect(decodeSystem(64, "f30f09")).toBe(DecodeResult.Ok);
+    expect(out().length).toBe(3);
+  });
+
+  it("decodes MOV to a control register: the GPR with REX.B, the CR with REX.R", () => {
+    expect(decodeSystem(32, "0f22e0")).toBe(DecodeResult.Ok);   // mov cr4, eax
+    expect(out().opcode).toBe(0x0f22);
+    expect(out().immediate).toBe(4);
+    expect(out().register).toBe(0);
+    expect(out().length).toBe(3);
+    expect(decodeSystem(64, "410f22e3")).toBe(DecodeResult.Ok); // mov cr4, r11
+    expect(out().register).toBe(11);
+    expect(out().immediate).toBe(4);
+    expect(out().length).toBe(4);
+    expect(decodeSystem(64, "440f22c0")).toBe(DecodeResult.Ok); // mov cr8, rax
+    expect(out().immediate).toBe(8);
+  });
+
+  it("answers Unknown for anything else, and Truncated when bytes are missing", () => {
+    expect(decodeSystem(32, "0f20e0")).toBe(DecodeResult.Unknown);  // MOV from CR
+    expect(decodeSystem(32, "90")).toBe(DecodeResult.Unknown);
+    expect(decodeSystem(32, "0f22")).toBe(DecodeResult.Truncated);
   });
 });
