@@ -27,7 +27,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadGuestKernel, guestModule, CoreAbort as GuestAbort } from "./lib/kernel-check.mjs";
+import { loadGuestKernel, guestModule } from "./lib/kernel-check.mjs";
+import { CoreAbort, asString, consoleLines } from "./lib/core-imports.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wasmPath = process.env.HV_SUPERVISOR_WASM || path.join(here, "..", "build", "supervisor.wasm");
@@ -96,25 +97,11 @@ function checkRange(pointer, length) {
   if (pointer + length > memory.buffer.byteLength) throw new Error(`bad pointer ${pointer}+${length}`);
 }
 
-// An AssemblyScript string: UTF-16, its byte length at pointer - 4.
-function asString(pointer) {
-  if (!pointer) return "(null)";
-  const length = new Uint32Array(memory.buffer, pointer - 4, 1)[0];
-  return String.fromCharCode(...new Uint16Array(memory.buffer, pointer, length >>> 1));
-}
-
-class CoreAbort extends Error {}
-
-const lines = [];
-let pending = "";
+const console_ = consoleLines();
+const lines = console_.lines;
 function consoleWrite(pointer, length) {
   checkRange(pointer, length);
-  pending += utf8.decode(bytes(pointer, length));
-  let newline;
-  while ((newline = pending.indexOf("\n")) >= 0) {
-    lines.push(pending.slice(0, newline));
-    pending = pending.slice(newline + 1);
-  }
+  console_.write(bytes(pointer, length));
 }
 
 function moduleAt(index) {
@@ -161,7 +148,7 @@ const env = {
     return n;
   },
   coreAbort(message, file, line, column) {
-    throw new CoreAbort(`${asString(message)} (${asString(file)}:${line}:${column})`);
+    throw new CoreAbort(`${asString(memory, message)} (${asString(memory, file)}:${line}:${column})`);
   },
 };
 
@@ -225,7 +212,7 @@ function checkKernels() {
       try {
         result = loadGuestKernel(module, guest);
       } catch (error) {
-        const what = error instanceof GuestAbort ? "aborted" : "trapped";
+        const what = error instanceof CoreAbort ? "aborted" : "trapped";
         process.stderr.write(`check-config: the guest VMM ${what} loading guest ${guest.name} (${files}): ${error.message}\n`);
         process.exit(3);
       }

@@ -11,12 +11,10 @@
 // reads clip at the module's end.
 
 import fs from "node:fs";
+import { CoreAbort, asString, consoleLines } from "./core-imports.mjs";
 
 const CHUNK = 1 << 16;   // sparse RAM: 64 KiB pieces, made on first write
 const NO_MODULE = 0xffffffff;
-const utf8 = new TextDecoder("utf-8");
-
-class CoreAbort extends Error {}
 
 // RAM of `bytes` bytes, zero until written.
 class SparseRam {
@@ -60,26 +58,16 @@ export function loadGuestKernel(module, guest) {
   let memory = null;
   const ram = new SparseRam(guest.memoryBytes);
   const modules = [guest.kernel.data, guest.initrd ? guest.initrd.data : null];
-  const lines = [];
-  let pending = "";
+  const console_ = consoleLines();
+  const lines = console_.lines;
   const view = (pointer, length) => {
     if (pointer + length > memory.buffer.byteLength) throw new Error(`bad pointer ${pointer}+${length}`);
     return new Uint8Array(memory.buffer, pointer, length);
   };
-  const asString = (pointer) => {
-    if (!pointer) return "(null)";
-    const length = new Uint32Array(memory.buffer, pointer - 4, 1)[0];
-    return String.fromCharCode(...new Uint16Array(memory.buffer, pointer, length >>> 1));
-  };
   let tsc = 0n;
   const env = {
     consoleWrite(pointer, length) {
-      pending += utf8.decode(view(pointer, length));
-      let newline;
-      while ((newline = pending.indexOf("\n")) >= 0) {
-        lines.push(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
-      }
+      console_.write(view(pointer, length));
     },
     guestRead(gpa, destination, length) {
       if (!ram.inside(gpa, length)) return 0;
@@ -117,7 +105,7 @@ export function loadGuestKernel(module, guest) {
     tscHz: () => 1_000_000_000n,
     wallClockSeconds: () => BigInt(Math.floor(Date.now() / 1000)),
     coreAbort(message, file, line, column) {
-      throw new CoreAbort(`${asString(message)} (${asString(file)}:${line}:${column})`);
+      throw new CoreAbort(`${asString(memory, message)} (${asString(memory, file)}:${line}:${column})`);
     },
   };
   const instance = new WebAssembly.Instance(module, { env });
@@ -143,4 +131,3 @@ export function guestModule(wasmPath) {
   return new WebAssembly.Module(fs.readFileSync(wasmPath));
 }
 
-export { CoreAbort };
