@@ -30,7 +30,8 @@ void mce_guest_exit(const char *name);
 void mce_enable_host(void);           /* on each CPU: CR4.MCE */
 /* Transient-execution mitigations (boot/mitigations.c). */
 void mitigations_probe(void);         /* once, prints what is on */
-void mitigations_before_entry(unsigned guest);
+void mitigations_guest_switch(unsigned guest);
+void mitigations_before_entry(void);
 void lapic_timer_measure_start(void);   /* early: lapic_init() finishes it */
 bool lapic_init(void);
 uint32_t lapic_id(void);

@@ -50,7 +50,8 @@ void mitigations_probe(void)
 		l1d_flush ? "on" : "off (not needed)");
 }
 
-void mitigations_before_entry(unsigned guest)
+/* Before a guest's time slice: IBPB when the CPU ran another guest last. */
+void mitigations_guest_switch(unsigned guest)
 {
 	unsigned cpu = this_cpu()->index;
 	if (ibpb && cpu < MAX_CPUS && last_guest[cpu] != (int)guest) {
@@ -58,6 +59,11 @@ void mitigations_before_entry(unsigned guest)
 			wrmsr(MSR_PRED_CMD, 1);
 		last_guest[cpu] = (int)guest;
 	}
+}
+
+/* Before each entry. */
+void mitigations_before_entry(void)
+{
 	if (l1d_flush)
 		wrmsr(MSR_FLUSH_CMD, 1);
 	if (verw) {

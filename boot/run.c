@@ -319,9 +319,12 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 {
 	struct guest_run *run = &runs[g];
 	uint64_t slice_end = tsc_read() + slice_cycles;
-	/* Typed input first: it may be what woke the guest. */
-	console_input_deliver(g);
-	if (core_guest_input_trap(g))
+	mitigations_guest_switch(g);
+	if (__builtin_expect(!entered[g], 0))   /* its first slice: entered right after */
+		note_first_entry(g);
+	/* Typed input first: it may be what woke the guest. (An instance
+	 * can trap taking input only when bytes were offered to it.) */
+	if (console_input_deliver(g) && core_guest_input_trap(g))
 		return input_trapped(g, stop_reason);
 	run->waiting = false;
 	for (;;) {
@@ -342,15 +345,14 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 		while (action == ACTION_RESUME) {
 			/* Typed bytes raise the UART's interrupt between exits:
 			 * have the guest exit as soon as it can take it. */
-			if (console_input_deliver(g))
+			if (console_input_deliver(g)) {
+				if (core_guest_input_trap(g))
+					return input_trapped(g, stop_reason);
 				backend->vcpu_kick(&r->vcpu);
-			if (core_guest_input_trap(g))
-				return input_trapped(g, stop_reason);
+			}
 			uint64_t deadline = exit->deadline;
 			lapic_timer_arm(deadline < slice_end ? deadline : slice_end);
-			if (__builtin_expect(!entered[g], 0))
-				note_first_entry(g);
-			mitigations_before_entry(g);
+			mitigations_before_entry();
 			backend->vcpu_run(&r->vcpu, exit);
 			guest_fpu_sync_xcr0(&r->fpu);
 			exit->xcr0 = r->fpu.xcr0;
