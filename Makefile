@@ -37,7 +37,7 @@ HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
 # Keep the unoptimised Wasm: it is what a reader compares against.
 .SECONDARY:
 
-.PHONY: all deps core elf guests iso run test test-unit test-host test-boot test-slow bench fuzz clean check-config
+.PHONY: all deps core elf guests iso run test test-unit test-host test-boot test-slow bench fuzz soak clean check-config
 all: iso
 
 deps:
@@ -146,6 +146,13 @@ fuzz: deps core guests
 	@# (the guests' own stop lines are left out: one per stopped input)
 	@set -o pipefail; status=0; for target in config decoder loaders devices; do \
 	  $(BUILD)/host/hvhost fuzz $$target $(FUZZ_N) $(FUZZ_SEED) | grep -E '^(fuzz|hvhost)' || status=1; done; exit $$status
+
+# Issue 11's long run: several guests, Linux among them, for SOAK_MINUTES
+# (default 10) under QEMU; every console line whole, in order, exactly once,
+# and no guest stalled for more than two time slices (scripts/soak.mjs).
+SOAK_MINUTES ?= 10
+soak: deps elf $(BUILD)/supervisor.wasm guests
+	node scripts/soak.mjs --minutes $(SOAK_MINUTES)
 
 # Issue 10's figures P1-P6, each side of a ratio measured in this run:
 # one line per figure, a markdown table, build/bench.json.
