@@ -61,6 +61,7 @@ void *pmm_alloc_unzeroed(size_t pages, size_t align_bytes);
 void *vmem_map(void *memory, uint64_t bytes);
 void vmem_unmap(void *window, uint64_t bytes);
 bool vmem_contains(uint64_t address);
+bool vmem_fault(uint64_t address);  /* a window page's first touch: zeroed and mapped */
 uint64_t vmem_table_bytes(void);   /* page-table pages made for windows */
 void pmm_free(void *base, size_t pages);
 uint64_t pmm_free_bytes(void);

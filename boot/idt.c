@@ -103,8 +103,11 @@ void exception_handler(struct exception_frame *f);
 
 void exception_handler(struct exception_frame *f)
 {
-	/* A Wasm access past its linear memory's end, in a protected call:
-	 * the trap of that instance (boot/vmem.c). */
+	/* The first touch of a Wasm memory's page: zeroed now, run again.
+	 * Past its end, in a protected call: the trap of that instance
+	 * (boot/vmem.c). */
+	if (f->vector == VECTOR_PAGE_FAULT && vmem_fault(read_cr2()))
+		return;
 	if (f->vector == VECTOR_PAGE_FAULT && vmem_contains(read_cr2()) && wasm_rt_current_frame)
 		wasm_rt_trap(WASM_RT_TRAP_OOB);
 	static int depth;

@@ -53,8 +53,9 @@ ISR_ERROR    30
 ISR_NO_ERROR 31
 
 /* Saves the general registers below the vector so the frame reads as
- * struct exception_frame (boot/idt.c), and calls exception_handler(frame),
- * which does not return. */
+ * struct exception_frame (boot/idt.c), and calls exception_handler(frame).
+ * It returns only for a fault it resolved (a Wasm memory page's first
+ * touch, boot/vmem.c): the registers come back and the access runs again. */
 isr_common:
 	cld
 	pushq %rax
@@ -73,11 +74,27 @@ isr_common:
 	pushq %r14
 	pushq %r15
 	movq %rsp, %rdi
+	movq %rsp, %rbx          /* callee-saved: the frame, across the call */
 	andq $-16, %rsp
 	call exception_handler
-1:	cli
-	hlt
-	jmp 1b
+	movq %rbx, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	addq $16, %rsp           /* the vector and the error code */
+	iretq
 
 /* The host timer (boot/lapic.c): count the tick, EOI, back. It only ever
  * interrupts the run loop between guest runs, so it saves just what the

@@ -42,6 +42,13 @@ void *wasm_rt_platform_alloc(size_t bytes)
 	return pmm_alloc((bytes + PAGE_SIZE - 1) / PAGE_SIZE, 65536);
 }
 
+/* A linear memory's backing: boot/vmem.c zeroes each page on its first
+ * touch through the window, so it is not zeroed here. */
+void *wasm_rt_platform_alloc_memory(size_t bytes)
+{
+	return pmm_alloc_unzeroed((bytes + PAGE_SIZE - 1) / PAGE_SIZE, 65536);
+}
+
 void wasm_rt_platform_free(void *base, size_t bytes)
 {
 	pmm_free(base, (bytes + PAGE_SIZE - 1) / PAGE_SIZE);

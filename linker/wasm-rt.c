@@ -61,7 +61,7 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint64_t initial_pages,
 	memory->is64 = is64;
 	if (is64 || page_size != WASM_PAGE || max_pages > 16384)
 		wasm_rt_trap(WASM_RT_TRAP_OOM);
-	uint8_t *backing = wasm_rt_platform_alloc(max_pages * WASM_PAGE);
+	uint8_t *backing = wasm_rt_platform_alloc_memory(max_pages * WASM_PAGE);
 	if (!backing)
 		wasm_rt_trap(WASM_RT_TRAP_OOM);
 	uint8_t *data = vmem_map(backing, max_pages * WASM_PAGE);

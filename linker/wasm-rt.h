@@ -150,6 +150,7 @@ static inline void wasm_rt_end_try(wasm_rt_jmp_buf *frame)
 /* Where the platform gets and returns the pages of a linear memory: the
  * kernel's physical allocator, or aligned_alloc in the host harness. */
 void *wasm_rt_platform_alloc(size_t bytes);
+void *wasm_rt_platform_alloc_memory(size_t bytes);  /* unzeroed: the window zeroes on first touch */
 void wasm_rt_platform_free(void *base, size_t bytes);
 
 #endif
