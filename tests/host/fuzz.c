@@ -1,233 +1,245 @@
 /*
  * make fuzz: generated and mutated inputs against the core as compiled for
- * the kernel (issue 11), one target at a time:
+ * the kernel (issue 11), one target at a time (fuzz_targets.c):
  *   hvhost fuzz config  N SEED   mutated configs through the supervisor's init
  *   hvhost fuzz decoder N SEED   MMIO exits with random instruction bytes
- *   hvhost fuzz loaders N SEED   mutated multiboot ELF and bzImage headers
- *   hvhost fuzz devices N SEED   port and MMIO accesses to every device model
- * Each prints "fuzz <target>: <N> inputs, <T> traps, <E> errors": errors
- * are clean rejections (a config error, a refused image, a guest the core
- * stopped); traps must be 0. A trapping input is written to
- * build/fuzz/<target>-<seed>-<i>.bin so it can be kept as a regression
- * case. No coverage feedback: a xorshift generator, so runs repeat.
+ *   hvhost fuzz loaders N SEED   mutated multiboot ELF and bzImage images
+ *   hvhost fuzz devices N SEED   port, MMIO and MSR accesses to every device model
+ *   hvhost fuzz-replay TARGET FILE|DIR...   each file once; fails on a trap
+ * Each fuzz run prints "fuzz <target>: <N> inputs, <T> traps, <E> errors,
+ * <C> coverage points, <K> corpus": errors are clean rejections (a config
+ * error, a refused image, a guest the core stopped); traps must be 0.
+ *
+ * Coverage feedback (hvhost-cov, fuzz_cov.c): the corpus starts with the
+ * target's seeds (generated inputs and the real files); an input that
+ * reaches an edge (or hit-count bucket) not seen before joins it, and later
+ * inputs are mutations of corpus entries: the target's structure-aware
+ * mutator or byte-level havoc (fuzz_corpus.c), a few fresh generated ones.
+ * FUZZ_FEEDBACK=0 keeps the corpus at its seeds (to measure what feedback
+ * brings); the plain hvhost has no coverage and never adds. All from one
+ * xorshift generator: a run repeats for its seed.
+ *
+ * A trapping input is written to build/fuzz/<target>-<seed>-<i>.bin and
+ * the line to keep it printed. Regression cases: every file in
+ * tests/host/fuzz-cases/<target>/ is replayed by make test-host; to add
+ * one, copy the input there (any name, the raw bytes the target reads).
+ * FUZZ_CORPUS_OUT=DIR writes the entries feedback added, to pick cases from.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "hv.h"
 #include "core.h"
-#include "exit_record.h"
+#include "fuzz_cov.h"
+#include "fuzz_corpus.h"
+#include "fuzz_targets.h"
 
-void host_add_module(const char *name, const uint8_t *data, uint32_t size);
-
-/* The harness's xorshift generator (harness.c). */
 extern uint64_t fuzz_state;
-uint64_t fuzz_next(void);
 #define next fuzz_next
 
-static void keep(const char *target, uint64_t seed, unsigned i, const void *data, size_t size)
+#define KEEP_AT_MOST 10   /* trapping inputs written per run */
+
+static FILE *report;
+
+/* The core's console (guests' output, config errors) goes to /dev/null:
+ * a million inputs print a million lines. FUZZ_VERBOSE=1 keeps it. */
+static void quiet(void)
+{
+	fflush(stdout);
+	report = stdout;
+	const char *verbose = getenv("FUZZ_VERBOSE");
+	if (verbose && *verbose && strcmp(verbose, "0"))
+		return;
+	int fd = dup(1);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f || !freopen("/dev/null", "w", stdout))
+		return;
+	setvbuf(f, NULL, _IOLBF, 0);
+	report = f;
+}
+
+static const struct fuzz_target *find_target(const char *name)
+{
+	for (unsigned t = 0; t < fuzz_target_count; t++)
+		if (!strcmp(fuzz_targets[t].name, name))
+			return &fuzz_targets[t];
+	fprintf(stderr, "hvhost: fuzz targets: config, decoder, loaders, devices\n");
+	return NULL;
+}
+
+static void keep(const struct fuzz_target *t, uint64_t seed, unsigned i, const char *trap,
+		 const uint8_t *data, size_t size)
 {
 	char path[256];
-	snprintf(path, sizeof path, "build/fuzz/%s-%llu-%u.bin", target, (unsigned long long)seed, i);
+	snprintf(path, sizeof path, "build/fuzz/%s-%llu-%u.bin", t->name, (unsigned long long)seed, i);
+	mkdir("build/fuzz", 0777);
 	FILE *f = fopen(path, "wb");
 	if (f) {
 		fwrite(data, 1, size, f);
 		fclose(f);
 	}
+	fprintf(report, "fuzz %s: input %u trapped (%s), kept in %s; keep it as a regression case:\n"
+		"  cp %s tests/host/fuzz-cases/%s/ && build/host/hvhost fuzz-replay %s tests/host/fuzz-cases/%s\n",
+		t->name, i, trap, path, path, t->name, t->name, t->name);
 }
 
-/* Bytes flipped, inserted or removed, mostly in the first `hot` bytes. */
-static size_t mutate(uint8_t *out, const uint8_t *in, size_t size, size_t capacity, size_t hot)
+static void write_corpus(const struct fuzz_target *t, const struct fuzz_corpus *c, unsigned from, const char *dir)
 {
-	memcpy(out, in, size);
-	unsigned changes = 1 + next() % 8;
-	for (unsigned c = 0; c < changes && size > 0; c++) {
-		size_t at = next() & 1 ? next() % (size < hot ? size : hot) : next() % size;
-		switch (next() % 4) {
-		case 0: case 1: out[at] = (uint8_t)next(); break;
-		case 2: if (size < capacity) { memmove(out + at + 1, out + at, size - at); out[at] = (uint8_t)next(); size++; } break;
-		case 3: memmove(out + at, out + at + 1, size - at - 1); size--; break;
+	mkdir(dir, 0777);
+	for (unsigned i = from; i < c->count; i++) {
+		char path[512];
+		snprintf(path, sizeof path, "%s/%s-%05u-%zu.bin", dir, t->name, i - from, c->entries[i].size);
+		FILE *f = fopen(path, "wb");
+		if (f) {
+			fwrite(c->entries[i].data, 1, c->entries[i].size, f);
+			fclose(f);
 		}
+	}
+}
+
+/* The next input into buf: a mutation of a corpus entry (structure-aware,
+ * havoc, or both), now and then a fresh one. */
+static size_t next_input(const struct fuzz_target *t, struct fuzz_corpus *c, uint8_t *buf)
+{
+	if (t->generate && next() % 16 == 0)
+		return t->generate(buf, t->capacity);
+	const struct fuzz_entry *e = fuzz_corpus_pick(c);
+	size_t size = e->size < t->capacity ? e->size : t->capacity;
+	memcpy(buf, e->data, size);
+	unsigned how = (unsigned)(next() % 4);   /* 0, 1: structure-aware; 2: havoc; 3: both */
+	if (how != 2 && t->mutate)
+		size = t->mutate(buf, size, t->capacity);
+	if (how >= 2 || !t->mutate) {
+		const struct fuzz_entry *other = &c->entries[next() % c->count];
+		size = fuzz_havoc(buf, size, t->capacity, other, t->unit);
 	}
 	return size;
 }
 
-static const char base_config[] =
-	"[hypervisor]\ntimeslice_ms = 10\n\n"
-	"[[guest]]\nname = \"web\"\nkernel = \"k.elf\"\ninitrd = \"i.cpio\"\ncmdline = \"console=ttyS0 a=\\\"b\\\"\"\n"
-	"memory = \"256M\"\nvcpus = 2\ncpus = [0, 1]\non_crash = \"restart\"\nmax_restarts = 3\nstop_after_ms = 100\n\n"
-	"[[guest]]\nname = \"db\"\nkernel = \"k.elf\"\nmemory = \"8M\"\n";
-
-static unsigned fuzz_config(unsigned count, uint64_t seed, unsigned *traps)
+int fuzz_main(const char *name, unsigned count, uint64_t seed)
 {
-	static uint8_t text[8192];
-	static const uint8_t elf[] = "not a kernel";
-	host_add_module("hv.toml", text, 0);
-	host_add_module("k.elf", elf, sizeof elf);
-	host_add_module("i.cpio", elf, sizeof elf);
-	const struct boot_module *config = boot_module_get(0);
-	unsigned errors = 0;
-	core_init();   /* the supervisor, once; init() again for each input */
-	for (unsigned i = 0; i < count; i++) {
-		size_t size = mutate(text, (const uint8_t *)base_config, sizeof base_config - 1, sizeof text, 256);
-		((struct boot_module *)config)->size = (uint32_t)size;
-		wasm_rt_jmp_buf frame;
-		uint32_t bad = 0;
-		wasm_rt_trap_t trap = CORE_CALL(&frame, (w2c_supervisor_init(&core_supervisor),
-							  bad = w2c_supervisor_configErrors(&core_supervisor)));
-		if (trap) {
-			(*traps)++;
-			keep("config", seed, i, text, size);
-			return errors;
-		}
-		errors += bad != 0;
-	}
-	return errors;
-}
-
-static struct exit_record *record0(void)
-{
-	uint32_t offset = w2c_guest_exitRecord(&core_guests[0].instance, 0);
-	return (struct exit_record *)(core_guests[0].instance.w2c_memory.data + offset);
-}
-
-/* One exit through a fresh-enough instance: re-created after a stop. */
-static bool exit_once(uint8_t *ram, uint64_t ram_bytes, unsigned *stops, wasm_rt_trap_t *trap)
-{
-	*trap = core_guest_handle_exit(0, 0);
-	if (*trap)
-		return false;
-	struct exit_record *e = record0();
-	if (e->action == ACTION_STOP) {
-		(*stops)++;
-		core_guest_destroy(0);
-		if (core_guest_create(0, 0, ram_bytes))
-			return false;
-		core_guests[0].ram = ram;
-		core_guests[0].ram_bytes = ram_bytes;
-	}
-	return true;
-}
-
-static void base_record(struct exit_record *e)
-{
-	memset(e, 0, offsetof(struct exit_record, action));
-	e->rip = 0x1000;
-	e->rflags = 0x202;
-	e->cr0 = 0x11;                 /* protected mode, paging off */
-	e->cs.attributes = 0xc9b;
-	e->cs.limit = 0xffffffff;
-	e->ss.attributes = e->ds.attributes = e->es.attributes = 0xc93;
-	e->ss.limit = e->ds.limit = e->es.limit = 0xffffffff;
-}
-
-static const uint64_t mmio_bases[] = { 0xFEE00000ull, 0xFEC00000ull, 0xF0000000ull, 0xFED00000ull };
-static const uint16_t ports[] = { 0x20, 0x21, 0x40, 0x43, 0x60, 0x61, 0x64, 0x70, 0x71, 0x80, 0x92,
-				  0xa0, 0xa1, 0xcf8, 0xcfc, 0x3f8, 0x3fd, 0x600, 0x604, 0x608, 0xf4 };
-
-static unsigned fuzz_decoder_or_devices(bool decoder, unsigned count, uint64_t seed, unsigned *traps)
-{
-	static uint8_t ram[4 << 20] __attribute__((aligned(4096)));
-	if (core_guest_create(0, 0, sizeof ram))
-		return 0;
-	core_guests[0].ram = ram;
-	core_guests[0].ram_bytes = sizeof ram;
-	unsigned stops = 0;
-	for (unsigned i = 0; i < count; i++) {
-		struct exit_record *e = record0();
-		base_record(e);
-		for (int r = 0; r < 16; r++)
-			e->gpr[r] = next() & 1 ? next() : next() % 0x2000;
-		if (decoder || next() & 1) {
-			/* An MMIO exit: a device page (or no device), random bytes at RIP. */
-			e->reason = EXIT_NESTED_PAGE_FAULT;
-			e->gpa = mmio_bases[next() % 4] + next() % 0x1000;
-			e->access = next() & 1 ? EXIT_ACCESS_WRITE : EXIT_ACCESS_READ;
-			for (unsigned k = 0; k < 16; k++)
-				ram[e->rip + k] = (uint8_t)next();
-			if (!decoder)
-				ram[e->rip] = (uint8_t)(0x88 + next() % 4), ram[e->rip + 1] = (uint8_t)(next() & 0x3f);
-			if (next() & 1)
-				e->cr0 = 0x80000011, e->cr3 = 0x100000, e->cr4 = next() & 0x20;   /* paging on: tables of random bytes */
-		} else {
-			e->reason = EXIT_IO;
-			e->port = (uint16_t)(ports[next() % (sizeof ports / sizeof ports[0])] + next() % 4);
-			e->io_size = (uint8_t)(1u << (next() % 3));
-			e->io_flags = next() & 1 ? EXIT_IO_IN : 0;
-			e->instruction_length = 1;
-		}
-		wasm_rt_trap_t trap;
-		if (!exit_once(ram, sizeof ram, &stops, &trap)) {
-			if (trap) {
-				(*traps)++;
-				keep(decoder ? "decoder" : "devices", seed, i, e, sizeof *e);
-			}
-			break;
-		}
-	}
-	core_guest_destroy(0);
-	return stops;
-}
-
-static unsigned fuzz_loaders(unsigned count, uint64_t seed, unsigned *traps)
-{
-	static uint8_t ram[16 << 20] __attribute__((aligned(4096)));
-	static uint8_t images[2][1 << 20], mutated[(1 << 20) + 64];
-	size_t sizes[2] = { 0, 0 };
-	FILE *f = fopen("build/guests/hello.elf", "rb");
-	if (f) {
-		sizes[0] = fread(images[0], 1, sizeof images[0], f);
-		fclose(f);
-	}
-	/* A bzImage header (the Linux boot protocol, as bzimage.spec builds it). */
-	uint8_t *bz = images[1];
-	sizes[1] = 0x4000;
-	bz[0x1f1] = 4; bz[0x1fe] = 0x55; bz[0x1ff] = 0xaa; bz[0x200] = 0xeb; bz[0x201] = 0x6a;
-	memcpy(bz + 0x202, "HdrS", 4); bz[0x206] = 0x0f; bz[0x207] = 0x02; bz[0x211] = 1;
-	bz[0x22c] = 0xff; bz[0x22d] = 0xff; bz[0x22e] = 0xff; bz[0x22f] = 0x7f; bz[0x232] = 0x20; bz[0x234] = 1;
-	bz[0x236] = 0x7f; bz[0x238] = 0xff; bz[0x239] = 0x07; bz[0x25a] = 0x00; bz[0x25b] = 0x01; bz[0x262] = 0x40;
-	struct boot_module module = { "fuzz", mutated, 0 };
-	unsigned refused = 0;
-	for (unsigned i = 0; i < count; i++) {
-		unsigned which = sizes[0] ? (unsigned)(next() & 1) : 1;
-		module.size = (uint32_t)mutate(mutated, images[which], sizes[which], sizeof mutated, which ? 0x300 : 8192);
-		if (core_guest_create(0, 0, sizeof ram))
-			return refused;
-		core_guests[0].ram = ram;
-		core_guests[0].ram_bytes = sizeof ram;
-		core_guests[0].kernel = &module;
-		wasm_rt_jmp_buf frame;
-		uint32_t status = 0;
-		wasm_rt_trap_t trap = CORE_CALL(&frame, status = w2c_guest_load(&core_guests[0].instance));
-		core_guests[0].kernel = NULL;
-		core_guest_destroy(0);
-		if (trap) {
-			(*traps)++;
-			keep("loaders", seed, i, mutated, module.size);
-			break;
-		}
-		refused += status != 0;
-	}
-	return refused;
-}
-
-int fuzz_main(const char *target, unsigned count, uint64_t seed)
-{
+	const struct fuzz_target *t = find_target(name);
+	if (!t)
+		return 2;
+	quiet();
 	fuzz_state = seed | 1;
-	unsigned traps = 0, errors;
 	core_abort_quiet = true;
-	if (!strcmp(target, "config"))
-		errors = fuzz_config(count, seed, &traps);
-	else if (!strcmp(target, "decoder"))
-		errors = fuzz_decoder_or_devices(true, count, seed, &traps);
-	else if (!strcmp(target, "devices"))
-		errors = fuzz_decoder_or_devices(false, count, seed, &traps);
-	else if (!strcmp(target, "loaders"))
-		errors = fuzz_loaders(count, seed, &traps);
-	else {
-		fprintf(stderr, "hvhost: fuzz targets: config, decoder, loaders, devices\n");
+	const char *feedback_env = getenv("FUZZ_FEEDBACK");
+	bool feedback = fuzz_cov_built && !(feedback_env && !strcmp(feedback_env, "0"));
+	struct fuzz_corpus corpus = { .limit = t->limit };
+	t->setup();
+	t->seed(&corpus);
+	if (!corpus.count) {
+		fprintf(stderr, "hvhost: fuzz %s: no seed inputs\n", t->name);
 		return 2;
 	}
-	printf("fuzz %s: %u inputs, %u traps, %u errors\n", target, count, traps, errors);
+	unsigned seeds = corpus.count, traps = 0, errors = 0, i;
+	uint8_t *buf = malloc(t->capacity);
+	for (i = 0; i < count; i++) {
+		size_t size;
+		if (i < seeds) {   /* each seed once as it is */
+			size = corpus.entries[i].size < t->capacity ? corpus.entries[i].size : t->capacity;
+			memcpy(buf, corpus.entries[i].data, size);
+		} else {
+			size = next_input(t, &corpus, buf);
+		}
+		const char *trap = NULL;
+		fuzz_cov_begin();
+		enum fuzz_outcome outcome = t->run(buf, size, &trap);
+		bool fresh = fuzz_cov_end();
+		if (outcome == FUZZ_TRAP) {
+			if (traps++ < KEEP_AT_MOST)
+				keep(t, seed, i, trap, buf, size);
+			/* A trap in the supervisor leaves it unusable: stop there. */
+			if (!strcmp(t->name, "config")) {
+				i++;
+				break;
+			}
+			continue;
+		}
+		errors += outcome == FUZZ_ERROR;
+		if (fresh && feedback && i >= seeds)
+			fuzz_corpus_add(&corpus, buf, size);
+	}
+	if (fuzz_cov_built)
+		fprintf(report, "fuzz %s: %u inputs, %u traps, %u errors, %u coverage points, %u corpus\n", t->name, i,
+			traps, errors, fuzz_cov_points(), corpus.count);
+	else
+		fprintf(report, "fuzz %s: %u inputs, %u traps, %u errors, no coverage (plain build), %u corpus\n",
+			t->name, i, traps, errors, corpus.count);
+	const char *out = getenv("FUZZ_CORPUS_OUT");
+	if (out && *out)
+		write_corpus(t, &corpus, seeds, out);
 	return traps ? 1 : 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files named, and the files in directories named, sorted per directory. */
+static unsigned gather(char **paths, int n, char ***out)
+{
+	unsigned count = 0, capacity = 64;
+	char **list = malloc(capacity * sizeof *list);
+	for (int p = 0; p < n; p++) {
+		struct stat st;
+		if (stat(paths[p], &st) == 0 && S_ISDIR(st.st_mode)) {
+			DIR *d = opendir(paths[p]);
+			unsigned first = count;
+			for (struct dirent *de; d && (de = readdir(d));) {
+				if (de->d_name[0] == '.' || de->d_type == DT_DIR || !strcmp(de->d_name, "README"))
+					continue;
+				if (count == capacity)
+					list = realloc(list, (capacity *= 2) * sizeof *list);
+				size_t len = strlen(paths[p]) + strlen(de->d_name) + 2;
+				list[count] = malloc(len);
+				snprintf(list[count++], len, "%s/%s", paths[p], de->d_name);
+			}
+			if (d)
+				closedir(d);
+			qsort(list + first, count - first, sizeof *list, compare_names);
+		} else {
+			if (count == capacity)
+				list = realloc(list, (capacity *= 2) * sizeof *list);
+			list[count++] = strdup(paths[p]);
+		}
+	}
+	*out = list;
+	return count;
+}
+
+int fuzz_replay(const char *name, int n, char **paths)
+{
+	const struct fuzz_target *t = find_target(name);
+	if (!t)
+		return 2;
+	quiet();
+	core_abort_quiet = true;
+	t->setup();
+	char **files;
+	unsigned count = gather(paths, n, &files), traps = 0, missing = 0;
+	for (unsigned f = 0; f < count; f++) {
+		size_t size;
+		uint8_t *data = fuzz_read_file(files[f], &size);
+		if (!data) {
+			fprintf(report, "fuzz-replay %s: cannot read %s\n", t->name, files[f]);
+			missing++;
+			continue;
+		}
+		if (size > t->capacity)
+			size = t->capacity;
+		const char *trap = NULL;
+		if (t->run(data, size, &trap) == FUZZ_TRAP) {
+			fprintf(report, "fuzz-replay %s: %s trapped: %s\n", t->name, files[f], trap);
+			traps++;
+		}
+		free(data);
+	}
+	fprintf(report, "fuzz-replay %s: %u cases, %u traps\n", t->name, count - missing, traps);
+	return traps || missing ? 1 : 0;
 }
