@@ -29,6 +29,7 @@ import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending, nmiPending } from "../vcpu/interrupts";
 import { VcpuRun, setRunState, siblingReady, siblingAlive, routeIpis } from "./vcpus";
 
+export const VECTOR_DB: u32 = 1;
 export const VECTOR_UD: u32 = 6;
 export const VECTOR_GP: u32 = 13;
 export const VECTOR_SS: u32 = 12;
@@ -397,6 +398,11 @@ function handleException(record: ExitRecord, machine: Machine, platform: Platfor
   if (vector < 32 && ((REINJECTED >> vector) & 1) != 0) {
     let errorCode = ((ERROR_CODE_VECTORS >> vector) & 1) != 0;
     injectException(record, vector, errorCode, errorCode ? record.exceptionErrorCode : 0);
+    // A #DB the stub reports with an instruction length is ICEBP's (F1,
+    // INT1): a trap, delivered after the instruction (SDM vol. 3A, 6.15),
+    // so the handler's IRET does not land on the F1 again. (VT-x gives
+    // its length; AMD-V saves no next RIP for exception intercepts.)
+    if (vector == VECTOR_DB) record.advance = record.instructionLength;
     return;
   }
   let line = beginStopLine(machine).text("unexpected exception vector ").decimal(vector).text(" (error code ");

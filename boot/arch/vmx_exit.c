@@ -327,6 +327,14 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 		}
 		e->reason = EXIT_EXCEPTION;
 		e->exception_vector = info & 0xFF;
+		/* ICEBP (F1, INT1) is a trap reported as a privileged software
+		 * exception with RIP on the F1 and its length (27.2.2, 28.2.5):
+		 * the core resumes past it, or the guest's #DB handler would
+		 * return to the F1 and raise it again, forever. */
+		if (INTERRUPTION_TYPE(info) == INTERRUPTION_PRIVILEGED_SOFTWARE_EXCEPTION) {
+			uint32_t length = (uint32_t)vmread(EXIT_INSTRUCTION_LENGTH);
+			e->instruction_length = length >= 1 && length <= 15 ? length : 0;
+		}
 		if (info & INTERRUPTION_ERROR_CODE)
 			e->exception_error_code = (uint32_t)vmread(EXIT_INTERRUPTION_ERROR);
 		/* A #DB exit leaves DR6 as it was and reports its new bits in

@@ -12,7 +12,7 @@ import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
 import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi, assertIoApic } from "./platform.mjs";
 import { assertSmpGuest } from "./vcpus.mjs";
-import { assertDebugRegisters } from "./hostile.mjs";
+import { assertDebugRegisters, assertHostileGuests } from "./hostile.mjs";
 
 test("every exit path under AMD-V: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits", { config: "tests/configs/exits.toml" });
@@ -145,4 +145,9 @@ test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-s
 
 test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP; `stop` at the prompt ends a spinning guest (AMD-V)", async () => {
   await assertDebugRegisters("qemu", 120);
+});
+
+test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables and MMIO forms, foreign IPIs (AMD-V)", async () => {
+  const r = await assertHostileGuests("qemu", 120);
+  console.log(`# hostile guests: ${r.seconds.toFixed(1)} s`);
 });

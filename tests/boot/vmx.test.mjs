@@ -14,7 +14,7 @@ import { assertSmp } from "./smp.mjs";
 import { assertAvx } from "./avx.mjs";
 import { assertPitPic, assertApicTimer, assertRtc, assertIdle, assertUartIrqOutput, assertPower, assertPc, assertAcpi, assertIoApic } from "./platform.mjs";
 import { assertSmpGuest } from "./vcpus.mjs";
-import { assertDebugRegisters } from "./hostile.mjs";
+import { assertDebugRegisters, assertHostileGuests } from "./hostile.mjs";
 
 test("every exit path under VT-x: each guest prints its lines and stops alone", () => {
   const iso = buildIso("exits-vmx", { config: "tests/configs/exits.toml" });
@@ -165,4 +165,9 @@ test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-s
 
 test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP (VT-x)", async () => {
   await assertDebugRegisters("bochs", 400);
+});
+
+test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables and MMIO forms, foreign IPIs (VT-x)", async () => {
+  const r = await assertHostileGuests("bochs", 400);
+  console.log(`# hostile guests: ${r.seconds.toFixed(1)} s`);
 });

@@ -256,6 +256,30 @@ describe("the other exits", () => {
     expect(record.injectErrorCode).toBe(0);
   });
 
+  it("re-injects a #DB from a trap (single step, a breakpoint) at RIP, as the CPU left it", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = newRecord(ExitReason.Exception);
+    record.exceptionVector = 1;
+    record.instructionLength = 0;
+    dispatchExit(record, machine, platform);
+    expect(record.inject).toBe(INJECT_VALID | INJECT_TYPE_EXCEPTION | 1);
+    expect(record.advance).toBe(0);
+  });
+
+  it("delivers ICEBP's #DB (reported with its length) after the F1, so the handler does not return to it", () => {
+    // Found by tests/guests/exc_storm.c under VT-x: the #DB was injected
+    // at the F1 and every IRET raised it again.
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = newRecord(ExitReason.Exception);
+    record.exceptionVector = 1;
+    record.instructionLength = 1;
+    dispatchExit(record, machine, platform);
+    expect(record.inject).toBe(INJECT_VALID | INJECT_TYPE_EXCEPTION | 1);
+    expect(record.advance).toBe(1);
+  });
+
   it("stops the guest on an intercepted #PF, which needs CR2 to re-inject", () => {
     let platform = new FakePlatform();
     let machine = newGuest();
