@@ -8,7 +8,8 @@ CONFIG  ?= tests/configs/demo.toml
 ISO     ?= $(BUILD)/hypervisor.iso
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
 
-# The asc options of both modules live in asconfig.json, one target each:
+# The asc options of the three modules (supervisor, guest VMM, per-CPU
+# scheduler) live in asconfig.json, one target each:
 # entry, output, runtime, linear memory (fixed: initial = maximum, since the
 # stub hands each instance one contiguous region and memory.grow fails),
 # optimisation and the abort hook. asc 0.28 reads `entries` only at the top
@@ -31,7 +32,7 @@ BOOT_C    := $(wildcard boot/*.c boot/arch/*.c)
 BOOT_S    := $(wildcard boot/*.S boot/arch/*.S)
 LINK_C    := $(wildcard linker/*.c)
 BOOT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BOOT_C) $(LINK_C)) $(patsubst %.S,$(BUILD)/obj/%.o,$(BOOT_S))
-CORE_OBJS := $(BUILD)/obj/core/supervisor.o $(BUILD)/obj/core/guest.o
+CORE_OBJS := $(BUILD)/obj/core/supervisor.o $(BUILD)/obj/core/guest.o $(BUILD)/obj/core/scheduler.o
 HEADERS   := $(wildcard boot/*.h boot/arch/*.h linker/*.h linker/include/*.h)
 
 # Keep the unoptimised Wasm: it is what a reader compares against.
@@ -58,7 +59,8 @@ $(BUILD)/core/%.c: $(BUILD)/%.wasm
 	@mkdir -p $(dir $@)
 	$(BIN)/wasm2c $< -n $* --disable-simd -o $@
 
-core: $(BUILD)/supervisor.wasm $(BUILD)/guest.wasm $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c
+core: $(BUILD)/supervisor.wasm $(BUILD)/guest.wasm $(BUILD)/scheduler.wasm \
+      $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c $(BUILD)/core/scheduler.c
 
 # --- the stub and the link ----------------------------------------------------
 $(BUILD)/obj/core/%.o: $(BUILD)/core/%.c linker/wasm-rt.h
@@ -74,7 +76,7 @@ $(BUILD)/core/font.h: $(GRUB_FONT)
 
 $(BUILD)/obj/boot/screen.o: $(BUILD)/core/font.h
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c $(BUILD)/core/scheduler.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -461,6 +461,7 @@ static void cpu_run(unsigned cpu_index)
 		mine += guest_cpu[g] == cpu_index;
 	if (!mine)
 		return;
+	core_cpu_scheduler_start(guest_total, guest_cpu);
 	/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
 	fpu_enable_host();
 	mce_enable_host();
@@ -502,11 +503,11 @@ static void cpu_run(unsigned cpu_index)
 			(unsigned long long)((tsc_read() - ready_t0) / (tsc_hz() / 1000 ? tsc_hz() / 1000 : 1)),
 			(unsigned long long)(ready_overhead / ready_guests / 1024));
 
-	int current = core_schedule_next_on(cpu_index, -1, ACTION_RESUME), last = -1;
+	int current = core_schedule_next_on(-1, ACTION_RESUME), last = -1;
 	while (current != SCHEDULE_NONE) {
 		if (current == SCHEDULE_IDLE) {
 			idle_until_wake(cpu_index);
-			current = core_schedule_next_on(cpu_index, last, ACTION_RESUME);
+			current = core_schedule_next_on(last, ACTION_RESUME);
 			continue;
 		}
 		unsigned g = (unsigned)current;
@@ -525,7 +526,7 @@ static void cpu_run(unsigned cpu_index)
 		uint64_t unused = NO_DEADLINE;
 		wake_due(cpu_index, &unused);   /* a busy CPU must not starve its sleepers */
 		last = current;
-		current = core_schedule_next_on(cpu_index, current, action);
+		current = core_schedule_next_on(current, action);
 	}
 	lapic_timer_stop();
 }
@@ -559,8 +560,12 @@ void run_guests(unsigned count)
 	kprintf("[hv] running %u guest(s) on %s, time slice %u ms\n", count, backend->name, slice_ms);
 	cpus_preparing = busy;
 	ready_t0 = tsc_read();
+	uint64_t entries = core_supervisor_entries;
 	smp_run_everywhere(cpu_run);
 	if (host_nmi_count)
 		kprintf("[hv] host NMIs dismissed while guests ran: %llu\n", (unsigned long long)host_nmi_count);
+	/* Only starts, stops and restarts enter it: no slice, halt or wake. */
+	kprintf("[hv] supervisor entered %llu times while guests ran\n",
+		(unsigned long long)(core_supervisor_entries - entries));
 	kprintf("[hv] all guests stopped\n");
 }

@@ -249,6 +249,7 @@ bool core_selftest_instances(unsigned count)
 #include "exit_record.h"
 
 spinlock_t core_supervisor_lock;
+uint64_t core_supervisor_entries;   /* under the lock */
 
 
 void core_set_vendor(unsigned vendor)
@@ -496,13 +497,6 @@ bool core_guest_should_restart(unsigned g, uint32_t stop_reason)
 
 void core_schedule_reset(unsigned count) { SUPERVISOR(w2c_supervisor_schedulerReset(&core_supervisor, count)); }
 
-int core_schedule_next_on(unsigned cpu, int current, unsigned action)
-{
-	uint32_t next = 0;
-	SUPERVISOR(next = w2c_supervisor_scheduleNextOn(&core_supervisor, cpu, (uint32_t)current, action));
-	return (int32_t)next;
-}
-
 void core_assign_cpus(unsigned cpu_count)
 {
 	SUPERVISOR(w2c_supervisor_assignCpus(&core_supervisor, cpu_count));
@@ -515,6 +509,3 @@ unsigned core_guest_cpu(unsigned g)
 	return cpu;
 }
 
-void core_schedule_wake(unsigned g) { SUPERVISOR(w2c_supervisor_guestWake(&core_supervisor, g)); }
-
-void core_schedule_stopped(unsigned g) { SUPERVISOR(w2c_supervisor_guestMarkStopped(&core_supervisor, g)); }

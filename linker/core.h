@@ -1,5 +1,6 @@
 /*
- * The glue between the stub and the two Wasm modules of the core. The stub
+ * The glue between the stub and the Wasm modules of the core (the
+ * supervisor, the guest VMM, each CPU's scheduler: linker/scheduler.c). The stub
  * calls these; they enter the core inside a trap frame, so a trap in a guest
  * VMM instance comes back here as an error instead of taking the host down.
  */
@@ -26,8 +27,12 @@ extern spinlock_t core_supervisor_lock;
 /* What it prints meanwhile waits in this CPU's buffer and goes to the
  * console after the lock is released (core_supervisor_flush), so no CPU
  * waits for the console while it holds the supervisor. */
+/* Entries are counted: the run's last line says how often the lock was
+ * taken, so a test can show that halts and slices do not take it. */
+extern uint64_t core_supervisor_entries;
 #define SUPERVISOR(call) \
 	({ wasm_rt_jmp_buf frame_; spin_lock(&core_supervisor_lock); core_supervisor_locked(true); \
+	   core_supervisor_entries++; \
 	   wasm_rt_trap_t t_ = CORE_CALL(&frame_, call); \
 	   core_supervisor_locked(false); spin_unlock(&core_supervisor_lock); core_supervisor_flush(); \
 	   if (t_) panic("the supervisor trapped: %s (in %s)", wasm_rt_strerror(t_), #call); })
@@ -137,16 +142,21 @@ unsigned core_timeslice_ms(void);
  * be restarted (the supervisor printed "restarted (n of N)"). */
 bool core_guest_should_restart(unsigned guest, uint32_t stop_reason);
 void core_schedule_reset(unsigned count);
-/* The next guest for host CPU `cpu`: SCHEDULE_NONE when none is left there,
- * SCHEDULE_IDLE when all that are left wait (ACTION_WAIT). */
-#define SCHEDULE_NONE (-1)
-#define SCHEDULE_IDLE (-2)
-int core_schedule_next_on(unsigned cpu, int current, unsigned action);
-/* A waiting guest's wait is over (its deadline passed, or input came). */
-void core_schedule_wake(unsigned guest);
 /* Places every guest on a host CPU (by its `cpus` key, else spread). */
 void core_assign_cpus(unsigned cpu_count);
 unsigned core_guest_cpu(unsigned guest);
+
+/* This CPU's scheduler (linker/scheduler.c), no lock: made by the CPU
+ * before its guests start, with the guests of the other CPUs left out. */
+void core_cpu_scheduler_start(unsigned count, const unsigned *guest_cpu);
+/* The next guest here: SCHEDULE_NONE when none is left, SCHEDULE_IDLE
+ * when all that are left wait (ACTION_WAIT). */
+#define SCHEDULE_NONE (-1)
+#define SCHEDULE_IDLE (-2)
+int core_schedule_next_on(int current, unsigned action);
+/* A waiting guest's wait is over (its deadline passed, or input came). */
+void core_schedule_wake(unsigned guest);
+/* Stopped for good: out of this CPU's queue, and the supervisor told. */
 void core_schedule_stopped(unsigned guest);
 
 /* Runs the instance self-test: create, exercise, trap and drop `count`

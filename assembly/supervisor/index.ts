@@ -118,7 +118,7 @@ export {
   releaseGuestTables, tableBytesInUse, guestTableBytes,
 } from "./tables";
 export {
-  schedulerReset, scheduleNext, guestMarkStopped, runnableCount, scheduleNextOn, assignCpus, guestCpu, guestWake,
+  schedulerReset, scheduleNext, guestMarkStopped, runnableCount, assignCpus, guestCpu,
 } from "./schedule";
 export { guestStopped } from "./crash";
 export { stopRequests } from "./monitor";

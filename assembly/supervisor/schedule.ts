@@ -1,10 +1,13 @@
-// The supervisor's exports for scheduling: which guest the stub's loop runs
-// next on this core. The policy is round-robin (../sched/round_robin.ts);
-// every argument is checked, answers are values, never traps.
+// The supervisor's exports for scheduling: where each guest runs, and which
+// have stopped (for the console focus and the monitor). Which guest runs
+// next on a CPU is that CPU's own scheduler instance's to decide
+// (../sched/index.ts, no lock); the policy is round-robin
+// (../sched/round_robin.ts). Every argument is checked, answers are
+// values, never traps.
 
 import {
-  roundRobinCpuOf, roundRobinNext, roundRobinNextOn, roundRobinReset, roundRobinRunnable,
-  roundRobinSpread, roundRobinUnmet, roundRobinStop, roundRobinWake,
+  roundRobinCpuOf, roundRobinNext, roundRobinReset, roundRobinRunnable,
+  roundRobinSpread, roundRobinUnmet, roundRobinStop,
 } from "../sched/round_robin";
 import { consoleFocusGuestStopped, consoleFocusReset } from "./console_focus";
 import { configGuest, configGuestCount } from "../config/schema";
@@ -32,21 +35,9 @@ export function guestMarkStopped(guest: u32): void {
   consoleFocusGuestStopped(guest);
 }
 
-// Ends a waiting guest's wait (its deadline passed, or input came for it);
-// unknown or stopped guests are ignored.
-export function guestWake(guest: u32): void {
-  roundRobinWake(guest);
-}
-
 // How many guests are not stopped.
 export function runnableCount(): u32 {
   return roundRobinRunnable();
-}
-
-// The next guest for host CPU `cpu`, as scheduleNext but among its guests;
-// -2 when every guest left there waits (action 3, Wait, makes one wait).
-export function scheduleNextOn(cpu: u32, current: i32, action: u32): i32 {
-  return roundRobinNextOn(cpu, current, action);
 }
 
 // Where each guest runs: the least loaded of the CPUs its `cpus` key

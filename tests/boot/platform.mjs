@@ -61,6 +61,11 @@ export function assertIdle(emu, timeout) {
   allOk(r, "worker", "idle", 1);
   assert.ok(guestLines(r, "sleeper").includes("idle: slept through 200 ticks"));
   line(r, /^\[hv\] guest sleeper stopped: exit code 0$/);
+  // Its ~200 halts and wakes are decided by the CPU's own scheduler: the
+  // supervisor's lock is taken only to start and stop the two guests.
+  const halts = Number(line(r, /^\[hv\] guest sleeper exits: .*\bhlt \d+/).match(/\bhlt (\d+)/)[1]);
+  const entries = Number(line(r, /^\[hv\] supervisor entered \d+ times while guests ran$/).match(/(\d+) times/)[1]);
+  assert.ok(halts >= 150 && entries <= 40, `${halts} halts, supervisor entered ${entries} times`);
   return r;
 }
 
