@@ -86,12 +86,24 @@ static void keep(const struct fuzz_target *t, uint64_t seed, unsigned i, const c
 		t->name, i, trap, path, path, t->name, t->name, t->name);
 }
 
-static void write_corpus(const struct fuzz_target *t, const struct fuzz_corpus *c, unsigned from, const char *dir)
+/* The first edges each corpus entry was first to reach (for FUZZ_CORPUS_OUT). */
+#define EDGES_KEPT 4
+struct found { unsigned count; uint32_t edges[EDGES_KEPT]; };
+
+/* Entries feedback added as DIR/<target>-<rarity>-<size>-<n>.bin: rarity,
+ * the fewest inputs that reached an edge the entry found first; small and
+ * rare make good regression cases. */
+static void write_corpus(const struct fuzz_target *t, const struct fuzz_corpus *c, unsigned from,
+			 const struct found *found, const char *dir)
 {
 	mkdir(dir, 0777);
 	for (unsigned i = from; i < c->count; i++) {
 		char path[512];
-		snprintf(path, sizeof path, "%s/%s-%05u-%zu.bin", dir, t->name, i - from, c->entries[i].size);
+		uint32_t rarity = UINT32_MAX;
+		for (unsigned k = 0; k < found[i - from].count; k++)
+			if (fuzz_cov_hits(found[i - from].edges[k]) < rarity)
+				rarity = fuzz_cov_hits(found[i - from].edges[k]);
+		snprintf(path, sizeof path, "%s/%s-%010u-%06zu-%05u.bin", dir, t->name, rarity, c->entries[i].size, i - from);
 		FILE *f = fopen(path, "wb");
 		if (f) {
 			fwrite(c->entries[i].data, 1, c->entries[i].size, f);
@@ -138,6 +150,7 @@ int fuzz_main(const char *name, unsigned count, uint64_t seed)
 	}
 	unsigned seeds = corpus.count, traps = 0, errors = 0, i;
 	uint8_t *buf = malloc(t->capacity);
+	struct found *found = calloc(t->limit, sizeof *found);
 	for (i = 0; i < count; i++) {
 		size_t size;
 		if (i < seeds) {   /* each seed once as it is */
@@ -161,8 +174,10 @@ int fuzz_main(const char *name, unsigned count, uint64_t seed)
 			continue;
 		}
 		errors += outcome == FUZZ_ERROR;
-		if (fresh && feedback && i >= seeds)
-			fuzz_corpus_add(&corpus, buf, size);
+		if (fresh && feedback && i >= seeds && fuzz_corpus_add(&corpus, buf, size)) {
+			struct found *mine = &found[corpus.count - 1 - seeds];
+			mine->count = fuzz_cov_new_edges(mine->edges, EDGES_KEPT);
+		}
 	}
 	if (fuzz_cov_built)
 		fprintf(report, "fuzz %s: %u inputs, %u traps, %u errors, %u coverage points, %u corpus\n", t->name, i,
@@ -172,7 +187,7 @@ int fuzz_main(const char *name, unsigned count, uint64_t seed)
 			t->name, i, traps, errors, corpus.count);
 	const char *out = getenv("FUZZ_CORPUS_OUT");
 	if (out && *out)
-		write_corpus(t, &corpus, seeds, out);
+		write_corpus(t, &corpus, seeds, found, out);
 	return traps ? 1 : 0;
 }
 

@@ -14,8 +14,13 @@
 
 static uint8_t trace[MAP_SIZE] __attribute__((aligned(64)));   /* this input's hit counts */
 static uint8_t seen[MAP_SIZE] __attribute__((aligned(64)));    /* buckets ever seen, per edge */
+static uint32_t hits[MAP_SIZE];                                /* inputs that reached each edge */
 static uint32_t previous;
 static unsigned points;
+/* The edges the last input was first to reach (fuzz_cov_new_edges). */
+#define NEW_AT_MOST 16
+static uint32_t new_edges[NEW_AT_MOST];
+static unsigned new_count;
 
 #ifdef FUZZ_COVERAGE
 const bool fuzz_cov_built = true;
@@ -53,6 +58,7 @@ static uint8_t bucket(uint8_t count)
 bool fuzz_cov_end(void)
 {
 	bool fresh = false;
+	new_count = 0;
 	const uint64_t *words = (const uint64_t *)trace;
 	/* Most of the map is zero: skip it eight bytes at a time. */
 	for (unsigned w = 0; w < MAP_SIZE / 8; w++) {
@@ -61,11 +67,16 @@ bool fuzz_cov_end(void)
 		for (unsigned i = w * 8; i < w * 8 + 8; i++) {
 			if (!trace[i])
 				continue;
+			if (hits[i] != UINT32_MAX)
+				hits[i]++;
 			uint8_t b = bucket(trace[i]);
 			if (seen[i] & b)
 				continue;
-			if (!seen[i])
+			if (!seen[i]) {
 				points++;
+				if (new_count < NEW_AT_MOST)
+					new_edges[new_count++] = i;
+			}
 			seen[i] |= b;
 			fresh = true;
 		}
@@ -76,4 +87,16 @@ bool fuzz_cov_end(void)
 unsigned fuzz_cov_points(void)
 {
 	return points;
+}
+
+unsigned fuzz_cov_new_edges(uint32_t *out, unsigned max)
+{
+	unsigned n = new_count < max ? new_count : max;
+	memcpy(out, new_edges, n * sizeof *out);
+	return n;
+}
+
+uint32_t fuzz_cov_hits(uint32_t edge)
+{
+	return hits[edge % MAP_SIZE];
 }

@@ -15,4 +15,9 @@ void fuzz_cov_begin(void);
 bool fuzz_cov_end(void);
 /* Edges seen so far: the "coverage points" make fuzz prints. */
 unsigned fuzz_cov_points(void);
+/* The edges (up to max) the last input reached first of all inputs. */
+unsigned fuzz_cov_new_edges(uint32_t *out, unsigned max);
+/* How many inputs have reached an edge: the rarer, the more a corpus entry
+ * that found it is worth keeping as a regression case. */
+uint32_t fuzz_cov_hits(uint32_t edge);
 #endif

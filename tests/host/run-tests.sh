@@ -43,7 +43,16 @@ done
 mkdir -p build/fuzz
 for target in config decoder loaders devices; do
   check "fuzz $target: 10000 inputs, no trap" 0 "$HVHOST" fuzz $target 10000 7
-  expect_line "fuzz $target printed its counts" "^fuzz $target: 10000 inputs, 0 traps, [0-9]+ errors$"
+  expect_line "fuzz $target printed its counts" \
+    "^fuzz $target: 10000 inputs, 0 traps, [0-9]+ errors, (no coverage \(plain build\)|[0-9]+ coverage points), [0-9]+ corpus$"
+done
+# Regression cases: every input kept in tests/host/fuzz-cases/<target>/
+# (inputs that once trapped, and small ones that reached rare coverage)
+# goes through its target again; none may trap.
+for dir in tests/host/fuzz-cases/*/; do
+  target=$(basename "$dir")
+  check "fuzz-replay $target: the kept cases do not trap" 0 "$HVHOST" fuzz-replay "$target" "$dir"
+  expect_line "fuzz-replay $target replayed its cases" "^fuzz-replay $target: [1-9][0-9]* cases, 0 traps$"
 done
 
 echo "host: $pass passed, $fail failed"
