@@ -199,9 +199,9 @@ function handleIo(record: ExitRecord, machine: Machine, platform: Platform): voi
   if ((record.ioFlags & IoFlags.String) != 0) {
     // INS/OUTS (REP or not), through the guest's paging (x86/string_io.ts).
     let work = machine.emulation;
-    let result = emulateStringIo(record, machine.bus, platform, machine.mmio, work);
+    let result = emulateStringIo(record, machine.bus, platform, machine.mmio, work, machine.console);
     if (!answerEmulation(record, machine, platform, result, "string port I/O")) return;
-    afterPortWrite(record, machine, platform);
+    if (afterPortWrite(record, machine, platform)) consoleWait(record, machine);
     return;
   }
   if (size != 1 && size != 2 && size != 4) {
@@ -225,8 +225,21 @@ function handleIo(record: ExitRecord, machine: Machine, platform: Platform): voi
   } else {
     machine.bus.write(port, size, <u32>record.rax & sizeMask(size));
     if (!afterPortWrite(record, machine, platform)) return;
+    if (consoleWait(record, machine)) return;
   }
   record.advance = record.instructionLength;
+}
+
+// The UART refused a byte: the guest's console share is spent
+// (devices/console_line.ts). The OUT runs again (advance 0) after the
+// others had the CPU; nothing was taken, nothing is dropped.
+function consoleWait(record: ExitRecord, machine: Machine): bool {
+  let console = machine.console;
+  if (!console.refused) return false;
+  console.refused = false;
+  record.advance = 0;
+  record.action = ExitAction.Yield;
+  return true;
 }
 
 // What a port write may have asked of the machine: the exit port's stop,

@@ -20,6 +20,7 @@ import { Platform } from "../guest/platform";
 import { ExitRecord, IoFlags } from "../vcpu/exit_record";
 import { PortBus } from "../devices/port_bus";
 import { MmioBus } from "../devices/mmio_bus";
+import { ConsoleLine, LINE_BYTES, OUTBOX_BYTES } from "../devices/console_line";
 import { WalkAccess } from "../mm/guest_page_walk";
 import { Operation } from "./decoder";
 import { REG_RCX, REG_RSI, REG_RDI } from "./operands";
@@ -39,8 +40,14 @@ export const STRING_IO_RUN_LIMIT: u64 = 1024;
 // finished). Other results as for emulateMmio (emulation.ts); nothing
 // was accessed then. Unknown also when the bytes at RIP are no INS/OUTS
 // of the exit's direction, or the exit's size is not 1, 2 or 4.
+//
+// `console`, the guest's console line (its UART writes whole lines into
+// an outbox the exit drains at its end): an OUTS run ends early once the
+// outbox could not take one more line, and the CPU runs the rest of the
+// REP after the drain. Without this a REP OUTSB of 1 KiB to the UART
+// finished five lines in one exit and the outbox (four) dropped one.
 export function emulateStringIo(record: ExitRecord, ports: PortBus, platform: Platform, mmio: MmioBus,
-                                work: Emulation): u32 {
+                                work: Emulation, console: ConsoleLine | null = null): u32 {
   let start = fetchAndDecode(record, platform, work, true);
   if (start != DECODED) return start;
   let mode = codeSize(record);
@@ -73,10 +80,25 @@ export function emulateStringIo(record: ExitRecord, ports: PortBus, platform: Pl
 
   let port = <u32>record.port;
   for (let i: u64 = 0; i < run; i++) {
-    if (input) sideWrite(side, platform, mmio, i, size, down, <u64>ports.read(port, size));
-    else ports.write(port, size, <u32>sideRead(side, platform, mmio, i, size, down));
+    if (input) {
+      sideWrite(side, platform, mmio, i, size, down, <u64>ports.read(port, size));
+      continue;
+    }
+    ports.write(port, size, <u32>sideRead(side, platform, mmio, i, size, down));
+    if (console == null) continue;
+    // The UART refused this element (the guest's console share is spent):
+    // it and the rest wait, RIP stays on the instruction.
+    if (console.refused) {
+      run = i;
+      break;
+    }
+    if (i + 1 < run && console.outboxLength + LINE_BYTES > OUTBOX_BYTES) run = i + 1;
   }
   work.elements = <u32>run;
+  if (run == 0) {
+    record.advance = 0;
+    return EmulationResult.Done;
+  }
   advanceSide(side, record, run, size, down, addressSize);
   if (repeat) {
     let left = count - run;

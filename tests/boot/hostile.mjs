@@ -89,7 +89,8 @@ export async function assertHostileGuests(emu, timeout) {
   let toml = readFileSync(path.join(root, "tests/configs/hostile.toml"), "utf8").replaceAll("../../build/guests/", "../guests/");
   if (bochs) {
     toml = toml.replace('cmdline = "step=4"', 'cmdline = "step=64"')
-      .replace('cmdline = "n=1000"', 'cmdline = "n=100"');
+      .replace('cmdline = "n=1000"', 'cmdline = "n=100"')
+      .replace('cmdline = "rounds=10"', 'cmdline = "rounds=2"');
   }
   const config = `build/test-configs/hostile-${emu}.toml`;
   writeFileSync(path.join(root, config), toml);
@@ -137,6 +138,50 @@ export async function assertHostileGuests(emu, timeout) {
   assert.equal(virt.filter((l) => l.startsWith("virt-garbage: ok ")).length, 2, virt.join("\n"));
   assert.equal(stop("virt-garbage"), "exit code 0");
 
+  // uart-ctl: the host shows exactly the lines the core makes of its bytes
+  // (printable text, '.' for the rest, CR dropped, 200 bytes a line; the
+  // stub's console shows a tab as '?'), none lost, and not one control
+  // byte of the guest's reaches the host's serial port.
+  const uartLines = guestLines(r, "uart-ctl");
+  assert.deepEqual(uartLines, uartCtlExpected(bochs ? 2 : 10), uartLines.join("\n"));
+  const raw = r.output.split("\n").filter((l) => l.startsWith("[uart-ctl] "));
+  assert.equal(raw.length, uartLines.length);
+  for (const l of raw) assert.match(l, /^[\x20-\x7e]*\r?$/, JSON.stringify(l));
+  const afterBoot = r.output.slice(r.output.indexOf("[hv] tshv"));
+  assert.ok(!afterBoot.includes("\x1b"), "an ESC byte reached the host's serial port");
+  assert.equal(stop("uart-ctl"), "exit code 0");
+
+  // Page tables pointing everywhere. A PTE to no RAM reads all ones and
+  // drops writes; device pages are their devices wherever mapped; code
+  // beyond RAM stops the guest, naming the address.
+  const pt = noFail("pt-every");
+  assert.deepEqual(pt.filter((l) => !l.includes(": ok ")), [
+    "pagetables: paging on",
+    "pagetables: PTE to 0x40000000 reads 0xffffffff",
+    "pagetables: PTE to 0xfffff000 reads 0xffffffff",
+    "pagetables: local APIC version 0x00050014",
+    "pagetables: I/O APIC version through a PTE 0x00170011",
+    "pagetables: a PTE written through its table's alias maps; it reads 0xffffffff",
+    // KNOWN WRONG (contained to this guest): when the CPU's own walk
+    // reads no RAM, the core takes the walk's nested page fault for the
+    // access and emulates the instruction against the page table's
+    // address: all ones beyond RAM (what a PC would give, by luck: a PTE
+    // of all ones maps 0xfffff000), but the I/O APIC's IOREGSEL (1) as
+    // the data where a PC would have used it as a PTE. The fix needs the
+    // backends to say "guest page-table walk" (SVM EXITINFO1 bit 33, VMX
+    // qualification bit 8 clear) and the core to stop the guest then.
+    "pagetables: PDE to a table at 0x40000000 reads 0xffffffff",
+    "pagetables: PDE to a table in the I/O APIC page reads 0x00000001",
+    "pagetables: paging off, done",
+  ], pt.join("\n"));
+  assert.equal(pt.filter((l) => l.startsWith("pagetables: ok ")).length, 3, pt.join("\n"));
+  assert.equal(stop("pt-every"), "exit code 0");
+  assert.equal(stop("pt-jump"), "access outside RAM at guest-physical 0x40000000 (execute, RIP 0x400000)");
+  // KNOWN BUG: CR3 beyond RAM is not stopped by the hypervisor; its
+  // watchdog (stop_after_ms in hostile.toml) ends it. Should be a stop
+  // line naming guest-physical 0x40000000.
+  assert.equal(stop("pt-cr3"), "its stop_after_ms (2000 ms) ran out");
+
   // The neighbour on the same CPU: fresh RAM all zeros, its pattern whole.
   assert.deepEqual(guestLines(r, "neighbour"), [
     "memtest: 6 MiB fresh, ok: 0 words not zero",
@@ -146,4 +191,28 @@ export async function assertHostileGuests(emu, timeout) {
   line(r, /^\[hv\] all guests stopped$/);
   assert.equal(r.code, 0, r.output.slice(-3000));
   return r;
+}
+
+// The lines tests/guests/uart_ctl.c's bytes become on the host console.
+function uartCtlExpected(rounds) {
+  let long = "uart-ctl: long ";
+  while (long.length < 1500) long += String(long.length % 10);
+  long += "\n";
+  let all = "";
+  for (let b = 0; b < 256; b++) all += String.fromCharCode(b);
+  const round = `uart-ctl: all bytes: ${all}\n` +
+    "uart-ctl: ESC[2J \x1b[2J ESC]0;title BEL \x1b]0;pwned\x07 DSR \x1b[6n RIS \x1bc ESC[?1049h \x1b[?1049h end\n" +
+    "uart-ctl: backspaces abc\b\b\bxyz, CR without LF 12345\r67890\n" +
+    "uart-ctl: C1 controls \x9b2J \x9d0;x\x9c and UTF-8 \xc2\x9b2J\n" + long;
+  const bytes = round.repeat(rounds) + long + "uart-ctl: done\n";
+  const lines = [];
+  let text = "";
+  for (const c of bytes) {
+    const b = c.charCodeAt(0);
+    if (b === 0x0d) continue;
+    if (b === 0x0a) { lines.push(text); text = ""; continue; }
+    text += b === 0x09 ? "?" : b >= 0x20 && b < 0x7f ? c : ".";
+    if (text.length >= 200) { lines.push(text); text = ""; }
+  }
+  return lines;
 }

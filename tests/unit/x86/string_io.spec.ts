@@ -95,6 +95,33 @@ describe("OUTS", () => {
     expect(io.record.advance).toBe(2);
   });
 
+  it("ends a REP OUTSB to the UART when the console's outbox could not take another line, dropping none", () => {
+    // Found by tests/guests/uart_ctl.c: 1,024 bytes in one exit finished
+    // five 200-byte lines, and the outbox (four) dropped the fifth.
+    let io = new Io(64, "f3 6e", COM1, 1, IoFlags.Rep);
+    for (let i: u64 = 0; i < 1024; i++) poke(io.platform, 0x300000 + i, 1, 0x30 + i % 10);
+    io.record.rsi = 0x300000;
+    io.record.rcx = 1024;
+    let written: u64 = 0;
+    let exits = 0;
+    while (io.record.rcx != 0 && exits < 10) {
+      expect(emulateStringIo(io.record, io.machine.bus, io.platform, io.bus, io.work, io.machine.console)).toBe(EmulationResult.Done);
+      expect(io.machine.console.lostLines).toBe(0);
+      written = 1024 - io.record.rcx;
+      expect(io.record.rsi).toBe(0x300000 + written);
+      if (io.record.rcx != 0) expect(io.record.advance).toBe(0);
+      io.machine.console.drain(io.platform);  // as the exit does at its end
+      exits++;
+    }
+    expect(exits).toBe(2);
+    expect(io.record.advance).toBe(2);
+    io.machine.console.flush(io.platform);
+    expect(io.platform.console.length).toBe(6);  // 5 lines of 200 and 24
+    let text = "";
+    for (let i = 0; i < io.platform.console.length; i++) text += io.platform.console[i].slice(6, -1);
+    expect(text.length).toBe(1024);
+  });
+
   it("writes words and dwords whole", () => {
     let io = new Io(32, "66 6f", EXIT_PORT, 2, 0);
     poke(io.platform, 0x2000, 4, 0x12345678);
