@@ -216,6 +216,11 @@ static bool svm_cpu_enable(char *why, unsigned why_size)
 	}
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
 	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)cpu->arch_host_save);
+	/* The host's hidden state (TR, GS base, the syscall MSRs), saved once:
+	 * the host sets it at its CPU's start and never changes it, so each
+	 * exit's VMLOAD brings it back without a VMSAVE before every entry. */
+	uint64_t pa = (uint64_t)(uintptr_t)cpu->arch_host_state;
+	__asm__ volatile("vmsave" :: "a"(pa) : "memory");
 	return true;
 }
 

@@ -6,8 +6,9 @@
  * they are loaded from and stored to gpr[] here (x86 encoding order). The
  * hidden state VMRUN does not switch (FS/GS/TR/LDTR with their bases,
  * KernelGsBase, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*) is switched with
- * VMSAVE/VMLOAD: the host's into host_save_pa, the guest's in its VMCB
- * (APM vol. 2, 15.5.2 "VMSAVE and VMLOAD").
+ * VMSAVE/VMLOAD: the guest's in its VMCB, the host's loaded back from
+ * host_save_pa after each exit (saved there once, by svm_cpu_enable: the
+ * host never changes it) (APM vol. 2, 15.5.2 "VMSAVE and VMLOAD").
  */
 #include "arch/fill_rsb.h"
 
@@ -36,8 +37,6 @@ svm_enter:
 	clgi                      /* no interrupt between here and stgi */
 	sti                       /* V_INTR_MASKING: the host's IF at VMRUN decides whether a
 	                             physical interrupt makes the guest exit (APM vol. 2, 15.21.1) */
-	mov %rdx, %rax
-	vmsave                    /* the host's hidden state */
 
 	mov GPR(RCX)(%rsi), %rcx
 	mov GPR(RDX)(%rsi), %rdx
