@@ -182,6 +182,16 @@ export async function assertHostileGuests(emu, timeout) {
   // line naming guest-physical 0x40000000.
   assert.equal(stop("pt-cr3"), "its stop_after_ms (2000 ms) ran out");
 
+  // MMIO forms: the known ones are emulated right (a 16-bit write to a
+  // 32-bit APIC register is dropped); LOCK CMPXCHG, unknown, stops only
+  // that guest, with its bytes and the address.
+  const mmio = noFail("mmio-known");
+  assert.equal(mmio.filter((l) => l.startsWith("mmio-forms: ok ")).length, 6, mmio.join("\n"));
+  assert.ok(mmio.includes("mmio-forms: after a 16-bit write of 0x60 the TPR reads 0x00000050"), mmio.join("\n"));
+  assert.equal(stop("mmio-known"), "exit code 0");
+  assert.match(stop("mmio-cmpxchg"),
+    /^MMIO: an instruction the emulator does not know \(bytes F0 0F B1 15 80 00 E0 FE[0-9A-F ]*, RIP 0x[0-9a-f]+, guest-physical 0xfee00080\)$/);
+
   // The neighbour on the same CPU: fresh RAM all zeros, its pattern whole.
   assert.deepEqual(guestLines(r, "neighbour"), [
     "memtest: 6 MiB fresh, ok: 0 words not zero",
