@@ -9,8 +9,19 @@
 // Devices never call the host: a finished line waits in the outbox until
 // the exit handler drains it (exits.ts, at the end of every exit). One exit
 // writes at most one byte to the UART's THR, so the outbox never fills.
+//
+// Each guest gets a fair share of the host console (issue 11, hole 7): a
+// budget of bytes, refilled by the guest's own clock at
+// CONSOLE_BYTES_PER_SECOND up to CONSOLE_BURST_BYTES. While it is empty the
+// UART says THR is not empty and refuses a byte written anyway (the
+// instruction is run again later), so the guest waits and nothing it wrote
+// is dropped. No state is shared between guests: a guest uses its budget
+// only while it runs, and what it saves while the others run is capped by
+// the burst, so the guests of one host CPU together get about
+// CONSOLE_BYTES_PER_SECOND + CONSOLE_BURST_BYTES per slice switch.
 
 import { Platform } from "../guest/platform";
+import { GuestClock } from "./clock";
 
 export const LINE_TEXT_BYTES: u32 = 200;
 // The guest's name is cut to this many bytes in the prefix.
@@ -21,6 +32,12 @@ export const OUTBOX_BYTES: u32 = 4 * LINE_BYTES;
 // What a ConsoleLine needs in all: its fields, its line, its outbox.
 const FIELDS_BYTES: u32 = (<u32>offsetof<ConsoleLine>() + 15) & ~15;
 export const CONSOLE_LINE_BYTES: u32 = FIELDS_BYTES + LINE_BYTES + OUTBOX_BYTES;
+
+// Half a 115200-baud port (11520 bytes/s): what one guest may print at
+// most; two host CPUs of flooding guests together stay near the port's rate.
+export const CONSOLE_BYTES_PER_SECOND: u64 = 5760;
+// A 16550's transmit FIFO four times over: a short line goes out at once.
+export const CONSOLE_BURST_BYTES: u32 = 64;
 
 const NEWLINE: u32 = 0x0a;
 const RETURN: u32 = 0x0d;
@@ -34,6 +51,13 @@ export class ConsoleLine {
   lineLength: u32;      // bytes in `line`, prefix included
   outboxLength: u32;
   lostLines: u32;       // lines dropped on a full outbox (none by construction)
+  // The console budget: `budget` bytes may go now, counted up to guest TSC
+  // `budgetAt`. No clock (unit tests of other devices): no limit.
+  clock: GuestClock;
+  budget: u32;
+  budgetAt: u64;
+  refused: bool;        // the UART refused a byte for want of budget (the exit retries it)
+  waits: u32;           // how often it did
 
   // Points the console at its buffers (static memory, CONSOLE_LINE_BYTES
   // from `this`) and names the guest.
@@ -43,6 +67,10 @@ export class ConsoleLine {
     this.outbox = this.line + <usize>LINE_BYTES;
     this.outboxLength = 0;
     this.lostLines = 0;
+    this.budget = CONSOLE_BURST_BYTES;
+    this.budgetAt = 0;
+    this.refused = false;
+    this.waits = 0;
     let n = nameLength < NAME_PREFIX_BYTES ? nameLength : NAME_PREFIX_BYTES;
     store<u8>(this.line, 0x5b); // '['
     for (let i: u32 = 0; i < n; i++) {
@@ -54,8 +82,47 @@ export class ConsoleLine {
     this.lineLength = this.prefixLength;
   }
 
+  // True when the guest may send a byte now (its budget, brought up to the
+  // clock, is not empty).
+  canSend(): bool {
+    if (changetype<usize>(this.clock) == 0) return true;
+    if (this.budget < CONSOLE_BURST_BYTES) this.refill();
+    return this.budget != 0;
+  }
+
+  // The guest TSC at which an empty budget holds a byte again.
+  sendDeadline(): u64 {
+    return this.budgetAt + this.ticksPerByte();
+  }
+
+  private ticksPerByte(): u64 {
+    let ticks = this.clock.tscHz / CONSOLE_BYTES_PER_SECOND;
+    return ticks != 0 ? ticks : 1;
+  }
+
+  // Whole bytes earned since budgetAt; the remainder stays for the next.
+  private refill(): void {
+    let now = this.clock.now;
+    if (now < this.budgetAt) this.budgetAt = now; // the guest's clock restarted (a reboot)
+    let perByte = this.ticksPerByte();
+    let earned = (now - this.budgetAt) / perByte;
+    if (earned == 0) return;
+    if (earned >= <u64>(CONSOLE_BURST_BYTES - this.budget)) {
+      this.budget = CONSOLE_BURST_BYTES;
+      this.budgetAt = now;
+    } else {
+      this.budget += <u32>earned;
+      this.budgetAt += earned * perByte;
+    }
+  }
+
   // One byte from the guest.
   put(value: u32): void {
+    if (this.budget != 0) {
+      // From a full budget the time counts from now, not from when it filled.
+      if (this.budget == CONSOLE_BURST_BYTES && changetype<usize>(this.clock) != 0) this.budgetAt = this.clock.now;
+      this.budget--;
+    }
     value &= 0xff;
     if (value == RETURN) return;
     if (value == NEWLINE) {

@@ -3,9 +3,13 @@
 // Semiconductor PC16550D datasheet (June 1995): Table II (registers),
 // 8.4-8.10 (LCR, LSR, IIR, IER, MCR, MSR), Table IV (interrupt priorities).
 //
-// Transmission is instant: a byte written to THR goes straight to the guest's
-// console line, so THR and the transmitter are always empty (LSR THRE and
-// TEMT set). Reception: the host's console input (the stub offers this
+// Transmission: a byte written to THR goes straight to the guest's console
+// line while the guest's share of the host console allows (console_line.ts,
+// its budget): then THR and the transmitter are empty (LSR THRE and TEMT
+// set). With the budget spent, LSR says both are busy, the THR-empty
+// interrupt waits for the budget (deadline() and advance(), as a timer),
+// and a byte written anyway is refused: `output.refused` tells the exit
+// handler to run the OUT again later, so nothing is dropped. Reception: the host's console input (the stub offers this
 // guest's typed bytes through receiveFromHost) fills the receive FIFO, 16
 // bytes with the FIFOs enabled, one byte (the RBR) in 16450 mode; in
 // loopback mode (MCR bit 4) a transmitted byte is received instead and the
@@ -24,6 +28,7 @@
 
 import { ConsoleLine } from "./console_line";
 import { InterruptLines } from "./interrupt_lines";
+import { NO_DEADLINE, rearmed } from "./clock";
 
 // Register offsets from the base port (DLAB = LCR bit 7 selects DLL/DLM).
 export const UART_RBR_THR: u32 = 0; // DLAB=1: DLL, divisor latch low
@@ -108,6 +113,9 @@ export class Uart16550 {
   // (or when that bit is set while THR is empty) and is cleared by a read of
   // IIR that reports it or by a write to THR (8.5, Table IV).
   thrEmptyPending: bool;
+  // THR went busy for want of console budget with the THR-empty interrupt
+  // enabled: it is raised when the budget allows a byte again.
+  thrEmptyWaiting: bool;
   // The receive FIFO's 16 bytes, a ring from receiveHead (reached by
   // address: an @unmanaged class has no inline arrays).
   receiveFifoLow: u64;
@@ -128,6 +136,21 @@ export class Uart16550 {
     this.lineStatus = 0;
     this.modemDeltas = 0;
     this.thrEmptyPending = false;
+    this.thrEmptyWaiting = false;
+    this.updateInterrupt();
+  }
+
+  // The guest TSC at which the THR-empty interrupt waits for the budget.
+  deadline(): u64 {
+    return this.thrEmptyWaiting ? this.output.sendDeadline() : NO_DEADLINE;
+  }
+
+  // The clock moved on: a waiting THR-empty interrupt is raised once the
+  // budget allows a byte.
+  advance(): void {
+    if (!this.thrEmptyWaiting || !this.output.canSend()) return;
+    this.thrEmptyWaiting = false;
+    this.thrEmptyPending = (this.ier & IER_THR_EMPTY) != 0;
     this.updateInterrupt();
   }
 
@@ -164,7 +187,8 @@ export class Uart16550 {
       case UART_LCR: return this.lcr;
       case UART_MCR: return this.mcr;
       case UART_LSR: {
-        let value = this.lineStatus | LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY;
+        let value = this.lineStatus;
+        if (this.thrEmpty()) value |= LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY;
         if (this.receiveCount != 0) value |= LSR_DATA_READY;
         this.lineStatus &= ~LSR_OVERRUN; // error bits clear on read (8.4)
         return value;
@@ -195,9 +219,12 @@ export class Uart16550 {
         } else {
           let enabling = (byte & ~this.ier & IER_THR_EMPTY) != 0;
           this.ier = byte & 0x0f;
-          // THR is always empty: enabling its interrupt raises it at once.
-          if (enabling) this.thrEmptyPending = true;
-          if ((this.ier & IER_THR_EMPTY) == 0) this.thrEmptyPending = false;
+          // Enabling its interrupt with THR empty raises it at once.
+          if (enabling) this.thrBecameEmpty();
+          if ((this.ier & IER_THR_EMPTY) == 0) {
+            this.thrEmptyPending = false;
+            this.thrEmptyWaiting = false;
+          }
         }
         break;
       }
@@ -318,11 +345,35 @@ export class Uart16550 {
       // Loopback (8.7): the byte comes back on the receiver, not the wire.
       this.receiveByte(byte);
     } else {
+      if (!this.output.canSend()) {
+        // Over its console share: the byte is not taken, the OUT runs again.
+        this.output.refused = true;
+        this.output.waits++;
+        return;
+      }
       this.output.put(byte);
     }
     // Writing THR clears its interrupt; the byte leaves at once, so THR is
-    // empty again and the interrupt is raised again.
-    this.thrEmptyPending = (this.ier & IER_THR_EMPTY) != 0;
+    // empty again (budget allowing) and the interrupt is raised again.
+    this.thrEmptyPending = false;
+    this.thrBecameEmpty();
+  }
+
+  // THR is empty: in loopback always, else while the console budget lasts.
+  private thrEmpty(): bool {
+    return (this.mcr & MCR_LOOP) != 0 || this.output.canSend();
+  }
+
+  // Raises the THR-empty interrupt (if enabled) now, or once the budget
+  // allows a byte.
+  private thrBecameEmpty(): void {
+    if ((this.ier & IER_THR_EMPTY) == 0) return;
+    if (this.thrEmpty()) {
+      this.thrEmptyPending = true;
+    } else if (!this.thrEmptyWaiting) {
+      this.thrEmptyWaiting = true;
+      rearmed(this.output.clock);
+    }
   }
 
   // MSR bits 4-7: in loopback the outputs are wired to the inputs

@@ -148,6 +148,7 @@ function wirePlatform(machine: Machine): void {
   let clock = machine.clock;
   let lines = machine.lines;
   machine.uart.output = machine.console;
+  machine.console.clock = clock; // its share of the host console refills by guest time
   machine.uart.lines = lines;
   machine.uart.irq = IRQ_COM1;
   lines.pic = machine.pic;

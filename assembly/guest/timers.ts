@@ -24,6 +24,7 @@ function advanceTimers(machine: Machine): void {
   machine.pit.advance();
   machine.rtc.advance();
   machine.pm.advance();
+  machine.uart.advance();
   // Every vCPU's local APIC timer: a halted vCPU's fires while another runs.
   for (let v: u32 = 0; v < machine.vcpuCount; v++) vcpuLapic(machine, v).advance();
   machine.clock.rearmed = true;
@@ -37,7 +38,7 @@ function advanceTimers(machine: Machine): void {
 
 function gatherDeadlines(machine: Machine): u64 {
   machine.clock.rearmed = false;
-  let deadline = earlier(earlier(machine.pit.deadline(), machine.rtc.deadline()), machine.pm.deadline());
+  let deadline = earlier(earlier(machine.pit.deadline(), machine.rtc.deadline()), earlier(machine.pm.deadline(), machine.uart.deadline()));
   for (let v: u32 = 0; v < machine.vcpuCount; v++) deadline = earlier(deadline, vcpuLapic(machine, v).deadline());
   // The RTC's alarm check needs an exit at its update, not a host wake.
   machine.timersDue = earlier(deadline, machine.rtc.alarmCheck());

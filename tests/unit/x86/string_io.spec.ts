@@ -1,3 +1,5 @@
+import { GuestClock } from "../../../assembly/devices/clock";
+import { CONSOLE_BURST_BYTES } from "../../../assembly/devices/console_line";
 import { FakePlatform, newGuest } from "../guest/helpers";
 import { ExitRecord, IoFlags } from "../../../assembly/vcpu/exit_record";
 import { Machine } from "../../../assembly/guest/machine";
@@ -99,6 +101,7 @@ describe("OUTS", () => {
     // Found by tests/guests/uart_ctl.c: 1,024 bytes in one exit finished
     // five 200-byte lines, and the outbox (four) dropped the fifth.
     let io = new Io(64, "f3 6e", COM1, 1, IoFlags.Rep);
+    io.machine.console.clock = changetype<GuestClock>(0); // no console budget here (uart_budget.spec.ts)
     for (let i: u64 = 0; i < 1024; i++) poke(io.platform, 0x300000 + i, 1, 0x30 + i % 10);
     io.record.rsi = 0x300000;
     io.record.rcx = 1024;
@@ -120,6 +123,25 @@ describe("OUTS", () => {
     let text = "";
     for (let i = 0; i < io.platform.console.length; i++) text += io.platform.console[i].slice(6, -1);
     expect(text.length).toBe(1024);
+  });
+
+  it("ends a REP OUTSB to the UART where the guest's console budget runs out, the rest waiting on the instruction", () => {
+    let io = new Io(64, "f3 6e", COM1, 1, IoFlags.Rep);
+    for (let i: u64 = 0; i < 100; i++) poke(io.platform, 0x300000 + i, 1, 0x61);
+    io.record.rsi = 0x300000;
+    io.record.rcx = 100;
+    expect(emulateStringIo(io.record, io.machine.bus, io.platform, io.bus, io.work, io.machine.console)).toBe(EmulationResult.Done);
+    expect(io.record.rcx).toBe(100 - CONSOLE_BURST_BYTES);
+    expect(io.record.rsi).toBe(0x300000 + CONSOLE_BURST_BYTES);
+    expect(io.record.advance).toBe(0);
+    expect(io.machine.console.refused).toBe(true);
+    io.machine.console.refused = false;
+    // Still no budget (the clock stands): nothing taken, nothing moved.
+    expect(emulateStringIo(io.record, io.machine.bus, io.platform, io.bus, io.work, io.machine.console)).toBe(EmulationResult.Done);
+    expect(io.record.rcx).toBe(100 - CONSOLE_BURST_BYTES);
+    expect(io.record.rsi).toBe(0x300000 + CONSOLE_BURST_BYTES);
+    expect(io.record.advance).toBe(0);
+    expect(io.machine.console.lineLength - io.machine.console.prefixLength).toBe(CONSOLE_BURST_BYTES);
   });
 
   it("writes words and dwords whole", () => {
