@@ -356,7 +356,7 @@ const struct fuzz_target fuzz_targets[] = {
 	{ "decoder", 4 * FUZZ_EXIT_BYTES, FUZZ_EXIT_BYTES, 20000, fuzz_exits_setup, fuzz_decoder_seed,
 	  fuzz_exits_generate, fuzz_exits_mutate, fuzz_decoder_run },
 	{ "loaders", (1 << 20) + 64, 1, 3000, loaders_setup, loaders_seed, NULL, loaders_mutate, loaders_run },
-	{ "devices", 16 * FUZZ_EXIT_BYTES, FUZZ_EXIT_BYTES, 20000, fuzz_exits_setup, fuzz_devices_seed,
+	{ "devices", 8 * FUZZ_EXIT_BYTES, FUZZ_EXIT_BYTES, 20000, fuzz_exits_setup, fuzz_devices_seed,
 	  fuzz_exits_generate, fuzz_exits_mutate, fuzz_devices_run },
 };
 const unsigned fuzz_target_count = COUNT(fuzz_targets);

@@ -31,7 +31,7 @@ extern const unsigned fuzz_target_count;
 /* Shared by the targets (fuzz_targets.c, fuzz_exits.c). */
 #define COUNT(a) (sizeof a / sizeof a[0])
 #define FUZZ_EXIT_BYTES 40
-/* Exits per input at most (each target's capacity may be less): the
+/* Exits per input at most (the targets keep to 4 and 8): the
  * decoder's exits can loop long in the core (REP string MMIO), and the
  * coverage build pays for every block. */
 #define FUZZ_EXITS_CAPACITY (32 * FUZZ_EXIT_BYTES)
