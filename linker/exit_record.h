@@ -46,6 +46,8 @@ enum exit_reason {
 #define EXIT_ACCESS_WRITE   0x2
 #define EXIT_ACCESS_EXECUTE 0x4
 #define EXIT_ACCESS_PRESENT 0x8   /* the entry was present: a permission fault */
+#define EXIT_ACCESS_PAGE_WALK 0x10 /* the CPU's own access to a guest paging-structure entry
+				  * (its walk, or loading PAE PDPTEs), not the instruction's */
 
 /* action: what the stub does after the core returns */
 enum exit_action {

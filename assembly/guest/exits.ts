@@ -357,6 +357,20 @@ function handleWake(record: ExitRecord, machine: Machine): void {
 
 function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: Platform): void {
   let outside = record.gpa >= machine.state.memoryBytes;
+  if (outside && (record.access & Access.PageWalk) != 0) {
+    // The CPU's own walk of the guest's page tables (CR3, a PDE or PTE
+    // pointing beyond RAM or at a device page; AMD APM vol. 2, 15.25.6;
+    // SDM vol. 3C, 28.2.1) reached no RAM. Emulating the instruction
+    // against the table's address would hand it a device register or
+    // all ones as its data (and a write could reach an EOI or the ICR),
+    // and our own walk would fail and inject a #PF whose delivery walks
+    // the same tables again, forever: stop the guest instead.
+    let line = beginStopLine(machine).text("its page tables reach outside RAM at guest-physical ");
+    appendAddress(line, record.gpa).text(" (");
+    appendRip(line, record, false).text(")");
+    stopGuest(record, machine, platform, StopReason.OutsideRam, 0);
+    return;
+  }
   // Outside RAM is the PC's bus: the local APIC, the I/O APIC, and all
   // ones where no device answers (devices/mmio_bus.ts). A fetch from there
   // is no data access to emulate.

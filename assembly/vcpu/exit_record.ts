@@ -29,7 +29,10 @@ export const enum ExitReason {
 }
 
 export const enum IoFlags { In = 1, String = 2, Rep = 4 }
-export const enum Access { Read = 1, Write = 2, Execute = 4, Present = 8 }
+// PageWalk: the fault was the CPU's own access to the guest's page tables
+// (AMD EXITINFO1 bit 33; VT-x qualification bit 8 clear), not the
+// instruction's data or fetch at that address.
+export const enum Access { Read = 1, Write = 2, Execute = 4, Present = 8, PageWalk = 16 }
 // Wait: HLT with nothing pending. The stub applies nothing and asks
 // nextVcpu() which of the guest's vCPUs runs instead (none: the guest
 // waits until `deadline` or an event for it). Switch: apply, then run the

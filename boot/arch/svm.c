@@ -167,6 +167,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define NPF_PRESENT (1u << 0)
 #define NPF_WRITE   (1u << 1)
 #define NPF_EXECUTE (1u << 4)
+#define NPF_GUEST_PAGE_TABLE (1ull << 33) /* the fault was on the guest's own page-table walk */
 
 /* EVENTINJ / EXITINTINFO (15.20): same bit layout as our inject field in
  * the low 32 bits, error code in the high 32. */
@@ -406,7 +407,8 @@ static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 		save_data_segments(e, v);
 		e->access = (v->exitinfo1 & NPF_WRITE ? EXIT_ACCESS_WRITE : EXIT_ACCESS_READ) |
 			    (v->exitinfo1 & NPF_EXECUTE ? EXIT_ACCESS_EXECUTE : 0) |
-			    (v->exitinfo1 & NPF_PRESENT ? EXIT_ACCESS_PRESENT : 0);
+			    (v->exitinfo1 & NPF_PRESENT ? EXIT_ACCESS_PRESENT : 0) |
+			    (v->exitinfo1 & NPF_GUEST_PAGE_TABLE ? EXIT_ACCESS_PAGE_WALK : 0);
 		break;
 	case VMEXIT_INTR:
 	case VMEXIT_NMI:

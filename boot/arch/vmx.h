@@ -273,6 +273,9 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define EPT_VIOLATION_WRITE   (1u << 1)
 #define EPT_VIOLATION_EXECUTE (1u << 2)
 #define EPT_VIOLATION_MAPPED  (7u << 3)   /* the translation was readable/writable/executable */
+#define EPT_VIOLATION_LINEAR_VALID (1u << 7) /* the guest linear address field is valid */
+#define EPT_VIOLATION_TRANSLATED   (1u << 8) /* (with bit 7) the access was to the linear address's
+					     * translation, not to a paging-structure entry */
 /* Control-register accesses */
 #define CR_ACCESS_TO_CR   0
 #define CR_ACCESS_FROM_CR 1

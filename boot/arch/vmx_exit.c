@@ -131,6 +131,16 @@ bool vmx_handle_cr_access(struct arch_vcpu *vcpu)
 
 static void save_segment(struct exit_segment *to, int index);
 
+/* Whether an EPT violation was the CPU's own access to a guest paging-
+ * structure entry (SDM vol. 3C, 28.2.1, Table 28-7): bit 7 set with bit 8
+ * clear is a walk for a linear address; bit 7 clear is the PDPTE load of
+ * a MOV to CR0/CR3/CR4 in PAE paging (the only such case without Intel
+ * PT), a page-table access too. Never the instruction's own data. */
+static bool page_table_access(uint64_t qualification)
+{
+	return !(qualification & EPT_VIOLATION_LINEAR_VALID) || !(qualification & EPT_VIOLATION_TRANSLATED);
+}
+
 /* ES, DS, FS, GS: what instruction emulation needs beyond CS and SS. */
 static void save_data_segments(struct exit_record *e)
 {
@@ -269,7 +279,8 @@ void vmx_record_exit(struct arch_vcpu *vcpu, struct exit_record *e, int failed, 
 		save_data_segments(e);
 		e->access = (qualification & EPT_VIOLATION_WRITE ? EXIT_ACCESS_WRITE : EXIT_ACCESS_READ) |
 			    (qualification & EPT_VIOLATION_EXECUTE ? EXIT_ACCESS_EXECUTE : 0) |
-			    (qualification & EPT_VIOLATION_MAPPED ? EXIT_ACCESS_PRESENT : 0);
+			    (qualification & EPT_VIOLATION_MAPPED ? EXIT_ACCESS_PRESENT : 0) |
+			    (page_table_access(qualification) ? EXIT_ACCESS_PAGE_WALK : 0);
 		break;
 	case EXIT_REASON_EPT_MISCONFIG:
 		e->reason = EXIT_NESTED_PAGE_MISCONFIG;

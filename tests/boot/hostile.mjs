@@ -162,25 +162,26 @@ export async function assertHostileGuests(emu, timeout) {
     "pagetables: local APIC version 0x00050014",
     "pagetables: I/O APIC version through a PTE 0x00170011",
     "pagetables: a PTE written through its table's alias maps; it reads 0xffffffff",
-    // KNOWN WRONG (contained to this guest): when the CPU's own walk
-    // reads no RAM, the core takes the walk's nested page fault for the
-    // access and emulates the instruction against the page table's
-    // address: all ones beyond RAM (what a PC would give, by luck: a PTE
-    // of all ones maps 0xfffff000), but the I/O APIC's IOREGSEL (1) as
-    // the data where a PC would have used it as a PTE. The fix needs the
-    // backends to say "guest page-table walk" (SVM EXITINFO1 bit 33, VMX
-    // qualification bit 8 clear) and the core to stop the guest then.
-    "pagetables: PDE to a table at 0x40000000 reads 0xffffffff",
-    "pagetables: PDE to a table in the I/O APIC page reads 0x00000001",
     "pagetables: paging off, done",
   ], pt.join("\n"));
   assert.equal(pt.filter((l) => l.startsWith("pagetables: ok ")).length, 3, pt.join("\n"));
   assert.equal(stop("pt-every"), "exit code 0");
   assert.equal(stop("pt-jump"), "access outside RAM at guest-physical 0x40000000 (execute, RIP 0x400000)");
-  // KNOWN BUG: CR3 beyond RAM is not stopped by the hypervisor; its
-  // watchdog (stop_after_ms in hostile.toml) ends it. Should be a stop
-  // line naming guest-physical 0x40000000.
-  assert.equal(stop("pt-cr3"), "its stop_after_ms (2000 ms) ran out");
+  // The CPU's own walk reaching no RAM (the backends' page-walk flag:
+  // AMD-V EXITINFO1 bit 33, VT-x qualification bit 8 clear) stops the
+  // guest at once, naming the table entry's address, and never emulates
+  // the instruction against it (no chip register read or written as its
+  // data): CR3 beyond RAM at the first fetch with paging on, and PDEs to
+  // page tables beyond RAM, in the I/O APIC page, in the local APIC page
+  // (the PTE a write would walk is its EOI register).
+  assert.match(stop("pt-cr3"), /^its page tables reach outside RAM at guest-physical 0x40000000 \(RIP 0x[0-9a-f]+\)$/);
+  assert.deepEqual(noFail("pt-cr3"), ["pagetables: CR3 at guest-physical 0x40000000, paging on"]);
+  for (const [name, table, entry] of [["pt-pde-ram", "0x40000000", "0x40000000"],
+                                      ["pt-pde-ioapic", "0xfec00000", "0xfec00000"],
+                                      ["pt-pde-lapic", "0xfee00000", "0xfee000b0"]]) {
+    assert.deepEqual(noFail(name), ["pagetables: paging on", `pagetables: a PDE to a page table at ${table}`]);
+    assert.match(stop(name), new RegExp(`^its page tables reach outside RAM at guest-physical ${entry} \\(RIP 0x[0-9a-f]+\\)$`));
+  }
 
   // MMIO forms: the known ones are emulated right (a 16-bit write to a
   // 32-bit APIC register is dropped); LOCK CMPXCHG, unknown, stops only

@@ -5,14 +5,19 @@
  * table is beyond RAM or in the I/O APIC page (the CPU's walk itself then
  * reads no RAM); reads and writes through each. `case=N` picks what ends
  * the guest (each instance that must be stopped stops at its own case):
- *   0  the accesses above, then exit 0
- *   1  CR3 beyond RAM: the first fetch with paging on walks no RAM (today
- *      the guest is not stopped but spins in exits: see hostile.toml)
+ *   0  the accesses through PTEs above, then exit 0
+ *   1  CR3 beyond RAM: the first fetch with paging on walks no RAM
  *   2  a jump to a page mapped beyond RAM: no code to run there
+ *   3  a read through a PDE whose page table is at 0x40000000 (no RAM)
+ *   4  a read through a PDE whose page table is the I/O APIC page (the
+ *      PTE the CPU reads would be a chip register)
+ *   5  a write through a PDE whose page table is the local APIC page, at
+ *      the index whose PTE is the EOI register (0xfee000b0)
  * What must happen, as outside.c defines it for RAM's absence: a write that
  * reaches no RAM and no device is dropped, a read gives all ones; a device
  * page mapped anywhere is that device; the guest that points its walk or
- * its RIP at no RAM is stopped alone, with the address named.
+ * its RIP at no RAM is stopped alone, with the address named (a walk into
+ * a device page is never emulated as the instruction's own access).
  * tests/boot/hostile.mjs asserts each value this prints. */
 #include "guest.h"
 #pragma GCC diagnostic ignored "-Warray-bounds"   /* reads at page 0, mapped to the APIC */
@@ -60,6 +65,24 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	__asm__ volatile("mov %0, %%cr3" :: "r"(pd) : "memory");
 	write_cr0(read_cr0() | 0x80000000u);
 	puts("pagetables: paging on\n");
+	if (which >= 3 && which <= 5) {
+		/* PDEs whose page table is no RAM: the CPU's walk itself reads
+		 * beyond RAM or a device's registers. The hypervisor must stop
+		 * the guest, naming the table entry's address. */
+		static const uint32_t tables[] = { 0x40000000, 0xfec00000, 0xfee00000 };
+		pd[2] = tables[which - 3] | 3;
+		invlpg(0x00800000 + 44 * 4096);
+		invlpg(0x00800000);
+		puts("pagetables: a PDE to a page table at ");
+		puthex(tables[which - 3]);
+		puts("\n");
+		if (which == 5)
+			wr(0x00800000 + 44 * 4096, 0);   /* PTE 44: offset 0xb0, the EOI register */
+		else
+			report("read through it", rd(0x00800010));
+		puts("pagetables: FAIL a walk through no RAM went on\n");
+		return 1;
+	}
 	if (which == 2) {
 		uint32_t va = map(0, 0x40000000);
 		puts("pagetables: jumping to a page mapped to guest-physical 0x40000000\n");
@@ -96,18 +119,6 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	report("a PTE written through its table's alias maps; it reads", rd(VIRT + 5 * 4096));
 	guest_check("pagetables", "the alias write reached the table", (pt1[5] & ~0x60u) == (0x40000000 | 3));
 
-	/* PDEs whose page table is no RAM: the CPU's walk itself reads
-	 * beyond RAM (all ones there) or I/O APIC registers. Today the
-	 * hypervisor takes the walk's fault for the access's own and
-	 * emulates the instruction against the table's address (see
-	 * the report of this test's author and hostile.mjs). */
-	pd[2] = 0x40000000 | 3;
-	invlpg(0x00800000);
-	wr(0x00800010, 0x12345678);
-	report("PDE to a table at 0x40000000 reads", rd(0x00800010));
-	pd[3] = 0xfec00000 | 3;
-	invlpg(0x00c00000);
-	report("PDE to a table in the I/O APIC page reads", rd(0x00c00000));
 	write_cr0(read_cr0() & ~0x80000000u);
 	puts("pagetables: paging off, done\n");
 	return guest_failures;

@@ -153,6 +153,62 @@ describe("a nested page fault", () => {
     expect(platform.console[0]).toBe("[hv] guest b stopped: access outside RAM at guest-physical 0x80000000 (execute, RIP 0x80000000)\n");
   });
 
+  it("stops a guest whose own page-table walk reaches beyond RAM, instead of emulating its instruction there", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("pt", "", 32 << 20);
+    // mov ecx, [eax] through a PDE whose page table is at 0x40000000: the
+    // fault is on the CPU's read of the PTE, not on the data.
+    let record = flatRecord(ExitReason.NestedPageFault, platform, [0x8b, 0x08]);
+    record.gpa = 0x40000010;
+    record.rax = 0x00800010;
+    record.rcx = 0x1234;
+    record.access = Access.Read | Access.PageWalk;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.OutsideRam);
+    expect(record.rcx).toBe(0x1234);
+    expect(record.advance).toBe(0);
+    expect(record.inject).toBe(0);
+    expect(machine.mmio.unclaimedReads).toBe(0);
+    expect(platform.console[0]).toBe("[hv] guest pt stopped: its page tables reach outside RAM at guest-physical 0x40000010 (RIP 0x100000)\n");
+  });
+
+  it("never writes a device register at a page table's address: a walk into the local APIC page stops the guest", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("pt", "", 32 << 20);
+    // mov [eax], ecx with a PTE at the APIC's TPR (the walk setting A/D
+    // bits is a write): the TPR keeps its value.
+    let record = flatRecord(ExitReason.NestedPageFault, platform, [0x89, 0x08]);
+    record.gpa = 0xfee00080;
+    record.rax = 0x00c00000;
+    record.rcx = 0xff;
+    record.access = Access.Write | Access.PageWalk;
+    dispatchExit(record, machine, platform);
+    expect(record.stopReason).toBe(StopReason.OutsideRam);
+    expect(machine.lapic.cr8Read()).toBe(0);
+    expect(platform.console[0]).toBe("[hv] guest pt stopped: its page tables reach outside RAM at guest-physical 0xfee00080 (RIP 0x100000)\n");
+  });
+
+  it("takes a walk for a fetch (CR3 beyond RAM) as a page-table fault, not a fetch, and stops at once", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest("pt", "", 32 << 20);
+    let record = newRecord(ExitReason.NestedPageFault);
+    record.cr0 = 0x80000011;
+    record.cr3 = 0x40000000;
+    record.gpa = 0x40000000;
+    record.rip = 0x101c10;
+    record.access = Access.Write | Access.Execute | Access.PageWalk;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.inject).toBe(0);
+    expect(platform.console[0]).toBe("[hv] guest pt stopped: its page tables reach outside RAM at guest-physical 0x40000000 (RIP 0x101c10)\n");
+    // Once stopped, every later exit gets the same answer.
+    let printed = platform.console.length;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(platform.console.length).toBe(printed);
+  });
+
   it("calls a fault inside RAM a bug in the nested tables", () => {
     let platform = new FakePlatform();
     let machine = newGuest("web", "", 32 << 20);
