@@ -13,6 +13,8 @@
  *      PTE the CPU reads would be a chip register)
  *   5  a write through a PDE whose page table is the local APIC page, at
  *      the index whose PTE is the EOI register (0xfee000b0)
+ *   6  PAE paging turned on with CR3 beyond RAM: VT-x loads the PDPTEs
+ *      at that MOV to CR0 (SDM vol. 3A, 4.4.1), AMD-V walks them
  * What must happen, as outside.c defines it for RAM's absence: a write that
  * reaches no RAM and no device is dropped, a read gives all ones; a device
  * page mapped anywhere is that device; the guest that points its walk or
@@ -60,6 +62,17 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 		__asm__ volatile("mov %0, %%cr3\n mov %%cr0, %%eax\n or $0x80000000, %%eax\n mov %%eax, %%cr0\n nop"
 				 :: "r"(0x40000000u) : "eax", "memory");
 		puts("pagetables: FAIL still running\n");
+		return 1;
+	}
+	if (which == 6) {
+		puts("pagetables: PAE, CR3 at guest-physical 0x40000000, paging on\n");
+		guest_setup_traps();
+		write_cr4(read_cr4() | 0x20);
+		__asm__ volatile("mov %0, %%cr3" :: "r"(0x40000000u) : "memory");
+		uint32_t vector = TRAP_OF("mov %%cr0, %%eax\n or $0x80000000, %%eax\n mov %%eax, %%cr0\n nop");
+		puts("pagetables: FAIL still running, vector ");
+		puthex(vector);
+		puts("\n");
 		return 1;
 	}
 	__asm__ volatile("mov %0, %%cr3" :: "r"(pd) : "memory");
