@@ -82,17 +82,18 @@ export class ConsoleLine {
     this.lineLength = this.prefixLength;
   }
 
-  // True when the guest may send a byte now (its budget, brought up to the
-  // clock, is not empty).
-  canSend(): bool {
+  // True when the guest may send `bytes` now (its budget, brought up to the
+  // clock, holds them).
+  canSend(bytes: u32 = 1): bool {
     if (changetype<usize>(this.clock) == 0) return true;
     if (this.budget < CONSOLE_BURST_BYTES) this.refill();
-    return this.budget != 0;
+    return this.budget >= bytes;
   }
 
-  // The guest TSC at which an empty budget holds a byte again.
-  sendDeadline(): u64 {
-    return this.budgetAt + this.ticksPerByte();
+  // The guest TSC at which the budget holds `bytes` (up to the burst).
+  sendDeadline(bytes: u32 = 1): u64 {
+    let missing = bytes > this.budget ? bytes - this.budget : 1;
+    return this.budgetAt + <u64>missing * this.ticksPerByte();
   }
 
   private ticksPerByte(): u64 {

@@ -6,10 +6,12 @@
 // Transmission: a byte written to THR goes straight to the guest's console
 // line while the guest's share of the host console allows (console_line.ts,
 // its budget): then THR and the transmitter are empty (LSR THRE and TEMT
-// set). With the budget spent, LSR says both are busy, the THR-empty
-// interrupt waits for the budget (deadline() and advance(), as a timer),
-// and a byte written anyway is refused: `output.refused` tells the exit
-// handler to run the OUT again later, so nothing is dropped. Reception: the host's console input (the stub offers this
+// set; with the FIFOs on, only while the budget holds a whole FIFO of 16
+// bytes, which a driver may write after one THRE). With the budget spent,
+// LSR says both are busy, the THR-empty interrupt waits for the budget
+// (deadline() and advance(), as a timer), and a byte written anyway is
+// refused: `output.refused` tells the exit handler to run the OUT again
+// later, so nothing is dropped. Reception: the host's console input (the stub offers this
 // guest's typed bytes through receiveFromHost) fills the receive FIFO, 16
 // bytes with the FIFOs enabled, one byte (the RBR) in 16450 mode; in
 // loopback mode (MCR bit 4) a transmitted byte is received instead and the
@@ -64,6 +66,7 @@ const FCR_TRIGGER_SHIFT: u8 = 6;
 
 // The receive FIFO holds 16 bytes (8.3); in 16450 mode only the RBR.
 export const RECEIVE_FIFO_BYTES: u32 = 16;
+export const TRANSMIT_FIFO_BYTES: u32 = 16;
 
 export const LCR_DLAB: u8 = 0x80;
 
@@ -142,13 +145,13 @@ export class Uart16550 {
 
   // The guest TSC at which the THR-empty interrupt waits for the budget.
   deadline(): u64 {
-    return this.thrEmptyWaiting ? this.output.sendDeadline() : NO_DEADLINE;
+    return this.thrEmptyWaiting ? this.output.sendDeadline(this.fifoBytes()) : NO_DEADLINE;
   }
 
   // The clock moved on: a waiting THR-empty interrupt is raised once the
   // budget allows a byte.
   advance(): void {
-    if (!this.thrEmptyWaiting || !this.output.canSend()) return;
+    if (!this.thrEmptyWaiting || !this.thrEmpty()) return;
     this.thrEmptyWaiting = false;
     this.thrEmptyPending = (this.ier & IER_THR_EMPTY) != 0;
     this.updateInterrupt();
@@ -359,9 +362,15 @@ export class Uart16550 {
     this.thrBecameEmpty();
   }
 
-  // THR is empty: in loopback always, else while the console budget lasts.
+  // THR is empty: in loopback always, else while the console budget holds
+  // a byte (a FIFO's worth with the FIFOs on).
   private thrEmpty(): bool {
-    return (this.mcr & MCR_LOOP) != 0 || this.output.canSend();
+    if ((this.mcr & MCR_LOOP) != 0) return true;
+    return this.output.canSend(this.fifoBytes());
+  }
+
+  private fifoBytes(): u32 {
+    return (this.fcr & FCR_ENABLE_FIFOS) != 0 ? TRANSMIT_FIFO_BYTES : 1;
   }
 
   // Raises the THR-empty interrupt (if enabled) now, or once the budget

@@ -151,6 +151,27 @@ describe("the UART's console budget", () => {
     expect(uart.deadline()).toBe(NO_DEADLINE);
   });
 
+  it("with the FIFOs on, says THR is empty only while the budget holds a whole FIFO (16 bytes)", () => {
+    let uart = newUart();
+    uart.write(UART_IIR_FCR, 1, 0x01);
+    uart.write(UART_MCR, 1, MCR_OUT2);
+    uart.write(UART_IER, 1, IER_THR_EMPTY);
+    for (let i: u32 = 0; i < CONSOLE_BURST_BYTES - 16; i++) putc(uart, 0x61);
+    expect(thrEmpty(uart)).toBe(true);
+    expect(putc(uart, 0x61)).toBe(true);    // 15 left: busy, though a byte still goes
+    expect(thrEmpty(uart)).toBe(false);
+    expect(irq4()).toBe(false);
+    for (let i = 0; i < 15; i++) expect(putc(uart, 0x61)).toBe(true);
+    expect(putc(uart, 0x61)).toBe(false);
+    console().refused = false;
+    let due = uart.deadline();
+    expect(due).toBe(console().budgetAt + 16 * PER_BYTE);
+    clock().now = due;
+    uart.advance();
+    expect(irq4()).toBe(true);
+    expect(thrEmpty(uart)).toBe(true);
+  });
+
   it("does not limit loopback, which never reaches the host console", () => {
     let uart = newUart();
     uart.write(UART_MCR, 1, MCR_LOOP);
