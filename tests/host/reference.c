@@ -73,8 +73,16 @@ struct ref_ioapic {
 
 #define LINE_TEXT_BYTES 200
 #define NAME_PREFIX_BYTES 32
+/* The guest's share of the host console (devices/console_line.ts): a budget
+ * of bytes refilled by its own clock, up to a burst; with it spent a byte
+ * is refused and the OUT runs again after a yield. */
+#define CONSOLE_BYTES_PER_SECOND 5760
+#define CONSOLE_BURST_BYTES 64
 struct ref_console {
 	uint32_t prefix, length;
+	uint32_t budget;
+	uint64_t budget_at, ticks_per_byte;
+	bool refused;
 	char line[1 + NAME_PREFIX_BYTES + 2 + LINE_TEXT_BYTES + 1];
 };
 
@@ -627,8 +635,29 @@ static void console_finish_line(struct ref_console *c)
 	c->length = c->prefix;
 }
 
-static void console_put(struct ref_console *c, uint8_t byte)
+/* Whole bytes earned since budget_at; true when one may go now. */
+static bool console_can_send(struct ref_console *c, uint64_t now)
 {
+	if (c->budget < CONSOLE_BURST_BYTES) {
+		if (now < c->budget_at)
+			c->budget_at = now;
+		uint64_t earned = (now - c->budget_at) / c->ticks_per_byte;
+		if (earned >= CONSOLE_BURST_BYTES - c->budget) {
+			c->budget = CONSOLE_BURST_BYTES;
+			c->budget_at = now;
+		} else {
+			c->budget += (uint32_t)earned;
+			c->budget_at += earned * c->ticks_per_byte;
+		}
+	}
+	return c->budget != 0;
+}
+
+static void console_put(struct ref_console *c, uint8_t byte, uint64_t now)
+{
+	if (c->budget == CONSOLE_BURST_BYTES)
+		c->budget_at = now;
+	c->budget--;
 	if (byte == '\r')
 		return;
 	if (byte == '\n') {
@@ -691,8 +720,13 @@ static void uart_write(struct ref_vm *vm, uint32_t reg, uint8_t byte)
 		if (dlab) {
 			u->dll = byte;
 		} else {
-			if (!(u->mcr & UART_MCR_LOOP))
-				console_put(&vm->console, byte);   /* (loopback reception: not modelled) */
+			if (!(u->mcr & UART_MCR_LOOP)) {   /* (loopback reception: not modelled) */
+				if (!console_can_send(&vm->console, vm->now)) {
+					vm->console.refused = true;
+					break;
+				}
+				console_put(&vm->console, byte, vm->now);
+			}
 			u->thr_pending = u->ier & UART_IER_THRE;
 		}
 		break;
@@ -740,7 +774,7 @@ static uint8_t uart_read(struct ref_vm *vm, uint32_t reg)
 	}
 	case 3: value = u->lcr; break;
 	case 4: value = u->mcr; break;
-	case 5: value = u->lsr | UART_LSR_THRE | UART_LSR_TEMT; u->lsr &= ~UART_LSR_OE; break;
+	case 5: value = u->lsr | (console_can_send(&vm->console, vm->now) ? UART_LSR_THRE | UART_LSR_TEMT : 0); u->lsr &= ~UART_LSR_OE; break;
 	case 6: value = uart_modem_lines(u) | u->modem_deltas; u->modem_deltas = 0; break;
 	default: value = u->scr; break;
 	}
@@ -1350,6 +1384,12 @@ static void handle_io(struct ref_vm *vm, struct exit_record *e)
 			stop(vm, e, STOP_EXIT_CODE, vm->exit_code, "exit code");
 			return;
 		}
+		if (vm->console.refused) {   /* run the OUT again after the others */
+			vm->console.refused = false;
+			e->advance = 0;
+			e->action = ACTION_YIELD;
+			return;
+		}
 	}
 	e->advance = e->instruction_length;
 }
@@ -1553,6 +1593,8 @@ struct ref_vm *ref_vm_create(uint8_t *ram, uint64_t ram_bytes, const char *name)
 	vm->console.line[1 + n] = ']';
 	vm->console.line[2 + n] = ' ';
 	vm->console.prefix = vm->console.length = (uint32_t)n + 3;
+	vm->console.budget = CONSOLE_BURST_BYTES;
+	vm->console.ticks_per_byte = tsc_hz() / CONSOLE_BYTES_PER_SECOND ? tsc_hz() / CONSOLE_BYTES_PER_SECOND : 1;
 	cpuid_setup(vm);
 	return vm;
 }
