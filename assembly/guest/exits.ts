@@ -282,6 +282,12 @@ function answerEmulation(record: ExitRecord, machine: Machine, platform: Platfor
     }
     case EmulationResult.GeneralProtection: { injectException(record, VECTOR_GP, true, 0); return false; }
     case EmulationResult.StackFault: { injectException(record, VECTOR_SS, true, 0); return false; }
+    case EmulationResult.TablesOutsideRam: {
+      // Our own walk (the instruction's bytes, a string operand) met a
+      // table entry outside RAM: as when the CPU's walk does, below.
+      stopTablesOutsideRam(record, machine, platform, work.faultAddress);
+      return false;
+    }
     default: {
       let line = beginStopLine(machine).text(what).text(": an instruction the emulator does not know (bytes ");
       appendInstructionBytes(line, work).text(", ");
@@ -355,6 +361,13 @@ function handleWake(record: ExitRecord, machine: Machine): void {
   setRunState(machine, machine.current, interrupts ? VcpuRun.Halted : VcpuRun.HaltedInterruptsOff);
 }
 
+function stopTablesOutsideRam(record: ExitRecord, machine: Machine, platform: Platform, gpa: u64): void {
+  let line = beginStopLine(machine).text("its page tables reach outside RAM at guest-physical ");
+  appendAddress(line, gpa).text(" (");
+  appendRip(line, record, false).text(")");
+  stopGuest(record, machine, platform, StopReason.OutsideRam, 0);
+}
+
 function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: Platform): void {
   let outside = record.gpa >= machine.state.memoryBytes;
   if (outside && (record.access & Access.PageWalk) != 0) {
@@ -365,10 +378,7 @@ function handleNestedPageFault(record: ExitRecord, machine: Machine, platform: P
     // all ones as its data (and a write could reach an EOI or the ICR),
     // and our own walk would fail and inject a #PF whose delivery walks
     // the same tables again, forever: stop the guest instead.
-    let line = beginStopLine(machine).text("its page tables reach outside RAM at guest-physical ");
-    appendAddress(line, record.gpa).text(" (");
-    appendRip(line, record, false).text(")");
-    stopGuest(record, machine, platform, StopReason.OutsideRam, 0);
+    stopTablesOutsideRam(record, machine, platform, record.gpa);
     return;
   }
   // Outside RAM is the PC's bus: the local APIC, the I/O APIC, and all

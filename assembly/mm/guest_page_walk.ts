@@ -15,8 +15,11 @@
 // Not checked: reserved bits (a guest setting them gets a translation
 // where the CPU would give #PF with RSVD), protection keys (CR4.PKE/PKS),
 // and the PAE PDPTEs are read from memory on every walk where the CPU
-// holds them in registers loaded at MOV CR3. A not-present entry, or an
-// entry or table outside RAM, is a fault (P clear in the error code).
+// holds them in registers loaded at MOV CR3. A not-present entry is a fault
+// (P clear in the error code). An entry outside RAM is a fault too, flagged
+// `outsideRam` with the entry's address in `gpa`: the CPU would read its
+// table from a device or from nothing, and the caller stops the guest as it
+// does when the CPU's own walk reaches no RAM (guest/exits.ts).
 //
 // Accessed and dirty bits are set as the CPU sets them on a successful
 // translation: A at every level walked (not in PAE PDPTEs, which have
@@ -68,13 +71,15 @@ export const PAGE_BYTES: u64 = 4096;
 export const enum WalkAccess { Read = 0, Write = 1, Execute = 2 }
 
 // The answer of a walk. On a fault, inject #PF with `errorCode` and
-// CR2 = `linear`.
+// CR2 = `linear`, unless `outsideRam`.
 @unmanaged
 export class WalkResult {
   linear: u64;     // the address walked
-  gpa: u64;        // its guest-physical address (0 on a fault)
+  gpa: u64;        // its guest-physical address (0 on a fault; with
+                   // outsideRam, the entry's address)
   errorCode: u32;  // #PF error code, on a fault
   fault: bool;
+  outsideRam: bool; // the fault: an entry the walk needed is outside RAM
 }
 
 export const WALK_RESULT_BYTES: u32 = 24;
@@ -93,6 +98,7 @@ export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u6
   result.gpa = 0;
   result.errorCode = 0;
   result.fault = false;
+  result.outsideRam = false;
   let cr0 = record.cr0;
   let cr4 = record.cr4;
   let efer = record.efer;
@@ -126,7 +132,9 @@ export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u6
     store<u64>(ENTRY, 0);
     if (platform.guestRead(entryAddress, ENTRY, entryBytes) != entryBytes) {
       result.errorCode = faultCode(false, write, user, fetch, cr4, efer);
+      result.gpa = entryAddress;
       result.fault = true;
+      result.outsideRam = true;
       return false;
     }
     let entry = load<u64>(ENTRY);

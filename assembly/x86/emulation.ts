@@ -20,6 +20,7 @@ export const enum EmulationResult {
   PageFault = 2,         // inject #PF(work.errorCode) with CR2 = work.faultAddress
   GeneralProtection = 3, // inject #GP(0)
   StackFault = 4,        // inject #SS(0)
+  TablesOutsideRam = 5,  // stop the guest: its page tables reach no RAM at work.faultAddress
 }
 
 // One string-instruction operand in memory: rSI or rDI in its segment.
@@ -86,7 +87,6 @@ const SOURCE_OFFSET: u32 = WALK_OFFSET + 32;
 const DESTINATION_OFFSET: u32 = SOURCE_OFFSET + SIDE_BYTES;
 export const EMULATION_BYTES: u32 = DESTINATION_OFFSET + SIDE_BYTES;
 
-// A PageFault answer from a failed walk.
 // The answer of fetchAndDecode when the instruction is decoded (in
 // work.instruction()) and the emulation goes on.
 export const DECODED: u32 = 0xffffffff;
@@ -108,7 +108,13 @@ export function fetchAndDecode(record: ExitRecord, platform: Platform, work: Emu
   return decoded == DecodeResult.Ok ? DECODED : EmulationResult.Unknown;
 }
 
+// A PageFault answer from a failed walk (TablesOutsideRam when an entry
+// the walk needed is outside RAM).
 export function pageFault(work: Emulation, walk: WalkResult): u32 {
+  if (walk.outsideRam) {
+    work.faultAddress = walk.gpa;
+    return EmulationResult.TablesOutsideRam;
+  }
   work.faultAddress = walk.linear;
   work.errorCode = walk.errorCode;
   return EmulationResult.PageFault;

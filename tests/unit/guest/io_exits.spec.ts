@@ -140,6 +140,28 @@ describe("port I/O", () => {
     expect(platform.console[0]).toBe("[web] hi\n");
   });
 
+  it("stops the guest whose page tables reach outside RAM at a string I/O exit, naming the entry", () => {
+    let platform = new FakePlatform();
+    let machine = newGuest();
+    let record = flatRecord(ExitReason.Io, platform, [0xf3, 0x6e]); // rep outsb
+    record.port = 0x3f8;
+    record.ioSize = 1;
+    record.ioFlags = <u8>(IoFlags.String | IoFlags.Rep);
+    record.instructionLength = 2;
+    record.rsi = 0x200000;
+    record.rcx = 3;
+    // 4-level paging with CR3 beyond RAM: our own fetch walk reads no RAM.
+    record.cr0 |= 0x8000_0001;
+    record.cr4 |= 0x20;
+    record.efer |= 0x500;
+    record.cr3 = 0x4000_0000;
+    dispatchExit(record, machine, platform);
+    expect(record.action).toBe(ExitAction.Stop);
+    expect(record.stopReason).toBe(StopReason.OutsideRam);
+    expect(record.inject).toBe(0);
+    expect(platform.console[0].startsWith("[hv] guest web stopped: its page tables reach outside RAM at guest-physical 0x40000000 (")).toBe(true);
+  });
+
   it("stops the guest on string port I/O whose bytes are no INS/OUTS, printing them", () => {
     let platform = new FakePlatform();
     let machine = newGuest();

@@ -230,15 +230,22 @@ describe("the guest page walk, 4-level paging", () => {
     expect(tables.entry(linear, 4) & PTE_ACCESSED).toBe(0);
   });
 
-  it("treats a table outside RAM as not present", () => {
+  it("faults on a table outside RAM, flagged outsideRam with the entry's address", () => {
     let platform = new FakePlatform();
     let record = longModeRecord(0x40_0000_0000);
     expect(walk(platform, record, 0x1000)).toBe(0xdead);
-    expect(result().errorCode).toBe(0);
+    expect(result().outsideRam).toBe(true);
+    expect(result().gpa).toBe(0x40_0000_0000);
     let tables = new PageTables(platform, PAGING_4);
     tables.setEntry(0x1000, 3, 0xff_ffff_f000 | P | RW);
     record = recordFor(tables);
     expect(walk(platform, record, 0x1000, WalkAccess.Write)).toBe(0xdead);
+    expect(result().outsideRam).toBe(true);
+    expect(result().gpa).toBe(0xff_ffff_f000 + 8 * ((0x1000 >> 21) & 0x1ff));
+    // A not-present entry in RAM is a plain #PF.
+    tables.setEntry(0x1000, 3, 0);
+    expect(walk(platform, record, 0x1000, WalkAccess.Write)).toBe(0xdead);
+    expect(result().outsideRam).toBe(false);
     expect(result().errorCode).toBe(PF_WRITE);
   });
 
