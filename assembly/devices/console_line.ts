@@ -7,8 +7,10 @@
 // send escape sequences to the host's terminal.
 //
 // Devices never call the host: a finished line waits in the outbox until
-// the exit handler drains it (exits.ts, at the end of every exit). One exit
-// writes at most one byte to the UART's THR, so the outbox never fills.
+// the exit handler drains it (exits.ts, at the end of every exit). An OUT
+// writes one byte; a REP OUTSB may write many in one exit, so string I/O
+// ends its run once the outbox could not take another whole line
+// (x86/string_io.ts) and the rest runs at the next exit: it never overflows.
 //
 // Each guest gets a fair share of the host console (issue 11, hole 7): a
 // budget of bytes, refilled by the guest's own clock at

@@ -143,11 +143,11 @@ test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-s
   assertSmpGuest("qemu", 60);
 });
 
-test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP; `stop` at the prompt ends a spinning guest (AMD-V)", async () => {
+test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP; WBINVD in a loop; two guests' RAM patterns never cross; `stop` at the prompt ends a spinning guest (AMD-V)", async () => {
   await assertDebugRegisters("qemu", 120);
 });
 
-test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms (AMD-V)", async () => {
+test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms, IPIs and INIT/SIPI aimed at vCPUs not its own (AMD-V)", async () => {
   const r = await assertHostileGuests("qemu", 120);
   console.log(`# hostile guests: ${r.seconds.toFixed(1)} s`);
 });

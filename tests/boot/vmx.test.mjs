@@ -163,11 +163,11 @@ test("a guest of 3 vCPUs starts its APs by INIT and STARTUP (physical, all-but-s
   assertSmpGuest("bochs", 400);
 });
 
-test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP (VT-x)", async () => {
+test("debug registers stay with their guest: DR0-DR3 and DR6 switched between two guests on one CPU; CR4 bits not virtualised raise #GP; WBINVD in a loop; two guests' RAM patterns never cross (VT-x)", async () => {
   await assertDebugRegisters("bochs", 400);
 });
 
-test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms (VT-x)", async () => {
+test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms, IPIs and INIT/SIPI aimed at vCPUs not its own (VT-x)", async () => {
   const r = await assertHostileGuests("bochs", 400);
   console.log(`# hostile guests: ${r.seconds.toFixed(1)} s`);
 });
