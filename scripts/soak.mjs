@@ -60,6 +60,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { adler32 } from "../tests/boot/checksum.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = path.join(root, "build/soak");
@@ -263,15 +264,6 @@ function hostWait(waits, a, b) {
   let most = 0;
   for (const [tid, w] of Object.entries(waits[j].each)) most = Math.max(most, w - (waits[lo].each[tid] ?? 0));
   return most;
-}
-
-function adler32(s) {
-  let a = 1, b = 0;
-  for (let i = 0; i < s.length; i++) {
-    a = (a + s.charCodeAt(i)) % 65521;
-    b = (b + a) % 65521;
-  }
-  return ((b << 16) | a) >>> 0;
 }
 
 const LINE = /^soak seq=(\d+) t=(\d+) k=(\d+) away=(\d+) [0-9a-z]* sum=([0-9a-f]{8})$/;

@@ -6,20 +6,12 @@
 import assert from "node:assert/strict";
 import { line } from "./lib.mjs";
 import { guestLines } from "./guests.mjs";
+import { adler32 } from "./checksum.mjs";
 
 // The share (assembly/devices/console_line.ts): bytes per second and burst.
 const CONSOLE_BYTES_PER_SECOND = 5760;
 const CONSOLE_BURST_BYTES = 64;
 const TIMESLICE_MS = 10;
-
-function adler32(s) {
-  let a = 1, b = 0;
-  for (let i = 0; i < s.length; i++) {
-    a = (a + s.charCodeAt(i)) % 65521;
-    b = (b + a) % 65521;
-  }
-  return ((b << 16) | a) >>> 0;
-}
 
 // The neighbour's lines: all there, in order, checksums right; answers the
 // longest gap between two by its own clock (ms).

@@ -14,6 +14,16 @@ function io(port: u32, size: u32, flags: u32, rax: u64): ExitRecord {
   return record;
 }
 
+// REP OUTSB to COM1's THR at a flat RIP.
+function repOutsb(platform: FakePlatform): ExitRecord {
+  let record = flatRecord(ExitReason.Io, platform, [0xf3, 0x6e]);
+  record.port = 0x3f8;
+  record.ioSize = 1;
+  record.ioFlags = <u8>(IoFlags.String | IoFlags.Rep);
+  record.instructionLength = 2;
+  return record;
+}
+
 function outText(machine: Machine, platform: FakePlatform, text: string): void {
   for (let i = 0; i < text.length; i++) dispatchExit(io(0x3f8, 1, 0, text.charCodeAt(i)), machine, platform);
 }
@@ -123,11 +133,7 @@ describe("port I/O", () => {
   it("emulates REP OUTSB to the UART from guest memory, RSI and RCX stepped", () => {
     let platform = new FakePlatform();
     let machine = newGuest();
-    let record = flatRecord(ExitReason.Io, platform, [0xf3, 0x6e]); // rep outsb
-    record.port = 0x3f8;
-    record.ioSize = 1;
-    record.ioFlags = <u8>(IoFlags.String | IoFlags.Rep);
-    record.instructionLength = 2;
+    let record = repOutsb(platform);
     let text = String.UTF8.encode("hi\n");
     platform.guestWrite(0x200000, changetype<usize>(text), 3);
     record.rsi = 0x200000;
@@ -143,11 +149,7 @@ describe("port I/O", () => {
   it("stops the guest whose page tables reach outside RAM at a string I/O exit, naming the entry", () => {
     let platform = new FakePlatform();
     let machine = newGuest();
-    let record = flatRecord(ExitReason.Io, platform, [0xf3, 0x6e]); // rep outsb
-    record.port = 0x3f8;
-    record.ioSize = 1;
-    record.ioFlags = <u8>(IoFlags.String | IoFlags.Rep);
-    record.instructionLength = 2;
+    let record = repOutsb(platform);
     record.rsi = 0x200000;
     record.rcx = 3;
     // 4-level paging with CR3 beyond RAM: our own fetch walk reads no RAM.
