@@ -147,7 +147,7 @@ test("debug registers stay with their guest: DR0-DR3 and DR6 switched between tw
   await assertDebugRegisters("qemu", 120);
 });
 
-test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms, IPIs and INIT/SIPI aimed at vCPUs not its own (AMD-V)", async () => {
+test("hostile guests beside a neighbour on one CPU: a #DB loop on its own frame, every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms, IPIs and INIT/SIPI aimed at vCPUs not its own (AMD-V)", async () => {
   const r = await assertHostileGuests("qemu", 120);
   console.log(`# hostile guests: ${r.seconds.toFixed(1)} s`);
 });

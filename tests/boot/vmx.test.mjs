@@ -167,7 +167,7 @@ test("debug registers stay with their guest: DR0-DR3 and DR6 switched between tw
   await assertDebugRegisters("bochs", 400);
 });
 
-test("hostile guests beside a neighbour on one CPU: every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms, IPIs and INIT/SIPI aimed at vCPUs not its own (VT-x)", async () => {
+test("hostile guests beside a neighbour on one CPU: a #DB loop on its own frame, every port, exception storms, virtualisation instructions with garbage, a UART flood of control bytes, page tables pointing everywhere, MMIO in unusual forms, IPIs and INIT/SIPI aimed at vCPUs not its own (VT-x)", async () => {
   const r = await assertHostileGuests("bochs", 400);
   console.log(`# hostile guests: ${r.seconds.toFixed(1)} s`);
 });
