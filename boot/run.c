@@ -513,12 +513,16 @@ static void cpu_run(unsigned cpu_index)
 		unsigned g = (unsigned)current;
 		uint32_t stop_reason = STOP_OPERATOR;
 		enum exit_action action = ACTION_STOP;
-		if (core_guest_stop_requested(g))
+		if (core_guest_stop_requested(g)) {
+			core_guest_flush_console(g);
 			kprintf("[hv] guest %s stopped: at the prompt (stop %s)\n", core_guest_name(g), core_guest_name(g));
-		else if (runs[g].stop_tsc && tsc_read() >= runs[g].stop_tsc)
+			core_guest_print_stop_stats(g);
+		} else if (runs[g].stop_tsc && tsc_read() >= runs[g].stop_tsc) {
+			core_guest_flush_console(g);
 			kprintf("[hv] guest %s stopped: its stop_after_ms (%u ms) ran out\n", core_guest_name(g),
 				runs[g].stop_after_ms);
-		else
+			core_guest_print_stop_stats(g);
+		} else
 			action = run_slice(g, &stop_reason);
 		if (action == ACTION_STOP)
 			action = finish_guest(g, stop_reason);

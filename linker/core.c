@@ -460,6 +460,20 @@ bool core_guest_cmos(unsigned g, uint8_t *bytes, bool save)
 	return true;
 }
 
+void core_guest_flush_console(unsigned g)
+{
+	wasm_rt_jmp_buf frame;
+	if (CORE_CALL(&frame, w2c_guest_flushConsole(&core_guests[g].instance)))
+		kprintf("[hv] guest %s: its console flush trapped\n", core_guest_name(g));
+}
+
+void core_guest_print_stop_stats(unsigned g)
+{
+	wasm_rt_jmp_buf frame;
+	if (CORE_CALL(&frame, w2c_guest_printStopStats(&core_guests[g].instance)))
+		kprintf("[hv] guest %s: its exit statistics trapped\n", core_guest_name(g));
+}
+
 void core_guest_release(unsigned g)
 {
 	struct guest_vmm *vm = &core_guests[g];

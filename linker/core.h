@@ -133,6 +133,10 @@ void core_guest_release(unsigned guest);
  * the instance does not say where they are. */
 #define CORE_CMOS_BYTES 128
 bool core_guest_cmos(unsigned guest, uint8_t *bytes, bool save);
+/* A guest the stub stops itself, printed as the core prints its own stops:
+ * its last console words (before the stop line), its exits by reason (after). */
+void core_guest_flush_console(unsigned guest);
+void core_guest_print_stop_stats(unsigned guest);
 /* What the core keeps for a running guest beyond its RAM: the guest VMM's
  * linear memory, nested tables and permission bitmaps. */
 uint64_t core_guest_overhead_bytes(unsigned guest);

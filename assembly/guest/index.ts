@@ -9,7 +9,7 @@ import "../lib/abort";
 
 import { Platform } from "./platform";
 import { StubPlatform } from "./stub_platform";
-import { layoutMachine, createGuest, loadGuest, SETUP_AREA_BYTES } from "./machine";
+import { layoutMachine, createGuest, loadGuest, printExitStats, SETUP_AREA_BYTES } from "./machine";
 import { dispatchExit } from "./exits";
 import { vcpuRecord, vcpuInitialState as initialStateOf, selectVcpu } from "./vcpus";
 import { nextVcpu as pickVcpu, nextDeadline } from "./vcpu_schedule";
@@ -91,6 +91,17 @@ export function deadline(): u64 {
 
 // The RTC's 128 bytes of CMOS RAM: the stub keeps them across a reboot,
 // as a PC's battery does.
+// The stub stops this guest (its stop_after_ms, `stop` at the prompt), as
+// a stop by the core prints it: first what the guest wrote last (a partial
+// line), then the stub's stop line, then the exits by reason.
+export function flushConsole(): void {
+  machine.console.flush(platform);
+}
+
+export function printStopStats(): void {
+  printExitStats(machine, platform);
+}
+
 export function cmosRam(): usize {
   return machine.rtc.cmos();
 }

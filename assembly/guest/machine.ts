@@ -319,6 +319,12 @@ function writeLine(platform: Platform): void {
 export function printStopLine(machine: Machine, platform: Platform): void {
   machine.console.flush(platform);
   writeLine(platform);
+  printExitStats(machine, platform);
+}
+
+// "[hv] guest <name> exits: <by reason>", for a guest that was loaded;
+// also for one the stub stops (stop_after_ms, `stop` at the prompt).
+export function printExitStats(machine: Machine, platform: Platform): void {
   if (!machine.state.loaded) return;
   appendExitStats(beginGuestLine(machine).text(" exits: "), machine.mmio.unclaimedReads + machine.mmio.unclaimedWrites);
   writeLine(platform);

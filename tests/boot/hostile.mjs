@@ -161,6 +161,9 @@ export async function assertHostileGuests(emu, timeout) {
     assert.equal(stop("db-loop"), `its stop_after_ms (${dbLoopMs} ms) ran out`);
     const [, exits] = line(r, /^\[hv\] guest db-loop: (\d+) exits in \d+ ms/).match(/: (\d+) exits/);
     assert.ok(Number(exits) >= DB_LOOP_MIN_EXITS, `db-loop took ${exits} exits: the #DB loop did not loop as exits`);
+    // And they were exception exits (the #DB intercept), counted by the core.
+    const [, dbExits] = line(r, /^\[hv\] guest db-loop exits: .*exception (\d+)/).match(/exception (\d+)/);
+    assert.ok(Number(dbExits) >= DB_LOOP_MIN_EXITS, `db-loop took ${dbExits} exception exits: the #DB loop did not loop as exits`);
   }
 
   // virt-garbage: every virtualisation instruction with garbage operands
