@@ -3,8 +3,8 @@
 // never interleave inside a line on the host console.
 //
 // A line ends at '\n' ('\r' is dropped) or after LINE_TEXT_BYTES bytes.
-// Bytes other than printable ASCII and tab become '.', so a guest cannot
-// send escape sequences to the host's terminal.
+// A tab becomes a space and any other byte that is not printable ASCII a
+// '.', so a guest cannot send escape sequences to the host's terminal.
 //
 // Devices never call the host: a finished line waits in the outbox until
 // the exit handler drains it (exits.ts, at the end of every exit). An OUT
@@ -176,6 +176,9 @@ export class ConsoleLine {
   }
 }
 
+// A tab becomes a space: the host's console takes printable text and
+// newlines only (linker/imports.c), and a tab is spacing, not garbage.
 @inline function printable(value: u32): u8 {
-  return value == TAB || (value >= 0x20 && value < 0x7f) ? <u8>value : <u8>0x2e;
+  if (value == TAB) return 0x20;
+  return value >= 0x20 && value < 0x7f ? <u8>value : <u8>0x2e;
 }

@@ -664,7 +664,7 @@ static void console_put(struct ref_console *c, uint8_t byte, uint64_t now)
 		console_finish_line(c);
 		return;
 	}
-	c->line[c->length++] = byte == '\t' || (byte >= 0x20 && byte < 0x7f) ? (char)byte : '.';
+	c->line[c->length++] = byte == '\t' ? ' ' : byte >= 0x20 && byte < 0x7f ? (char)byte : '.';
 	if (c->length - c->prefix >= LINE_TEXT_BYTES)
 		console_finish_line(c);
 }
