@@ -28,9 +28,6 @@ static uint64_t xgetbv0(void)
 #define MSR_EFER 0xC0000080
 #define EFER_LME (1u << 8)
 
-static uint64_t pml4[512] __attribute__((aligned(4096)));
-static uint64_t pdpt[512] __attribute__((aligned(4096)));
-static uint64_t pd[512] __attribute__((aligned(4096)));
 /* null, 32-bit code (0x08), data (0x10), 64-bit code (0x18) */
 static uint64_t gdt[4] = { 0, 0x00CF9A000000FFFFull, 0x00CF92000000FFFFull, 0x00AF9A000000FFFFull };
 
@@ -118,15 +115,9 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 
 	/* Long mode, identity-mapped first GiB; compatibility mode between
 	 * the visits to 64-bit code. No exceptions from here on. */
-	for (int i = 0; i < 512; i++)
-		pd[i] = (uint64_t)i << 21 | 0x83;
-	pdpt[0] = (uint32_t)pd | 0x3;
-	pml4[0] = (uint32_t)pdpt | 0x3;
 	struct { uint16_t limit; uint32_t base; } __attribute__((packed)) g = { sizeof gdt - 1, (uint32_t)gdt };
 	__asm__ volatile("lgdt %0" :: "m"(g));
-	__asm__ volatile("mov %0, %%cr3" :: "r"(pml4) : "memory");
-	write_cr4(read_cr4() | CR4_PAE);
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_LME);
+	guest_long_mode_tables();
 	write_cr0(read_cr0() | CR0_PG);
 
 	uint32_t x = pattern * 2654435761u + 0x9e3779b9u;

@@ -30,9 +30,6 @@
 #define DR7_ARM 0x000D0601u
 
 /* Identity map of the first 1 GiB in 2 MiB pages. */
-static uint64_t pml4[512] __attribute__((aligned(4096)));
-static uint64_t pdpt[512] __attribute__((aligned(4096)));
-static uint64_t pd[512] __attribute__((aligned(4096)));
 
 /* null, 32-bit code (0x08), data (0x10), 64-bit code (0x18), 64-bit TSS (0x20, 16 bytes) */
 static uint64_t gdt[6] = { 0, 0x00CF9A000000FFFFull, 0x00CF92000000FFFFull, 0x00AF9A000000FFFFull, 0, 0 };
@@ -165,13 +162,7 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	idtr64.limit = sizeof idt64 - 1;
 	idtr64.base = (uint32_t)idt64;
 
-	for (int i = 0; i < 512; i++)
-		pd[i] = (uint64_t)i << 21 | 0x83;  /* P, RW, PS */
-	pdpt[0] = (uint32_t)pd | 0x3;
-	pml4[0] = (uint32_t)pdpt | 0x3;
-	__asm__ volatile("mov %0, %%cr3" :: "r"(pml4) : "memory");
-	write_cr4(read_cr4() | CR4_PAE);
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_LME);
+	guest_long_mode_tables();
 	write_cr0(read_cr0() | CR0_PG);
 
 	/* Do data breakpoints fire here at all? */

@@ -94,6 +94,10 @@ void guest_check_within(const char *tag, const char *what, uint32_t measured, ui
 /* lib.c: traps that resume at a recovery label. */
 extern volatile uint32_t last_vector, last_error, recover_eip;
 void guest_setup_traps(void);
+
+/* 4-level tables identity-mapping the first GiB by 2 MiB pages, in CR3,
+ * with CR4.PAE and EFER.LME set: setting CR0.PG next enters long mode. */
+void guest_long_mode_tables(void);
 /* Runs the instruction(s) in `insn`; evaluates to the exception vector it
  * raised, or 0xFFFFFFFF if none. */
 #define TRAP_OF(insn, ...) ({ \

@@ -158,3 +158,18 @@ void guest_check_within(const char *tag, const char *what, uint32_t measured, ui
 	uint32_t slack = expected / 100 * percent;
 	guest_check(tag, what, measured + slack >= expected && measured <= expected + slack);
 }
+
+static uint64_t lm_pml4[512] __attribute__((aligned(4096)));
+static uint64_t lm_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t lm_pd[512] __attribute__((aligned(4096)));
+
+void guest_long_mode_tables(void)
+{
+	for (int i = 0; i < 512; i++)
+		lm_pd[i] = (uint64_t)i << 21 | 0x83;        /* P, RW, PS */
+	lm_pdpt[0] = (uint32_t)lm_pd | 0x3;
+	lm_pml4[0] = (uint32_t)lm_pdpt | 0x3;
+	__asm__ volatile("mov %0, %%cr3" :: "r"(lm_pml4) : "memory");
+	write_cr4(read_cr4() | (1u << 5));              /* PAE */
+	wrmsr(0xC0000080, rdmsr(0xC0000080) | (1u << 8)); /* EFER.LME */
+}

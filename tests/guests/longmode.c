@@ -26,9 +26,6 @@
 #define MSR_KERNEL_GS_BASE 0xC0000102
 
 /* Identity map of the first 1 GiB in 2 MiB pages. */
-static uint64_t pml4[512] __attribute__((aligned(4096)));
-static uint64_t pdpt[512] __attribute__((aligned(4096)));
-static uint64_t pd[512] __attribute__((aligned(4096)));
 
 /* 32-bit PAE paging: 0-2 MiB identity, 2-4 MiB an alias of 0-2 MiB. */
 static uint64_t pae_pdpt[4] __attribute__((aligned(32)));
@@ -132,13 +129,7 @@ uint32_t guest_main(uint32_t magic, const struct multiboot_info *info)
 	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)seed << 12);
 	wrmsr(MSR_LSTAR, 0xFFFFFFFF80000000ull | (seed & 0xFFFFF000));
 
-	for (int i = 0; i < 512; i++)
-		pd[i] = (uint64_t)i << 21 | 0x83;            /* P, RW, PS */
-	pdpt[0] = (uint32_t)pd | 0x3;
-	pml4[0] = (uint32_t)pdpt | 0x3;
-	__asm__ volatile("mov %0, %%cr3" :: "r"(pml4) : "memory");
-	write_cr4(read_cr4() | CR4_PAE);
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_LME);
+	guest_long_mode_tables();
 	check("EFER.LMA is clear before paging", !(rdmsr(MSR_EFER) & EFER_LMA));
 	write_cr0(read_cr0() | CR0_PG);
 	check("CR0.PG turns EFER.LMA on", rdmsr(MSR_EFER) & EFER_LMA);
