@@ -452,6 +452,15 @@ static enum exit_action finish_guest(unsigned g, uint32_t stop_reason)
 	return ACTION_STOP;
 }
 
+/* The stub stops g itself: printed as a stop by the core is, its last
+ * (partial) console line first, then why, then its exits by reason. */
+static void stop_by_host(unsigned g, const char *why)
+{
+	core_guest_flush_console(g);
+	kprintf("[hv] guest %s stopped: %s\n", core_guest_name(g), why);
+	core_guest_print_stop_stats(g);
+}
+
 /* What every CPU with guests does, the boot CPU included. */
 static void cpu_run(unsigned cpu_index)
 {
@@ -514,16 +523,14 @@ static void cpu_run(unsigned cpu_index)
 		uint32_t stop_reason = STOP_OPERATOR;
 		enum exit_action action = ACTION_STOP;
 		if (core_guest_stop_requested(g)) {
-			core_guest_flush_console(g);
-			kprintf("[hv] guest %s stopped: at the prompt (stop %s)\n", core_guest_name(g), core_guest_name(g));
-			core_guest_print_stop_stats(g);
+			ksnprintf(why, sizeof why, "at the prompt (stop %s)", core_guest_name(g));
+			stop_by_host(g, why);
 		} else if (runs[g].stop_tsc && tsc_read() >= runs[g].stop_tsc) {
-			core_guest_flush_console(g);
-			kprintf("[hv] guest %s stopped: its stop_after_ms (%u ms) ran out\n", core_guest_name(g),
-				runs[g].stop_after_ms);
-			core_guest_print_stop_stats(g);
-		} else
+			ksnprintf(why, sizeof why, "its stop_after_ms (%u ms) ran out", runs[g].stop_after_ms);
+			stop_by_host(g, why);
+		} else {
 			action = run_slice(g, &stop_reason);
+		}
 		if (action == ACTION_STOP)
 			action = finish_guest(g, stop_reason);
 		console_input_poll();

@@ -89,8 +89,6 @@ export function deadline(): u64 {
   return nextDeadline(machine);
 }
 
-// The RTC's 128 bytes of CMOS RAM: the stub keeps them across a reboot,
-// as a PC's battery does.
 // The stub stops this guest (its stop_after_ms, `stop` at the prompt), as
 // a stop by the core prints it: first what the guest wrote last (a partial
 // line), then the stub's stop line, then the exits by reason.
@@ -102,6 +100,8 @@ export function printStopStats(): void {
   printExitStats(machine, platform);
 }
 
+// The RTC's 128 bytes of CMOS RAM: the stub keeps them across a reboot,
+// as a PC's battery does.
 export function cmosRam(): usize {
   return machine.rtc.cmos();
 }

@@ -78,6 +78,9 @@ static uint8_t guest_ram[GUEST_RAM_BYTES] __attribute__((aligned(4096)));
 /* What the guest writes to the UART, a byte per io exit: a line of text. */
 static const char console_text[] = "hvhost: one byte per exit to the UART's THR, a line of guest console output\n";
 
+/* platform.c's clock, when set (drive_exits). */
+extern uint64_t host_virtual_tsc;
+
 static int kind_of(const char *name)
 {
 	for (int k = 0; k < KINDS; k++)
@@ -212,7 +215,6 @@ static int drive_exits(unsigned count, const char *name, enum driver driver)
 	/* Guest time moves 200 us an exit (5,000 exits/s), as a console at its
 	 * 5,760 bytes/s share would see: its budget never runs out, as it would
 	 * not for a guest writing a line now and then. */
-	extern uint64_t host_virtual_tsc;
 	host_virtual_tsc = 1000000000ull;
 	setup_guest_ram();
 	struct ref_vm *ref = NULL;

@@ -1594,7 +1594,9 @@ struct ref_vm *ref_vm_create(uint8_t *ram, uint64_t ram_bytes, const char *name)
 	vm->console.line[2 + n] = ' ';
 	vm->console.prefix = vm->console.length = (uint32_t)n + 3;
 	vm->console.budget = CONSOLE_BURST_BYTES;
-	vm->console.ticks_per_byte = tsc_hz() / CONSOLE_BYTES_PER_SECOND ? tsc_hz() / CONSOLE_BYTES_PER_SECOND : 1;
+	vm->console.ticks_per_byte = tsc_hz() / CONSOLE_BYTES_PER_SECOND;
+	if (!vm->console.ticks_per_byte)
+		vm->console.ticks_per_byte = 1;
 	cpuid_setup(vm);
 	return vm;
 }
