@@ -234,6 +234,7 @@ describe("the guest page walk, 4-level paging", () => {
     let platform = new FakePlatform();
     let record = longModeRecord(0x40_0000_0000);
     expect(walk(platform, record, 0x1000)).toBe(0xdead);
+    expect(result().errorCode).toBe(0);
     expect(result().outsideRam).toBe(true);
     expect(result().gpa).toBe(0x40_0000_0000);
     let tables = new PageTables(platform, PAGING_4);
