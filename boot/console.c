@@ -66,19 +66,46 @@ static void uart_putc(char c)
  * is never cut by another CPU's output. */
 static spinlock_t console_lock;
 
+/* What the console carried so far: bytes and the TSC ticks spent writing
+ * them (under the lock). A guest's share of the console follows from it
+ * (console_bytes_per_second): a 115200-baud port carries ~11,520 bytes/s,
+ * an emulator's port as much as its CPU can write. */
+static uint64_t carried_bytes, carried_ticks;
+
 void console_putc(char c)
 {
 	spin_lock(&console_lock);
+	uint64_t start = tsc_read();
 	uart_putc(c);
+	carried_ticks += tsc_read() - start;
+	carried_bytes++;
 	spin_unlock(&console_lock);
 }
 
 void console_write(const char *s, size_t len)
 {
 	spin_lock(&console_lock);
+	uint64_t start = tsc_read();
 	for (size_t i = 0; i < len; i++)
 		uart_putc(s[i]);
+	carried_ticks += tsc_read() - start;
+	carried_bytes += len;
 	spin_unlock(&console_lock);
+}
+
+/* 0 until a few lines went out: too little to tell. */
+uint64_t console_bytes_per_second(void)
+{
+	spin_lock(&console_lock);
+	uint64_t bytes = carried_bytes, ticks = carried_ticks;
+	spin_unlock(&console_lock);
+	if (bytes < 256 || !ticks || !tsc_hz())
+		return 0;
+	while (bytes >> 32) {   /* bytes * tsc_hz() must not overflow */
+		bytes >>= 1;
+		ticks >>= 1;
+	}
+	return ticks ? bytes * tsc_hz() / ticks : 0;
 }
 
 /* No lock: reading RBR and LSR does not disturb a writer on another CPU

@@ -18,6 +18,7 @@
 void console_init(void);
 void console_write(const char *s, size_t len);   /* raw bytes, no prefix */
 void console_putc(char c);
+uint64_t console_bytes_per_second(void);   /* what it carried so far; 0: unknown */
 /* A byte typed on COM1, or -1 when none is waiting. Never blocks. */
 int console_read_byte(void);
 /* Console input (boot/console_input.c): what is typed on COM1 goes to

@@ -118,6 +118,13 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 		kprintf("[hv] cpu: no usable local APIC: one CPU, no preemption\n");
 	else
 		kprintf("[hv] cpus: %u online\n", smp_start());
+	/* What the console carried so far sets each guest's share of it
+	 * (core_guest_start, supervisor/index.ts guestConsoleBytesPerSecond). */
+	uint64_t carried = console_bytes_per_second();
+	if (carried)
+		kprintf("[hv] console: carries %lu bytes/s\n", (unsigned long)carried);
+	else
+		kprintf("[hv] console: rate not measured\n");
 
 	/* selftest=instances:N on the hypervisor's command line: prove guest
 	 * VMM instances can be made, trapped and dropped at will. */

@@ -351,6 +351,14 @@ wasm_rt_trap_t core_guest_start(unsigned g, char *why, unsigned why_size)
 		trap = WASM_RT_TRAP_UNREACHABLE;
 	if (trap)
 		goto fail;
+	/* Its share of the host console: the supervisor decides from what the
+	 * port has carried so far. */
+	uint32_t share = 0;
+	uint64_t carried = console_bytes_per_second();
+	SUPERVISOR(share = w2c_supervisor_guestConsoleBytesPerSecond(&core_supervisor, g, carried, cpu_count));
+	trap = CORE_CALL(&frame, w2c_guest_setConsoleRate(&vm->instance, share));
+	if (trap)
+		goto fail;
 	trap = guest_offsets(g, vcpus);
 	if (trap)
 		goto fail;

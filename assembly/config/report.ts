@@ -52,6 +52,7 @@ export function reportConfig(file: usize, fileLength: u32, sink: LineSink): u32 
     if (guest.cmdlineLength > 0) line.text(", cmdline ").quoted(guest.cmdlinePointer, guest.cmdlineLength, 4096);
     if (guest.onCrashRestart) line.text(", on_crash restart (max ").decimal(guest.maxRestarts).text(")");
     if (guest.stopAfterMs != 0) line.text(", stopped after ").decimal(guest.stopAfterMs).text(" ms");
+    if (guest.consoleBytesPerSecond != 0) line.text(", console ").decimal(guest.consoleBytesPerSecond).text(" bytes/s");
     if (guest.cpuMask != 0) writeCpus(guest.cpuMask);
     endLine(sink);
   }

@@ -16,6 +16,9 @@
 //   max_restarts = 3           # default 3; 0..1000
 //   stop_after_ms = 5000       # stop it after this long from each start
 //                              # (a watchdog for test guests); default never
+//   console_bytes_per_second = 5760  # its share of the host console,
+//                              # 100..10000000; default: the host port's
+//                              # measured rate over the host CPUs (at least 2)
 //
 // parseConfig is a pure function of the config's bytes, its module name and
 // a module lookup: the supervisor wires it to the boot modules, the unit
@@ -67,6 +70,7 @@ const TIMESLICE_MS: i32 = 0;
 
 const GUEST_KEYS: StaticArray<string> = [
   "name", "kernel", "initrd", "cmdline", "memory", "vcpus", "cpus", "on_crash", "max_restarts", "stop_after_ms",
+  "console_bytes_per_second",
 ];
 const NAME: i32 = 0;
 const KERNEL: i32 = 1;
@@ -78,6 +82,7 @@ const CPUS: i32 = 6;
 const ON_CRASH: i32 = 7;
 const MAX_RESTARTS: i32 = 8;
 const STOP_AFTER_MS: i32 = 9;
+const CONSOLE_SHARE: i32 = 10;
 
 const TABLE_NAMES: StaticArray<string> = ["hypervisor", "guest"];
 
@@ -110,6 +115,7 @@ export class GuestConfig {
   vcpus: u32;
   maxRestarts: u32;
   stopAfterMs: u32;  // 0: never
+  consoleBytesPerSecond: u32; // 0: the host's share (see supervisor/index.ts)
   onCrashRestart: bool;
   hasInitrd: bool;
   kernelModule: i32;
@@ -292,6 +298,7 @@ function startGuest(): void {
   guest.onCrashRestart = false;
   guest.maxRestarts = DEFAULT_MAX_RESTARTS;
   guest.stopAfterMs = 0;
+  guest.consoleBytesPerSecond = 0;
   guest.cpuMask = 0;
   guest.kernelModule = -1;
   guest.initrdModule = -1;
@@ -350,6 +357,9 @@ function setKey(): void {
     case ON_CRASH: setOnCrash(value); break;
     case MAX_RESTARTS: if (expectInteger(value, 0, 1000)) guest.maxRestarts = <u32>value.integer; break;
     case STOP_AFTER_MS: if (expectInteger(value, 1, 86400000)) guest.stopAfterMs = <u32>value.integer; break;
+    case CONSOLE_SHARE:
+      if (expectInteger(value, 100, 10000000)) guest.consoleBytesPerSecond = <u32>value.integer;
+      break;
   }
 }
 

@@ -13,8 +13,10 @@
 // (x86/string_io.ts) and the rest runs at the next exit: it never overflows.
 //
 // Each guest gets a fair share of the host console (issue 11, hole 7): a
-// budget of bytes, refilled by the guest's own clock at
-// CONSOLE_BYTES_PER_SECOND up to CONSOLE_BURST_BYTES. While it is empty the
+// budget of bytes, refilled by the guest's own clock at its share
+// (`bytesPerSecond`, set by the stub from the supervisor's decision:
+// supervisor/index.ts guestConsoleBytesPerSecond; CONSOLE_BYTES_PER_SECOND
+// until then) up to CONSOLE_BURST_BYTES. While it is empty the
 // UART says THR is not empty and refuses a byte written anyway (the
 // instruction is run again later), so the guest waits and nothing it wrote
 // is dropped. No state is shared between guests: a guest uses its budget
@@ -35,9 +37,10 @@ export const OUTBOX_BYTES: u32 = 4 * LINE_BYTES;
 const FIELDS_BYTES: u32 = (<u32>offsetof<ConsoleLine>() + 15) & ~15;
 export const CONSOLE_LINE_BYTES: u32 = FIELDS_BYTES + LINE_BYTES + OUTBOX_BYTES;
 
-// Half a 115200-baud port (11520 bytes/s): what one guest may print at
-// most; two host CPUs of flooding guests together stay near the port's rate.
-export const CONSOLE_BYTES_PER_SECOND: u64 = 5760;
+// Half a 115200-baud port (11520 bytes/s): a guest's share until the stub
+// sets the one that follows the host port's measured rate.
+export const CONSOLE_BYTES_PER_SECOND: u32 = 5760;
+export const MIN_CONSOLE_BYTES_PER_SECOND: u32 = 100;
 // A 16550's transmit FIFO four times over: a short line goes out at once.
 export const CONSOLE_BURST_BYTES: u32 = 64;
 
@@ -58,6 +61,7 @@ export class ConsoleLine {
   clock: GuestClock;
   budget: u32;
   budgetAt: u64;
+  bytesPerSecond: u32;  // this guest's share of the host console
   refused: bool;        // the UART refused a byte for want of budget (the exit retries it)
   waits: u32;           // how often it did
 
@@ -71,6 +75,7 @@ export class ConsoleLine {
     this.lostLines = 0;
     this.budget = CONSOLE_BURST_BYTES;
     this.budgetAt = 0;
+    this.bytesPerSecond = CONSOLE_BYTES_PER_SECOND;
     this.refused = false;
     this.waits = 0;
     let n = nameLength < NAME_PREFIX_BYTES ? nameLength : NAME_PREFIX_BYTES;
@@ -82,6 +87,11 @@ export class ConsoleLine {
     store<u8>(this.line + 2 + <usize>n, 0x20);     // ' '
     this.prefixLength = n + 3;
     this.lineLength = this.prefixLength;
+  }
+
+  // The guest's share of the host console from now on.
+  setRate(bytesPerSecond: u32): void {
+    this.bytesPerSecond = bytesPerSecond > MIN_CONSOLE_BYTES_PER_SECOND ? bytesPerSecond : MIN_CONSOLE_BYTES_PER_SECOND;
   }
 
   // True when the guest may send `bytes` now (its budget, brought up to the
@@ -99,7 +109,7 @@ export class ConsoleLine {
   }
 
   private ticksPerByte(): u64 {
-    let ticks = this.clock.tscHz / CONSOLE_BYTES_PER_SECOND;
+    let ticks = this.clock.tscHz / <u64>this.bytesPerSecond;
     return ticks != 0 ? ticks : 1;
   }
 

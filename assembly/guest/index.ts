@@ -110,6 +110,13 @@ export function cmosRamBytes(): u32 {
   return CMOS_BYTES;
 }
 
+// This guest's share of the host console in bytes per second, as the
+// supervisor decided it (guestConsoleBytesPerSecond); the stub sets it
+// after create().
+export function setConsoleRate(bytesPerSecond: u32): void {
+  machine.console.setRate(bytesPerSecond);
+}
+
 export function guestId(): u32 {
   return machine.state.guestId;
 }

@@ -9,6 +9,7 @@
 // part of the program.
 import "../lib/abort";
 import { configModule, consoleWrite, findModule, moduleName, moduleRead, moduleSize } from "./host";
+import { consoleShare } from "./console_share";
 import {
   configErrorCount, configGuest, configGuestCount, configTimesliceMs,
   MAX_CONFIG_BYTES, parseConfig, reportTooLarge, reportUnreadable,
@@ -92,6 +93,12 @@ export function guestMaxRestarts(index: u32): u32 {
 // Milliseconds after each start at which the guest is stopped; 0: never.
 export function guestStopAfterMs(index: u32): u32 {
   return index < configGuestCount() ? configGuest(index).stopAfterMs : 0;
+}
+
+// Each guest's share of the host console in bytes per second
+// (console_share.ts), from what the stub measured the port to carry.
+export function guestConsoleBytesPerSecond(index: u32, hostBytesPerSecond: u64, hostCpus: u32): u32 {
+  return consoleShare(index, hostBytesPerSecond, hostCpus);
 }
 
 // Strings: a pointer into this module's linear memory and a length in bytes

@@ -8,7 +8,8 @@ import { line } from "./lib.mjs";
 import { guestLines } from "./guests.mjs";
 import { adler32 } from "./checksum.mjs";
 
-// The share (assembly/devices/console_line.ts): bytes per second and burst.
+// The flood's share (pinned in tests/configs/flood.toml) and the burst
+// (assembly/devices/console_line.ts).
 const CONSOLE_BYTES_PER_SECOND = 5760;
 const CONSOLE_BURST_BYTES = 64;
 const TIMESLICE_MS = 10;
@@ -36,6 +37,7 @@ function neighbourGap(r, name) {
 }
 
 export function assertFlood(r, count) {
+  line(r, /^\[hv\] guest flood: 4 MiB, 1 vCPU, kernel .*, cmdline "lines=1000", console 5760 bytes\/s$/);
   const lines = guestLines(r, "flood");
   assert.equal(lines.length, count + 1, `${lines.length - 1} of ${count} flood lines arrived`);
   lines.slice(0, count).forEach((l, i) => assert.equal(l, `flood: line ${i} the quick brown fox jumps over the lazy dog`));
@@ -60,4 +62,23 @@ export function assertFlood(r, count) {
   for (const g of ["flood", "hello", "steady", "neighbour"]) line(r, new RegExp(`^\\[hv\\] guest ${g} stopped: exit code 0$`));
   assert.equal(r.code, 0);
   return { perSecond, ms, gap };
+}
+
+// A flood with the share derived from the host port (tests/configs/
+// console_share.toml): every line arrives, far faster than the share of a
+// 115200-baud port, and the console's measured rate was printed.
+// Answers the rates in bytes per second.
+export function assertUnpinnedFlood(r, count) {
+  const carried = Number(/(\d+) bytes/.exec(line(r, /^\[hv\] console: carries \d+ bytes\/s$/))[1]);
+  const lines = guestLines(r, "flood");
+  assert.equal(lines.length, count + 1, `${lines.length - 1} of ${count} flood lines arrived`);
+  lines.slice(0, count).forEach((l, i) => assert.equal(l, `flood: line ${i} the quick brown fox jumps over the lazy dog`));
+  const rate = /^flood: (\d+) bytes in (\d+) ms$/.exec(lines[count]);
+  assert.ok(rate, lines[count]);
+  const perSecond = Number(rate[1]) * 1000 / Math.max(Number(rate[2]), 1);
+  assert.ok(carried >= 8 * CONSOLE_BYTES_PER_SECOND, `the console carries only ${carried} bytes/s`);
+  assert.ok(perSecond >= 4 * CONSOLE_BYTES_PER_SECOND, `the flood printed only ${perSecond.toFixed(0)} bytes/s`);
+  line(r, /^\[hv\] guest flood stopped: exit code 0$/);
+  assert.equal(r.code, 0);
+  return { carried, perSecond };
 }

@@ -76,7 +76,7 @@ describe("hostile input", () => {
   });
   it("cuts a very long key in its message", () => {
     let key = "k".repeat(100000);
-    expect(onlyError("[[guest]]\n" + key + ' = 1\nname = "a"\nkernel = "a.elf"\n')).toBe("hv.toml:2:1: " + "k".repeat(48) + "...: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms)");
+    expect(onlyError("[[guest]]\n" + key + ' = 1\nname = "a"\nkernel = "a.elf"\n')).toBe("hv.toml:2:1: " + "k".repeat(48) + "...: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms, console_bytes_per_second)");
   });
   it("cuts a very long value in its message", () => {
     setModules(["a.elf"]);

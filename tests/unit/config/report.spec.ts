@@ -97,8 +97,8 @@ describe("a config with errors", () => {
     expect(lines.length).toBe(21);
     expect(lines[0]).toBe("[hv] hv.toml:1:1: name: missing in [[guest]]\n");
     expect(lines[1]).toBe("[hv] hv.toml:1:1: kernel: missing in [[guest]]\n");
-    expect(lines[2]).toBe("[hv] hv.toml:2:1: bad0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms)\n");
-    expect(lines[19]).toBe("[hv] hv.toml:19:1: bad17: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms)\n");
+    expect(lines[2]).toBe("[hv] hv.toml:2:1: bad0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms, console_bytes_per_second)\n");
+    expect(lines[19]).toBe("[hv] hv.toml:19:1: bad17: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms, console_bytes_per_second)\n");
     expect(lines[20]).toBe("[hv] and 7 more errors\n");
   });
   it("says 1 more error, not 1 more errors", () => {

@@ -111,8 +111,17 @@ describe("[[guest]] keys", () => {
     expect(configGuest(0).stopAfterMs).toBe(5000);
     expect(onlyError(GUEST + "stop_after_ms = 0\n")).toBe("hv.toml:4:17: stop_after_ms: 0 is out of range (1 to 86400000)");
   });
+  it("takes console_bytes_per_second from 100 to 10,000,000, unset meaning the host's share", () => {
+    setModules(["web.elf"]);
+    expect(parse(GUEST)).toBe(0);
+    expect(configGuest(0).consoleBytesPerSecond).toBe(0);
+    expect(parse(GUEST + "console_bytes_per_second = 5760\n")).toBe(0);
+    expect(configGuest(0).consoleBytesPerSecond).toBe(5760);
+    expect(onlyError(GUEST + "console_bytes_per_second = 99\n")).toBe("hv.toml:4:28: console_bytes_per_second: 99 is out of range (100 to 10000000)");
+    expect(onlyError(GUEST + 'console_bytes_per_second = "fast"\n')).toBe("hv.toml:4:28: console_bytes_per_second: expected an integer, found a string");
+  });
   it("lists the known keys when no key is close", () => {
-    expect(onlyError(GUEST + "colour = 1\n")).toBe("hv.toml:4:1: colour: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms)");
+    expect(onlyError(GUEST + "colour = 1\n")).toBe("hv.toml:4:1: colour: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms, console_bytes_per_second)");
   });
   it("rejects a [hypervisor] key, saying where it belongs", () => {
     expect(onlyError(GUEST + "timeslice_ms = 5\n")).toBe("hv.toml:4:1: timeslice_ms: unknown key in [[guest]] (it belongs in [hypervisor])");

@@ -21,7 +21,7 @@ const CONSOLE: usize = memory.data(CONSOLE_LINE_BYTES, 16);
 const LINES: usize = memory.data(offsetof<InterruptLines>(), 16);
 const CLOCK: usize = memory.data(offsetof<GuestClock>(), 16);
 const HZ: u64 = 1000000000; // 1 GHz: a byte is 173611 ticks at 5760 bytes/s
-const PER_BYTE: u64 = HZ / CONSOLE_BYTES_PER_SECOND;
+const PER_BYTE: u64 = HZ / <u64>CONSOLE_BYTES_PER_SECOND;
 
 function clock(): GuestClock {
   return changetype<GuestClock>(CLOCK);
@@ -83,6 +83,19 @@ describe("the UART's console budget", () => {
     expect(thrEmpty(uart)).toBe(true);
     expect(putc(uart, 0x62)).toBe(true);
     expect(thrEmpty(uart)).toBe(false);
+  });
+
+  it("refills at the rate the stub sets (setRate), never below 100 bytes/s", () => {
+    let uart = newUart();
+    console().setRate(57600);
+    for (let i: u32 = 0; i < CONSOLE_BURST_BYTES; i++) expect(putc(uart, 0x61)).toBe(true);
+    expect(thrEmpty(uart)).toBe(false);
+    clock().now += HZ / 57600;
+    expect(thrEmpty(uart)).toBe(true);
+    expect(putc(uart, 0x62)).toBe(true);
+    expect(thrEmpty(uart)).toBe(false);
+    console().setRate(0);
+    expect(console().bytesPerSecond).toBe(100);
   });
 
   it("lets a guest that polls LSR print CONSOLE_BYTES_PER_SECOND (plus the burst) in a second, losing nothing", () => {
@@ -220,7 +233,7 @@ describe("a refused byte at the exit", () => {
     expect(out(machine, platform, 0x62)).toBe(ExitAction.Yield);
     expect(machine.console.refused).toBe(false); // the exit took the note
     expect(machine.console.lineLength - machine.console.prefixLength).toBe(CONSOLE_BURST_BYTES);
-    platform.tsc += platform.hz / CONSOLE_BYTES_PER_SECOND;
+    platform.tsc += platform.hz / <u64>CONSOLE_BYTES_PER_SECOND;
     expect(out(machine, platform, 0x62)).toBe(ExitAction.Resume);
   });
 });
