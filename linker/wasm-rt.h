@@ -24,9 +24,6 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define wasm_rt_memcpy __builtin_memcpy
 
-/* Explicit bounds checks: every load and store compares against
- * memory->size. Guard pages would be cheaper (DESIGN.md) but need the stub
- * to reserve 4 GiB of unmapped virtual space per instance; later. */
 /* No bounds check per access: every linear memory sits at the start of a
  * 16 GiB window with nothing mapped after it (boot/vmem.c; tests/host's
  * platform.c for the host build), so an access past its end faults and
