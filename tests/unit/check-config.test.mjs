@@ -206,8 +206,8 @@ test("after 20 errors, a count of the rest", () => {
   const r = check([f]);
   const out = r.stdout.split("\n");
   assert.equal(out.length, 22); // 20 errors, the count, and the final newline
-  assert.equal(out[0], `${f}:4:1: unknown_0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms)`);
-  assert.equal(out[19], `${f}:23:1: unknown_19: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms)`);
+  assert.equal(out[0], `${f}:4:1: unknown_0: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms, console_bytes_per_second)`);
+  assert.equal(out[19], `${f}:23:1: unknown_19: unknown key in [[guest]] (known keys: name, kernel, initrd, cmdline, memory, vcpus, cpus, on_crash, max_restarts, stop_after_ms, console_bytes_per_second)`);
   assert.equal(out[20], "and 10 more errors");
   assert.equal(r.status, 1);
 });
