@@ -85,7 +85,8 @@ export class PortBus {
   // Reads `size` (1, 2 or 4) bytes from `port`; the value is zero-extended.
   read(port: u32, size: u32): u32 {
     let index = this.find(port);
-    if (index >= 0 && !this.isByteWide(index)) {
+    // One byte, or a device that takes any width: straight to it.
+    if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
       return deviceRead(r.kind, r.device, port, port - r.base, size) & sizeMask(size);
     }
@@ -101,7 +102,7 @@ export class PortBus {
   // Writes the low `size` (1, 2 or 4) bytes of `value` to `port`.
   write(port: u32, size: u32, value: u32): void {
     let index = this.find(port);
-    if (index >= 0 && !this.isByteWide(index)) {
+    if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
       deviceWrite(r.kind, r.device, port, port - r.base, size, value & sizeMask(size));
       return;
