@@ -119,7 +119,7 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	else
 		kprintf("[hv] cpus: %u online\n", smp_start());
 	/* What the console carried so far sets each guest's share of it
-	 * (core_guest_start, supervisor/index.ts guestConsoleBytesPerSecond). */
+	 * (core_guest_start, supervisor/console_share.ts). */
 	uint64_t carried = console_bytes_per_second();
 	if (carried)
 		kprintf("[hv] console: carries %lu bytes/s\n", (unsigned long)carried);

@@ -55,6 +55,10 @@ export const DEFAULT_VCPUS: u32 = 1;
 // ExitRecord and MsrFile each, the I/O APIC's 4-bit ID after them.
 export const MAX_GUEST_VCPUS: u32 = 8;
 export const DEFAULT_MAX_RESTARTS: u32 = 3;
+// console_bytes_per_second: what a guest's share of the host console may be
+// pinned to (supervisor/console_share.ts caps a measured share the same).
+export const MIN_CONSOLE_BYTES_PER_SECOND: u32 = 100;
+export const MAX_CONSOLE_BYTES_PER_SECOND: u32 = 10000000;
 
 export const MIN_MEMORY_BYTES: u64 = MiB;
 export const MAX_MEMORY_BYTES: u64 = 64 * GiB;
@@ -115,7 +119,7 @@ export class GuestConfig {
   vcpus: u32;
   maxRestarts: u32;
   stopAfterMs: u32;  // 0: never
-  consoleBytesPerSecond: u32; // 0: the host's share (see supervisor/index.ts)
+  consoleBytesPerSecond: u32; // 0: the host's share (supervisor/console_share.ts)
   onCrashRestart: bool;
   hasInitrd: bool;
   kernelModule: i32;
@@ -358,7 +362,9 @@ function setKey(): void {
     case MAX_RESTARTS: if (expectInteger(value, 0, 1000)) guest.maxRestarts = <u32>value.integer; break;
     case STOP_AFTER_MS: if (expectInteger(value, 1, 86400000)) guest.stopAfterMs = <u32>value.integer; break;
     case CONSOLE_SHARE:
-      if (expectInteger(value, 100, 10000000)) guest.consoleBytesPerSecond = <u32>value.integer;
+      if (expectInteger(value, MIN_CONSOLE_BYTES_PER_SECOND, MAX_CONSOLE_BYTES_PER_SECOND)) {
+        guest.consoleBytesPerSecond = <u32>value.integer;
+      }
       break;
   }
 }

@@ -15,8 +15,7 @@
 // Each guest gets a fair share of the host console (issue 11, hole 7): a
 // budget of bytes, refilled by the guest's own clock at its share
 // (`bytesPerSecond`, set by the stub from the supervisor's decision:
-// supervisor/index.ts guestConsoleBytesPerSecond; CONSOLE_BYTES_PER_SECOND
-// until then) up to CONSOLE_BURST_BYTES. While it is empty the
+// supervisor/console_share.ts; CONSOLE_BYTES_PER_SECOND until then) up to CONSOLE_BURST_BYTES. While it is empty the
 // UART says THR is not empty and refuses a byte written anyway (the
 // instruction is run again later), so the guest waits and nothing it wrote
 // is dropped. No state is shared between guests: a guest uses its budget
@@ -40,7 +39,9 @@ export const CONSOLE_LINE_BYTES: u32 = FIELDS_BYTES + LINE_BYTES + OUTBOX_BYTES;
 // Half a 115200-baud port (11520 bytes/s): a guest's share until the stub
 // sets the one that follows the host port's measured rate.
 export const CONSOLE_BYTES_PER_SECOND: u32 = 5760;
-export const MIN_CONSOLE_BYTES_PER_SECOND: u32 = 100;
+// The least setRate takes, whatever the stub passes: a rate of 0 would
+// divide by zero (the config's own floor is the same, config/schema.ts).
+const LEAST_BYTES_PER_SECOND: u32 = 100;
 // A 16550's transmit FIFO four times over: a short line goes out at once.
 export const CONSOLE_BURST_BYTES: u32 = 64;
 
@@ -91,7 +92,7 @@ export class ConsoleLine {
 
   // The guest's share of the host console from now on.
   setRate(bytesPerSecond: u32): void {
-    this.bytesPerSecond = bytesPerSecond > MIN_CONSOLE_BYTES_PER_SECOND ? bytesPerSecond : MIN_CONSOLE_BYTES_PER_SECOND;
+    this.bytesPerSecond = bytesPerSecond > LEAST_BYTES_PER_SECOND ? bytesPerSecond : LEAST_BYTES_PER_SECOND;
   }
 
   // True when the guest may send `bytes` now (its budget, brought up to the

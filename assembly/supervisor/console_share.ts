@@ -9,11 +9,13 @@
 // Never below MIN_CONSOLE_SHARE, so a slow port still lets a guest print;
 // a port the stub could not measure (0) gets half of 115200 baud.
 
-import { configGuest, configGuestCount } from "../config/schema";
+import { configGuest, configGuestCount, MAX_CONSOLE_BYTES_PER_SECOND } from "../config/schema";
+import { CONSOLE_BYTES_PER_SECOND } from "../devices/console_line";
 
 export const MIN_CONSOLE_SHARE: u32 = 960;
-export const MAX_CONSOLE_SHARE: u32 = 10000000;
-export const UNMEASURED_CONSOLE_SHARE: u32 = 5760;
+export const MAX_CONSOLE_SHARE: u32 = MAX_CONSOLE_BYTES_PER_SECOND;
+// Half of 115200 baud: the guest's own default (devices/console_line.ts).
+export const UNMEASURED_CONSOLE_SHARE: u32 = CONSOLE_BYTES_PER_SECOND;
 
 export function consoleShare(index: u32, hostBytesPerSecond: u64, hostCpus: u32): u32 {
   if (index >= configGuestCount()) return UNMEASURED_CONSOLE_SHARE;
