@@ -52,8 +52,9 @@ $(BUILD)/%.raw.wasm: $(AS_SRCS) package.json asconfig.json
 	@if $(BIN)/wasm2wat $@ | grep -qE '\bf(32|64)\b'; then \
 	  echo "error: $@ uses floating point (f32/f64); the core must not" >&2; exit 1; fi
 
-$(BUILD)/%.wasm: $(BUILD)/%.raw.wasm
+$(BUILD)/%.wasm: $(BUILD)/%.raw.wasm scripts/merge-data-segments.mjs
 	$(BIN)/wasm-opt $(WASM_OPT_FLAGS) $< -o $@
+	node scripts/merge-data-segments.mjs $@
 
 $(BUILD)/core/%.c: $(BUILD)/%.wasm
 	@mkdir -p $(dir $@)

@@ -109,11 +109,12 @@ if (annotate) {
   const bin = path.join(root, "node_modules/.bin");
   const entries = JSON.parse(fs.readFileSync(path.join(root, "asconfig.json"), "utf8")).targets.guest.entries;
   fs.mkdirSync(path.join(tmp, "core"));
-  // The Makefile's chain (asc, wasm-opt, wasm2c), names kept.
+  // The Makefile's chain (asc, wasm-opt, merge-data-segments, wasm2c), names kept.
   must(path.join(bin, "asc"), [...entries, "--config", "asconfig.json", "--target", "guest", "--debug",
                                "-o", path.join(tmp, "guest.raw.wasm")]);
   must(path.join(bin, "wasm-opt"), ["-O3", "--enable-bulk-memory", "--enable-sign-ext", "--enable-mutable-globals", "-g",
                                     path.join(tmp, "guest.raw.wasm"), "-o", path.join(tmp, "guest.wasm")]);
+  must("node", [path.join(root, "scripts/merge-data-segments.mjs"), path.join(tmp, "guest.wasm")]);
   must(path.join(bin, "wasm2c"), [path.join(tmp, "guest.wasm"), "-n", "guest", "--disable-simd",
                                   "-o", path.join(tmp, "core/guest.c")]);
   for (const f of ["supervisor.c", "supervisor.h"]) fs.copyFileSync(path.join(root, "build/core", f), path.join(tmp, "core", f));
