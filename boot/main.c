@@ -90,15 +90,17 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	gdt_init(0);
 	percpu_init(0);
 	idt_init();
+	/* The TSC's and the LAPIC timer's calibrations (10 ms each) run while
+	 * the boot does its work up to the config's end (core_init), so they
+	 * start first: nothing before tsc_calibrate_finish() may need
+	 * tsc_hz(). */
+	tsc_calibrate_start();
+	lapic_timer_measure_start();
 	multiboot2_parse(magic, mb_info_phys);
 	screen_init(multiboot2_framebuffer());
 	/* GRUB may leave its cursor mid-line: start ours on a fresh one. */
 	kprintf("\n[hv] tshv %s (type-1 hypervisor, VMM core in AssemblyScript/Wasm)\n", HV_VERSION);
 	pmm_init();
-	/* The TSC's calibration runs while the config is read (core_init):
-	 * nothing before tsc_calibrate_finish() may need tsc_hz(). */
-	tsc_calibrate_start();
-	lapic_timer_measure_start();
 	rtc_init();
 
 	const struct framebuffer *fb = multiboot2_framebuffer();
