@@ -18,7 +18,13 @@
 void console_init(void);
 void console_write(const char *s, size_t len);   /* raw bytes, no prefix */
 void console_putc(char c);
-uint64_t console_bytes_per_second(void);   /* what it carried so far; 0: unknown */
+uint64_t console_bytes_per_second(void);   /* what it carries; 0: unknown */
+/* Output waits in a ring for the UART (console.c): what is pending goes out
+ * when a CPU polls, which it does after exits and when idle, and by the
+ * host timer deadline console_poll_deadline() shortens while bytes wait. */
+bool console_output_pending(void);
+void console_poll_output(void);
+uint64_t console_poll_deadline(uint64_t deadline);
 /* A byte typed on COM1, or -1 when none is waiting. Never blocks. */
 int console_read_byte(void);
 /* Console input (boot/console_input.c): what is typed on COM1 goes to

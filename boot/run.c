@@ -350,8 +350,8 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 					return input_trapped(g, stop_reason);
 				backend->vcpu_kick(&r->vcpu);
 			}
-			uint64_t deadline = exit->deadline;
-			lapic_timer_arm(deadline < slice_end ? deadline : slice_end);
+			uint64_t deadline = exit->deadline < slice_end ? exit->deadline : slice_end;
+			lapic_timer_arm(console_output_pending() ? console_poll_deadline(deadline) : deadline);
 			mitigations_before_entry();
 			backend->vcpu_run(&r->vcpu, exit);
 			guest_fpu_sync_xcr0(&r->fpu);
@@ -373,6 +373,7 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 			} else
 #endif
 			action = answer_exit(g, (unsigned)v, stop_reason);
+			console_poll_output();
 			if (tsc_read() >= slice_end)
 				break;
 		}
@@ -416,9 +417,10 @@ static void idle_until_wake(unsigned cpu_index)
 	for (;;) {
 		uint64_t first = tsc_read() + slice_cycles;
 		console_input_poll();
+		console_poll_output();
 		if (wake_due(cpu_index, &first))
 			return;
-		lapic_timer_arm(first);
+		lapic_timer_arm(console_output_pending() ? console_poll_deadline(first) : first);
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 	}
 }

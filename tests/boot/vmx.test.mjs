@@ -54,6 +54,18 @@ test("the demo's two guests run to completion under VT-x", () => {
   line(r, /^\[hv\] guest alpha stopped: exit code 0$/);
   line(r, /^\[hv\] guest beta stopped: exit code 0$/);
   assert.equal(r.code, 0);
+  // Bochs's UART sends at the baud rate, as a real one does: the stub
+  // sees it pace its FIFO and says the wire's rate, and the boot does not
+  // wait for it. The boot's lines before the first guest instruction take
+  // longer than that to cross a 115200-baud wire; the first instruction
+  // comes well before.
+  line(r, /^\[hv\] console: carries 11520 bytes\/s$/);
+  const first = r.hv.findIndex((l) => /^\[hv\] first guest instruction \d+ us/.test(l));
+  assert.ok(first > 0, r.output.slice(-3000));
+  const bytes = r.hv.slice(0, first).reduce((n, l) => n + l.length + 2, 0);
+  const us = Number(/(\d+) us/.exec(r.hv[first])[1]);
+  const wire = bytes * 1e6 / 11520;
+  assert.ok(us < wire / 2, `first guest instruction after ${us} us; the ${bytes} bytes before it take ${Math.round(wire)} us on the wire`);
 });
 
 test("a crashing guest is restarted by policy, then stops; its neighbour finishes (VT-x)", () => {
