@@ -70,7 +70,7 @@ void console_init(void)
  * it first (console_flush).
  */
 #define TX_RING_BYTES 32768u                 /* a power of two */
-static char tx_ring[TX_RING_BYTES];
+static char tx_ring[TX_RING_BYTES] __attribute__((section(".noinit.tx_ring")));   /* read only where written */
 static uint64_t tx_head, tx_tail;            /* bytes queued, sent; under console_lock */
 static volatile bool tx_pending;             /* head != tail: a hint, read without the lock */
 

@@ -29,7 +29,7 @@ struct tss {
 /* One GDT and TSS per CPU: LTR marks a TSS descriptor busy, and each CPU
  * needs IST stacks of its own. */
 static struct tss tss_of[MAX_CPUS];
-static uint8_t ist_stacks[MAX_CPUS][3][IST_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t ist_stacks[MAX_CPUS][3][IST_STACK_SIZE] __attribute__((aligned(16), section(".noinit.ist_stacks")));
 /* null, code, data, TSS (a 16-byte system descriptor). */
 static uint64_t gdt_of[MAX_CPUS][5] __attribute__((aligned(16)));
 
