@@ -89,8 +89,12 @@ void *vmem_map(void *memory, uint64_t bytes)
 			window = w;
 	uint64_t va = VMEM_BASE + ((uint64_t)window << WINDOW_SHIFT);
 	bool ok = window >= 0;
-	for (uint64_t off = 0; ok && off < bytes; off += PAGE_SIZE) {
-		uint64_t *pte = pte_of(va + off, true);
+	/* One walk per page table (512 pages): the supervisor's 8 MiB walked
+	 * the four levels 2,048 times. */
+	uint64_t *pte = NULL;
+	for (uint64_t off = 0; ok && off < bytes; off += PAGE_SIZE, pte++) {
+		if (!pte || ((va + off) & 0x1fffff) == 0)
+			pte = pte_of(va + off, true);
 		if (!pte)
 			ok = false;
 		else
