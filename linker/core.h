@@ -86,6 +86,7 @@ struct exit_record;
 struct vcpu_state;
 
 /* --- guest RAM zeroed on first touch (linker/guest_ram.c) --------------------*/
+#define GUEST_RAM_BLOCK_SHIFT 21    /* 2 MiB blocks: one nested large page each */
 /* Takes fresh, unzeroed RAM for guest g: the 4 KiB tail zeroed now, the
  * 2 MiB blocks as they are first touched. False when out of memory. */
 bool guest_ram_init(unsigned g);
@@ -95,6 +96,18 @@ bool core_guest_stop_requested(unsigned g);
 wasm_rt_trap_t core_guest_input_trap(unsigned g);
 /* Makes [gpa, gpa+length) of g's RAM (inside it) zeroed and mapped. */
 void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length);
+/* True when [gpa, gpa+length) (inside the RAM) needs nothing of
+ * guest_ram_prepare: it lies in one block zeroed already, or in the tail
+ * below a whole block (zeroed at init). Most accesses: no call. */
+static inline bool guest_ram_ready(const struct guest_vmm *vm, uint64_t gpa, uint64_t length)
+{
+	uint64_t block = gpa >> GUEST_RAM_BLOCK_SHIFT;
+	if (!vm->ram_clean || length == 0)
+		return true;
+	if (block != (gpa + length - 1) >> GUEST_RAM_BLOCK_SHIFT)
+		return false;
+	return block >= vm->ram_blocks || (vm->ram_clean[block / 64] >> (block % 64) & 1);
+}
 /* A nested page fault at gpa: true when it was the first touch of a
  * block, now zeroed and mapped (re-enter the guest as it was). */
 bool guest_ram_fault(unsigned g, uint64_t gpa);

@@ -15,7 +15,7 @@
 #include "hv.h"
 #include "core.h"
 
-#define BLOCK_SHIFT 21
+#define BLOCK_SHIFT GUEST_RAM_BLOCK_SHIFT
 #define BLOCK_BYTES (1ull << BLOCK_SHIFT)
 
 static bool block_clean(const struct guest_vmm *vm, uint64_t block)

@@ -159,7 +159,8 @@ static uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length)
 {
 	if (!vm->ram || gpa > vm->ram_bytes || length > vm->ram_bytes - gpa)
 		return NULL;
-	guest_ram_prepare((unsigned)(vm - core_guests), gpa, length);
+	if (!guest_ram_ready(vm, gpa, length))
+		guest_ram_prepare((unsigned)(vm - core_guests), gpa, length);
 	return vm->ram + gpa;
 }
 
@@ -170,7 +171,14 @@ uint32_t w2c_env_guestRead(struct w2c_env *env, uint64_t gpa, uint32_t destinati
 	const uint8_t *src = guest_ram(vm, gpa, length);
 	if (!src)
 		return 0;
-	memcpy(dst, src, length);
+	if (length == 8) {
+		/* A page-table entry (the emulator's walks): one move, no call. */
+		uint64_t value;
+		__builtin_memcpy(&value, src, 8);
+		__builtin_memcpy(dst, &value, 8);
+	} else {
+		memcpy(dst, src, length);
+	}
 	return length;
 }
 
