@@ -27,25 +27,19 @@ else if (args.length !== 1 || !file) {
 
 const bytes = fs.readFileSync(file);
 let pos = 0;
-function u32() {
+// LEB128 at pos (SLEB128 with `signed`), advancing pos.
+function read(signed = false) {
   let result = 0, shift = 0, b;
   do {
     b = bytes[pos++];
     result |= (b & 0x7f) << shift;
     shift += 7;
   } while (b & 0x80);
+  if (signed) return shift < 32 && (b & 0x40) ? result | (-1 << shift) : result | 0;
   return result >>> 0;
 }
-function s32() {
-  let result = 0, shift = 0, b;
-  do {
-    b = bytes[pos++];
-    result |= (b & 0x7f) << shift;
-    shift += 7;
-  } while (b & 0x80);
-  if (shift < 32 && (b & 0x40)) result |= -1 << shift;
-  return result | 0;
-}
+const u32 = () => read();
+const s32 = () => read(true);
 function leb(value, signed = false) {
   const out = [];
   for (;;) {
