@@ -268,7 +268,7 @@ static enum exit_action answer_exit(unsigned g, unsigned v, uint32_t *stop_reaso
 {
 	struct exit_record *exit = core_guest_exit_record(g, v);
 	uint64_t t0 = tsc_read();
-	wasm_rt_trap_t trap = core_guest_handle_exit(g, v);
+	wasm_rt_trap_t trap = core_guest_answer_exit(g, v);   /* inside run_slice's frame */
 	runs[g].core_cycles += tsc_read() - t0;
 	*stop_reason = exit->stop_reason;
 	if (trap != WASM_RT_TRAP_NONE)
@@ -314,8 +314,10 @@ static int pick_vcpu(unsigned g, uint32_t *stop_reason)
 
 /* Runs g's vCPUs until the guest yields, waits, stops, or its time slice
  * ends: one vCPU at a time, the core naming the next when one halts or
- * gives way. Returns what ended it; *stop_reason is set for ACTION_STOP. */
-static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
+ * gives way. Returns what ended it; *stop_reason is set for ACTION_STOP.
+ * Its exits are answered inside run_slice's trap frame; *answering is the
+ * vCPU whose exit is being answered (-1: none). */
+__attribute__((noinline)) static enum exit_action run_vcpus(unsigned g, uint32_t *stop_reason, volatile int *answering)
 {
 	struct guest_run *run = &runs[g];
 	uint64_t slice_end = tsc_read() + slice_cycles;
@@ -372,7 +374,9 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 				action = ACTION_RESUME;
 			} else
 #endif
+			*answering = v;
 			action = answer_exit(g, (unsigned)v, stop_reason);
+			*answering = -1;
 			console_poll_output();
 			if (tsc_read() >= slice_end)
 				break;
@@ -383,6 +387,25 @@ static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
 			return action == ACTION_WAIT ? ACTION_YIELD : ACTION_RESUME;  /* preempted */
 		/* ACTION_WAIT (this vCPU halted) or ACTION_SWITCH: the next one. */
 	}
+}
+
+/* One trap frame for a whole slice's exits, not one per exit: a trap of
+ * g's instance while it answers an exit comes back here and stops the
+ * guest as a trapped exit does (answer_exit). Traps in the other calls
+ * into the instance are caught by their own frames, inside this one. */
+static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
+{
+	wasm_rt_jmp_buf frame;
+	volatile int answering = -1;
+	wasm_rt_trap_t trap = wasm_rt_try(&frame);
+	if (trap != WASM_RT_TRAP_NONE) {
+		wasm_rt_end_try(&frame);
+		int v = answering;
+		return vmm_trapped(g, trap, v >= 0 ? core_guest_exit_record(g, (unsigned)v) : NULL, stop_reason);
+	}
+	enum exit_action action = run_vcpus(g, stop_reason, &answering);
+	wasm_rt_end_try(&frame);
+	return action;
 }
 
 /* Wakes the waiting guests of this CPU that are due (their deadline passed,

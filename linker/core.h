@@ -130,6 +130,10 @@ unsigned core_guest_stop_after_ms(unsigned guest);
 const struct vcpu_state *core_guest_initial_state(unsigned guest, unsigned vcpu);
 struct exit_record *core_guest_exit_record(unsigned guest, unsigned vcpu);
 wasm_rt_trap_t core_guest_handle_exit(unsigned guest, unsigned vcpu);
+/* The same inside a trap frame the caller holds (wasm_rt_try) around
+ * many exits, one time slice's: a trap of the instance unwinds to that
+ * frame. Without one the call is made protected, as above. */
+wasm_rt_trap_t core_guest_answer_exit(unsigned guest, unsigned vcpu);
 /* Which of the guest's vCPUs runs after `last` (-1: the first pick):
  * *next is the vCPU in bits 0-7 with the flags below, or NONE when all of
  * them are halted or not started (the guest waits until
