@@ -374,9 +374,11 @@ __attribute__((noinline)) static enum exit_action run_vcpus(unsigned g, uint32_t
 				action = ACTION_RESUME;
 			} else
 #endif
-			*answering = v;
-			action = answer_exit(g, (unsigned)v, stop_reason);
-			*answering = -1;
+			{
+				*answering = v;
+				action = answer_exit(g, (unsigned)v, stop_reason);
+				*answering = -1;
+			}
 			console_poll_output();
 			if (tsc_read() >= slice_end)
 				break;
