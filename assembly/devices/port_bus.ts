@@ -37,6 +37,16 @@ export const enum DeviceKind {
   PostDelay = 13,
 }
 
+// The kinds whose port writes may ask the machine to stop, power off or
+// reset: the exit port, PM1 control (S5), the PCI host's range (0xCF9),
+// the i8042 (output port pulse) and port 0x92. PortBus.write says which
+// kinds a write reached; the exit handler looks for such a request only
+// after a write reached one of these (guest/exits.ts, afterPortWrite). A
+// device that gains such a request must be added here.
+export const REQUESTING_KINDS: u32 =
+  1 << <u32>DeviceKind.DebugExit | 1 << <u32>DeviceKind.PmControl | 1 << <u32>DeviceKind.PciHost |
+  1 << <u32>DeviceKind.I8042 | 1 << <u32>DeviceKind.SystemControlA;
+
 export const PORT_BUS_RANGES: u32 = 32;
 const RANGE_BYTES: u32 = 16;
 
@@ -99,19 +109,22 @@ export class PortBus {
     return value;
   }
 
-  // Writes the low `size` (1, 2 or 4) bytes of `value` to `port`.
-  write(port: u32, size: u32, value: u32): void {
+  // Writes the low `size` (1, 2 or 4) bytes of `value` to `port`. Answers
+  // the kinds of device the write reached, bit 1 << kind each (0: none).
+  write(port: u32, size: u32, value: u32): u32 {
     let index = this.find(port);
     if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
       deviceWrite(r.kind, r.device, port, port - r.base, size, value & sizeMask(size));
-      return;
+      return <u32>1 << r.kind;
     }
+    let reached: u32 = 0;
     for (let i: u32 = 0; i < size; i++) {
       let byte = (port + i) & 0xffff;
       index = this.findNext(index, byte, i);
-      if (index >= 0) this.writeByteAt(<u32>index, byte, (value >> (i * 8)) & 0xff);
+      if (index >= 0) reached |= this.writeByteAt(<u32>index, byte, (value >> (i * 8)) & 0xff);
     }
+    return reached;
   }
 
   // Puts every device on the bus back in its power-on state (those mapped
@@ -136,9 +149,10 @@ export class PortBus {
     return deviceRead(r.kind, r.device, port, port - r.base, 1) & 0xff;
   }
 
-  private writeByteAt(index: u32, port: u32, value: u32): void {
+  private writeByteAt(index: u32, port: u32, value: u32): u32 {
     let r = this.range(index);
     deviceWrite(r.kind, r.device, port, port - r.base, 1, value);
+    return <u32>1 << r.kind;
   }
 
   private find(port: u32): i32 {

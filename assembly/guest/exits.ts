@@ -15,7 +15,7 @@ import {
 } from "../vcpu/exit_record";
 import { guestCpuid } from "../vcpu/cpuid";
 import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
-import { sizeMask } from "../devices/port_bus";
+import { sizeMask, REQUESTING_KINDS } from "../devices/port_bus";
 import { Platform } from "./platform";
 import { Machine, beginStopLine, stopGuest, resetRequested, rebootGuest } from "./machine";
 import { startExitClock, nextHostDeadline } from "./timers";
@@ -223,8 +223,8 @@ function handleIo(record: ExitRecord, machine: Machine, platform: Platform): voi
   if (input) {
     record.rax = mergeInput(record.rax, machine.bus.read(port, size), size);
   } else {
-    machine.bus.write(port, size, <u32>record.rax & sizeMask(size));
-    if (!afterPortWrite(record, machine, platform)) return;
+    let reached = machine.bus.write(port, size, <u32>record.rax & sizeMask(size));
+    if ((reached & REQUESTING_KINDS) != 0 && !afterPortWrite(record, machine, platform)) return;
     if (consoleWait(record, machine)) return;
   }
   record.advance = record.instructionLength;

@@ -1,4 +1,4 @@
-import { PortBus, PORT_BUS_BYTES, PORT_BUS_RANGES, DeviceKind } from "../../../assembly/devices/port_bus";
+import { PortBus, PORT_BUS_BYTES, PORT_BUS_RANGES, DeviceKind, REQUESTING_KINDS } from "../../../assembly/devices/port_bus";
 import { Uart16550 } from "../../../assembly/devices/uart16550";
 import { DebugExit } from "../../../assembly/devices/debug_exit";
 import { ConsoleLine, CONSOLE_LINE_BYTES } from "../../../assembly/devices/console_line";
@@ -21,6 +21,17 @@ function newBus(): PortBus {
 }
 
 describe("the port bus", () => {
+  it("says which kinds of device a write reached, none for an unclaimed port", () => {
+    let bus = newBus();
+    expect(bus.write(0x3ff, 1, 0x12)).toBe(<u32>1 << <u32>DeviceKind.Uart16550);
+    expect(bus.write(0xf4, 1, 0)).toBe(<u32>1 << <u32>DeviceKind.DebugExit);
+    expect(bus.write(0x2f0, 4, 0)).toBe(0);
+    // A split access that enters the UART's range from an unclaimed port.
+    expect(bus.write(0x3f6, 4, 0)).toBe(<u32>1 << <u32>DeviceKind.Uart16550);
+    expect((bus.write(0xf4, 1, 0) & REQUESTING_KINDS) != 0).toBe(true);
+    expect((bus.write(0x3ff, 1, 0) & REQUESTING_KINDS) != 0).toBe(false);
+  });
+
   it("reads all ones from a port no device claims", () => {
     let bus = newBus();
     expect(bus.read(0x2f0, 1)).toBe(0xff);
