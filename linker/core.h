@@ -99,6 +99,10 @@ void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length);
 /* True when [gpa, gpa+length) (inside the RAM) needs nothing of
  * guest_ram_prepare: it lies in one block zeroed already, or in the tail
  * below a whole block (zeroed at init). Most accesses: no call. */
+static inline bool guest_ram_block_clean(const struct guest_vmm *vm, uint64_t block)
+{
+	return (vm->ram_clean[block / 64] >> (block % 64)) & 1;
+}
 static inline bool guest_ram_ready(const struct guest_vmm *vm, uint64_t gpa, uint64_t length)
 {
 	uint64_t block = gpa >> GUEST_RAM_BLOCK_SHIFT;
@@ -106,7 +110,7 @@ static inline bool guest_ram_ready(const struct guest_vmm *vm, uint64_t gpa, uin
 		return true;
 	if (block != (gpa + length - 1) >> GUEST_RAM_BLOCK_SHIFT)
 		return false;
-	return block >= vm->ram_blocks || (vm->ram_clean[block / 64] >> (block % 64) & 1);
+	return block >= vm->ram_blocks || guest_ram_block_clean(vm, block);
 }
 /* A nested page fault at gpa: true when it was the first touch of a
  * block, now zeroed and mapped (re-enter the guest as it was). */

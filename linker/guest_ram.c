@@ -18,11 +18,6 @@
 #define BLOCK_SHIFT GUEST_RAM_BLOCK_SHIFT
 #define BLOCK_BYTES (1ull << BLOCK_SHIFT)
 
-static bool block_clean(const struct guest_vmm *vm, uint64_t block)
-{
-	return (vm->ram_clean[block / 64] >> (block % 64)) & 1;
-}
-
 static void clean_block(unsigned g, struct guest_vmm *vm, uint64_t block)
 {
 	memset(vm->ram + (block << BLOCK_SHIFT), 0, BLOCK_BYTES);
@@ -54,7 +49,7 @@ void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length)
 		return;
 	uint64_t last = (gpa + length - 1) >> BLOCK_SHIFT;
 	for (uint64_t block = gpa >> BLOCK_SHIFT; block <= last && block < vm->ram_blocks; block++)
-		if (!block_clean(vm, block))
+		if (!guest_ram_block_clean(vm, block))
 			clean_block(g, vm, block);
 }
 
@@ -62,7 +57,7 @@ bool guest_ram_fault(unsigned g, uint64_t gpa)
 {
 	struct guest_vmm *vm = &core_guests[g];
 	uint64_t block = gpa >> BLOCK_SHIFT;
-	if (!vm->ram_clean || gpa >= vm->ram_bytes || block >= vm->ram_blocks || block_clean(vm, block))
+	if (!vm->ram_clean || gpa >= vm->ram_bytes || block >= vm->ram_blocks || guest_ram_block_clean(vm, block))
 		return false;
 	clean_block(g, vm, block);
 	return true;
