@@ -150,17 +150,14 @@ void console_write(const char *s, size_t len)
 	spin_unlock(&console_lock);
 }
 
-bool console_output_pending(void)
-{
-	return tx_pending;
-}
-
 /* While bytes wait, a CPU comes back to the UART this often: a FIFO of 16
  * bytes drains in 1.4 ms at 115200 baud. */
 #define CONSOLE_POLL_US 1000
 
 uint64_t console_poll_deadline(uint64_t deadline)
 {
+	if (!tx_pending)
+		return deadline;
 	uint64_t soon = tsc_read() + tsc_hz() / 1000000 * CONSOLE_POLL_US;
 	return soon < deadline ? soon : deadline;
 }

@@ -21,8 +21,8 @@ void console_putc(char c);
 uint64_t console_bytes_per_second(void);   /* what it carries; 0: unknown */
 /* Output waits in a ring for the UART (console.c): what is pending goes out
  * when a CPU polls, which it does after exits and when idle, and by the
- * host timer deadline console_poll_deadline() shortens while bytes wait. */
-bool console_output_pending(void);
+ * host timer: console_poll_deadline() answers `deadline`, or sooner while
+ * bytes wait. */
 void console_poll_output(void);
 uint64_t console_poll_deadline(uint64_t deadline);
 /* A byte typed on COM1, or -1 when none is waiting. Never blocks. */

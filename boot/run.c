@@ -353,7 +353,7 @@ __attribute__((noinline)) static enum exit_action run_vcpus(unsigned g, uint32_t
 				backend->vcpu_kick(&r->vcpu);
 			}
 			uint64_t deadline = exit->deadline < slice_end ? exit->deadline : slice_end;
-			lapic_timer_arm(console_output_pending() ? console_poll_deadline(deadline) : deadline);
+			lapic_timer_arm(console_poll_deadline(deadline));
 			mitigations_before_entry();
 			backend->vcpu_run(&r->vcpu, exit);
 			guest_fpu_sync_xcr0(&r->fpu);
@@ -445,7 +445,7 @@ static void idle_until_wake(unsigned cpu_index)
 		console_poll_output();
 		if (wake_due(cpu_index, &first))
 			return;
-		lapic_timer_arm(console_output_pending() ? console_poll_deadline(first) : first);
+		lapic_timer_arm(console_poll_deadline(first));
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
 	}
 }
