@@ -15,7 +15,8 @@ VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || ec
 # optimisation and the abort hook. asc 0.28 reads `entries` only at the top
 # level of a config, so each target's is passed here.
 ASC_ENTRY = $(shell node -p "require('./asconfig.json').targets['$(1)'].entries.join(' ')")
-WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
+WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
+WASM_OPT_FLAGS := -O3 $(WASM_FEATURES)
 
 CC      := gcc
 LD      := ld
@@ -59,7 +60,6 @@ $(BUILD)/%.raw.wasm: $(AS_SRCS) package.json asconfig.json
 # P4). It must succeed whole: a start that calls an import cannot be
 # evaluated, and the build says so instead of shipping a module whose start
 # nobody runs.
-WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
 $(BUILD)/%.wasm: $(BUILD)/%.raw.wasm scripts/merge-data-segments.mjs
 	$(BIN)/wasm-opt $(WASM_OPT_FLAGS) $< -o $@.opt
 	$(BIN)/wasm-ctor-eval $@.opt --ctors=_start $(WASM_FEATURES) -o $@ > $@.ctor-eval 2>&1 || { cat $@.ctor-eval >&2; exit 1; }
