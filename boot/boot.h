@@ -107,9 +107,11 @@ void pmm_init(void);
 
 /* boot/tsc.c */
 void tsc_calibrate(void);
-/* The same, overlapped with the boot's work: start, work, finish. */
+/* The same, overlapped with the boot's work and then the guests': start,
+ * work, a first rate (quick), and the settled one while guests run
+ * (tsc_settle_poll, tsc_hz_settled in hv.h). */
 void tsc_calibrate_start(void);
-void tsc_calibrate_finish(void);
+void tsc_calibrate_quick(void);
 
 /* boot/acpi.c: tables by signature (from the RSDT/XSDT) or by address
  * (the DSDT, which only the FADT points at). NULL if absent or corrupt. */

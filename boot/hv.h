@@ -76,7 +76,17 @@ uint64_t pmm_total_bytes(void);
 
 /* --- time (boot/tsc.c) -----------------------------------------------------*/
 uint64_t tsc_read(void);
-uint64_t tsc_hz(void);           /* calibrated at boot */
+/* The TSC's rate: from 1 ms of the PIT at first, from 10 ms once settled,
+ * which comes while the first guests run. The host's own timing takes
+ * either; what a guest is given is the settled one (tsc_hz_settled waits
+ * for it). The run loop bounds its waits by tsc_settle_deadline() and
+ * calls tsc_settle_poll(), so the PIT's window is read while it lasts. */
+uint64_t tsc_hz(void);
+uint64_t tsc_hz_settled(void);
+bool tsc_settled(void);
+void tsc_settle(void);
+uint64_t tsc_settle_deadline(uint64_t deadline);
+void tsc_settle_poll(void);
 /* The host's wall clock (boot/rtc.c): the CMOS RTC read at boot, carried on
  * with the TSC; seconds since 1970-01-01 00:00 UTC (0 without an RTC). */
 void rtc_init(void);

@@ -40,7 +40,10 @@
 #define ICR_PENDING          (1u << 12)
 
 static volatile uint32_t *lapic;
-static uint32_t counts_per_ms;   /* the timer's rate, measured once */
+/* The timer's rate, measured once: counts per TSC tick, 32.32 fixed point.
+ * Against the TSC, not in Hz, so it holds whether or not the TSC's own
+ * rate has settled yet (tsc.c). */
+static uint64_t counts_per_tsc;
 
 static inline uint32_t lapic_read(unsigned reg) { return lapic[reg / 4]; }
 static inline void lapic_write(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
@@ -62,9 +65,10 @@ static void lapic_enable(void)
 
 /* The timer's rate is not architectural: it is counted against the TSC.
  * lapic_timer_measure_start() sets it counting early in the boot, and
- * lapic_init() reads it once the TSC is calibrated (tsc.c overlaps its own
- * calibration the same way): at least 10 ms of counting, without 10 ms
- * spent waiting. */
+ * lapic_init() reads it once the TSC has its first rate (tsc.c overlaps
+ * its own calibration the same way): at least 1 ms of counting, which the
+ * boot's own work mostly covers. A count read against RDTSC errs by a few
+ * counts in a million, far below what a host timer needs. */
 static uint64_t measure_start;
 
 static bool lapic_present(void)
@@ -96,13 +100,13 @@ bool lapic_init(void)
 		return false;
 	if (!measure_start)
 		lapic_timer_measure_start();
-	uint64_t window = tsc_hz() / 100;
+	uint64_t window = tsc_hz() / 1000;
 	while (tsc_read() - measure_start < window) {}
 	uint64_t elapsed = tsc_read() - measure_start;
 	uint32_t counted = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CURRENT);
 	lapic_write(LAPIC_TIMER_INITIAL, 0);
-	counts_per_ms = (uint32_t)((uint64_t)counted * (tsc_hz() / 1000) / elapsed);
-	return counts_per_ms != 0;
+	counts_per_tsc = ((uint64_t)counted << 32) / elapsed;
+	return counts_per_tsc != 0;
 }
 
 uint32_t lapic_id(void)
@@ -112,7 +116,7 @@ uint32_t lapic_id(void)
 
 bool lapic_timer_start(void)
 {
-	if (!lapic || !counts_per_ms)
+	if (!lapic || !counts_per_tsc)
 		return false;
 	lapic_enable();
 	lapic_write(LAPIC_TIMER_DIVIDE, DIVIDE_BY_16);
@@ -131,13 +135,12 @@ void lapic_timer_arm(uint64_t deadline)
 	if (!lapic || cpu->timer_deadline == deadline)
 		return;
 	cpu->timer_deadline = deadline;
-	uint64_t now = tsc_read(), per_ms = tsc_hz() / 1000;
+	uint64_t now = tsc_read();
 	uint64_t wait = deadline > now ? deadline - now : 0;
-	uint64_t count = per_ms ? wait / per_ms * counts_per_ms + wait % per_ms * counts_per_ms / per_ms : 1;
+	unsigned __int128 counts = (unsigned __int128)wait * counts_per_tsc >> 32;
+	uint64_t count = counts > 0xFFFFFFFF ? 0xFFFFFFFF : (uint64_t)counts;
 	if (count == 0)
 		count = 1;
-	if (count > 0xFFFFFFFF)
-		count = 0xFFFFFFFF;
 	lapic_write(LAPIC_TIMER_INITIAL, (uint32_t)count);
 }
 

@@ -90,10 +90,10 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	gdt_init(0);
 	percpu_init(0);
 	idt_init();
-	/* The TSC's and the LAPIC timer's calibrations (10 ms each) run while
-	 * the boot does its work up to the config's end (core_init), so they
-	 * start first: nothing before tsc_calibrate_finish() may need
-	 * tsc_hz(). */
+	/* The TSC's and the LAPIC timer's calibrations run while the boot
+	 * does its work up to the config's end (core_init), so they start
+	 * first: nothing before tsc_calibrate_quick() may need tsc_hz(). The
+	 * TSC's settles while the first guests run (boot/tsc.c). */
 	tsc_calibrate_start();
 	lapic_timer_measure_start();
 	multiboot2_parse(magic, mb_info_phys);
@@ -113,7 +113,7 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	kprintf("[hv] core: %lu KiB of compiled Wasm code\n",
 		(unsigned long)(__core_text_end - __core_text_start + 1023) / 1024);
 	unsigned guests = core_init();
-	tsc_calibrate_finish();
+	tsc_calibrate_quick();
 
 	print_cpu();
 	if (!lapic_init())

@@ -320,7 +320,9 @@ static int pick_vcpu(unsigned g, uint32_t *stop_reason)
 __attribute__((noinline)) static enum exit_action run_vcpus(unsigned g, uint32_t *stop_reason, volatile int *answering)
 {
 	struct guest_run *run = &runs[g];
-	uint64_t slice_end = tsc_read() + slice_cycles;
+	/* Ends in time for the TSC's rate to settle (tsc.c) while the PIT's
+	 * window lasts. */
+	uint64_t slice_end = tsc_settle_deadline(tsc_read() + slice_cycles);
 	mitigations_guest_switch(g);
 	if (__builtin_expect(!entered[g], 0))   /* its first slice: entered right after */
 		note_first_entry(g);
@@ -440,7 +442,8 @@ static bool wake_due(unsigned cpu_index, uint64_t *first)
 static void idle_until_wake(unsigned cpu_index)
 {
 	for (;;) {
-		uint64_t first = tsc_read() + slice_cycles;
+		uint64_t first = tsc_settle_deadline(tsc_read() + slice_cycles);
+		tsc_settle_poll();
 		console_input_poll();
 		console_poll_output();
 		if (wake_due(cpu_index, &first))
@@ -561,6 +564,7 @@ static void cpu_run(unsigned cpu_index)
 		if (action == ACTION_STOP)
 			action = finish_guest(g, stop_reason);
 		console_input_poll();
+		tsc_settle_poll();
 		uint64_t unused = NO_DEADLINE;
 		wake_due(cpu_index, &unused);   /* a busy CPU must not starve its sleepers */
 		last = current;

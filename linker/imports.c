@@ -245,7 +245,7 @@ uint64_t w2c_env_readTsc(struct w2c_env *env)
 uint64_t w2c_env_tscHz(struct w2c_env *env)
 {
 	require_guest(env);
-	return tsc_hz();
+	return tsc_hz_settled();   /* guests see only the 10 ms figure */
 }
 
 uint64_t w2c_env_wallClockSeconds(struct w2c_env *env)

@@ -1,3 +1,5 @@
+import { Platform } from "../guest/platform";
+
 // Guest time, as every timed device sees it. The unit is the guest's TSC
 // (host TSC + the guest's offset, so a guest's TSC starts near 0 at its own
 // reset); `tscHz` is its rate. The exit dispatcher sets `now` once at the
@@ -8,9 +10,14 @@
 @unmanaged
 export class GuestClock {
   now: u64;        // guest TSC at the current exit
-  tscHz: u64;      // guest TSC ticks per second (never 0 once created)
+  // Guest TSC ticks per second (tscHz); 0 until first asked of `source`.
+  hz: u64;
   // Host seconds since 1970-01-01 00:00 UTC at guest TSC 0, for the RTC.
   epochSeconds: u64;
+  // Where the rate comes from when it is first needed: the host may still
+  // be measuring it when the guest starts (boot/tsc.c), and asking waits
+  // for the figure, so a guest that has not used time yet does not wait.
+  source: Platform | null;
   // A device's deadline may have moved (re-armed, or a register that sets
   // it written) since the exit path last gathered them (guest/timers.ts).
   rearmed: bool;
@@ -18,8 +25,35 @@ export class GuestClock {
   init(tscHz: u64, epochSeconds: u64): void {
     this.now = 0;
     this.rearmed = true;
-    this.tscHz = tscHz != 0 ? tscHz : 1000000000;
+    this.hz = tscHz != 0 ? tscHz : 1000000000;
+    this.source = null;
     this.epochSeconds = epochSeconds;
+  }
+
+  // As init, the rate asked of `source` at its first use.
+  initFrom(source: Platform, epochSeconds: u64): void {
+    this.now = 0;
+    this.rearmed = true;
+    this.hz = 0;
+    this.source = source;
+    this.epochSeconds = epochSeconds;
+  }
+
+  // Never 0.
+  get tscHz(): u64 {
+    let hz = this.hz;
+    return hz != 0 ? hz : this.askRate();
+  }
+
+  set tscHz(hz: u64) {
+    this.hz = hz != 0 ? hz : 1000000000;
+  }
+
+  private askRate(): u64 {
+    let source = this.source;
+    let hz: u64 = source != null ? source.tscHz() : 0;
+    this.tscHz = hz;
+    return this.hz;
   }
 }
 

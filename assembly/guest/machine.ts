@@ -280,7 +280,7 @@ export function loadGuest(machine: Machine, initial: VcpuState, platform: Platfo
   }
   state.loaded = true;
   // Guest time starts now: its TSC near 0, its RTC at the host's time.
-  machine.clock.init(platform.tscHz(), platform.wallClockSeconds());
+  machine.clock.initFrom(platform, platform.wallClockSeconds());
   let tsc = platform.readTsc();
   state.tscOffset = -<i64>tsc;
   initial.tscOffset = state.tscOffset;

@@ -118,6 +118,7 @@ uint64_t tsc_read(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 uint64_t tsc_hz(void) { return 1000000000ull; }
+uint64_t tsc_hz_settled(void) { return tsc_hz(); }
 void rtc_init(void) {}
 uint64_t rtc_epoch_seconds(void) { return (uint64_t)time(NULL); }
 
