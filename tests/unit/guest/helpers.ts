@@ -90,7 +90,9 @@ export class FakePlatform extends Platform {
   }
 
   hz: u64 = 2000000000;
+  rateAsked: u32 = 0;
   tscHz(): u64 {
+    this.rateAsked++;
     return this.hz;
   }
 

@@ -42,6 +42,27 @@ describe("a guest's life", () => {
     expect(loadGuest(machine, changetype<VcpuState>(STATE), platform)).toBe(2);
   });
 
+  it("asks the host's TSC rate only when its clock is first used, and once", () => {
+    // The host may still be measuring it when the guest starts (boot/tsc.c).
+    let platform = new FakePlatform();
+    platform.kernel = multibootElf().bytes;
+    let machine = newGuest();
+    expect(loadGuest(machine, changetype<VcpuState>(STATE), platform)).toBe(0);
+    expect(platform.rateAsked).toBe(0);
+    expect(machine.clock.tscHz).toBe(2000000000);
+    expect(machine.clock.tscHz).toBe(2000000000);
+    expect(platform.rateAsked).toBe(1);
+  });
+
+  it("takes 1 GHz when the host answers no TSC rate", () => {
+    let platform = new FakePlatform();
+    platform.kernel = multibootElf().bytes;
+    platform.hz = 0;
+    let machine = newGuest();
+    expect(loadGuest(machine, changetype<VcpuState>(STATE), platform)).toBe(0);
+    expect(machine.clock.tscHz).toBe(1000000000);
+  });
+
   it("prints exactly one line when its kernel cannot be loaded, and stops", () => {
     let platform = new FakePlatform();
     let machine = newGuest("web");
