@@ -37,10 +37,17 @@
 struct input_ring {
 	uint32_t head;               /* written by the producer only */
 	uint32_t tail;               /* written by the consumer only */
-	uint8_t bytes[RING_BYTES];
 };
 
 static struct input_ring rings[CORE_MAX_GUESTS];
+/* Each ring's bytes: read only where written, so not zeroed at boot
+ * (kernel.ld's .noinit). */
+static uint8_t ring_bytes[CORE_MAX_GUESTS][RING_BYTES] __attribute__((section(".noinit.ring_bytes")));
+
+static uint8_t *ring_data(const struct input_ring *ring)
+{
+	return ring_bytes[ring - rings];
+}
 
 /* One CPU polls at a time; another that comes along returns. */
 static spinlock_t poll_lock;
@@ -67,7 +74,7 @@ static bool ring_put(struct input_ring *ring, const uint8_t *bytes, unsigned n)
 	if (RING_BYTES - (head - tail) < n)
 		return false;
 	for (unsigned i = 0; i < n; i++)
-		ring->bytes[(head + i) % RING_BYTES] = bytes[i];
+		ring_data(ring)[(head + i) % RING_BYTES] = bytes[i];
 	__atomic_store_n(&ring->head, head + n, __ATOMIC_RELEASE);
 	return true;
 }
@@ -150,7 +157,7 @@ unsigned console_input_deliver(unsigned guest)
 		return 0;                        /* the usual case: nothing typed */
 	uint32_t first = tail;
 	while (tail != head) {
-		int taken = core_console_receive(guest, ring->bytes[tail % RING_BYTES]);
+		int taken = core_console_receive(guest, ring_data(ring)[tail % RING_BYTES]);
 		if (taken < 0)
 			tail = head;             /* no instance to take them: dropped */
 		if (taken <= 0)

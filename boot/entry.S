@@ -248,7 +248,7 @@ _start64:
 	.globl boot_entry_tsc
 boot_entry_tsc: .quad 0
 
-/* --- boot page tables and stack (zeroed above) ----------------------------*/
+/* --- boot page tables (zeroed above) and stack (not zeroed) ---------------*/
 	.section .bss
 	.balign 4096
 	.globl boot_pml4
@@ -256,6 +256,9 @@ boot_pml4:      .skip 4096
 boot_pdpt_low:  .skip 4096
 boot_pdpt_high: .skip 4096
 boot_pd:        .skip 4 * 4096
+	/* Zeroing it would cost the boot 32k REP STOSL iterations, which an
+	 * emulator counting instructions (Bochs) charges one by one. */
+	.section .noinit.boot_stack, "aw", @nobits
 	.balign 16
 boot_stack:     .skip BOOT_STACK_SIZE
 	.globl boot_stack_top

@@ -61,44 +61,48 @@ int core_console_receive(unsigned guest, uint8_t byte)
 static struct held_output {
 	bool locked;
 	uint32_t length;
-	char bytes[HELD_BYTES];
 } held[MAX_CPUS];
+/* Read only where written, so not zeroed at boot (kernel.ld's .noinit):
+ * 128 KiB fewer for entry.S to clear. */
+static char held_bytes[MAX_CPUS][HELD_BYTES] __attribute__((section(".noinit.held_bytes")));
 
-static struct held_output *held_here(void)
+/* This CPU's index, or MAX_CPUS when it has no held output. */
+static unsigned held_cpu(void)
 {
 	unsigned cpu = this_cpu()->index;
-	return cpu < MAX_CPUS ? &held[cpu] : NULL;
+	return cpu < MAX_CPUS ? cpu : MAX_CPUS;
+}
+
+static void held_flush(unsigned cpu)
+{
+	if (cpu < MAX_CPUS && held[cpu].length) {
+		console_write(held_bytes[cpu], held[cpu].length);
+		held[cpu].length = 0;
+	}
 }
 
 void core_supervisor_locked(bool locked)
 {
-	struct held_output *h = held_here();
-	if (h)
-		h->locked = locked;
+	unsigned cpu = held_cpu();
+	if (cpu < MAX_CPUS)
+		held[cpu].locked = locked;
 }
 
 void core_supervisor_write(const char *text, uint32_t length)
 {
-	struct held_output *h = held_here();
-	if (!h || !h->locked || length > HELD_BYTES - h->length) {
+	unsigned cpu = held_cpu();
+	if (cpu >= MAX_CPUS || !held[cpu].locked || length > HELD_BYTES - held[cpu].length) {
 		/* Not under the lock (init), or more than the buffer holds:
 		 * straight to the console, after what is held. */
-		if (h && h->length) {
-			console_write(h->bytes, h->length);
-			h->length = 0;
-		}
+		held_flush(cpu);
 		console_write(text, length);
 		return;
 	}
-	memcpy(h->bytes + h->length, text, length);
-	h->length += length;
+	memcpy(held_bytes[cpu] + held[cpu].length, text, length);
+	held[cpu].length += length;
 }
 
 void core_supervisor_flush(void)
 {
-	struct held_output *h = held_here();
-	if (h && h->length) {
-		console_write(h->bytes, h->length);
-		h->length = 0;
-	}
+	held_flush(held_cpu());
 }
