@@ -103,48 +103,68 @@ export function entryFormat(vendor: u32): EntryFormat | null {
 
 // --- building --------------------------------------------------------------
 
-// Maps one leaf at `level` (LEVEL_PD: 2 MiB, LEVEL_PT: 4 KiB), creating the
-// tables on the way down from pool pages owned by `owner`. False when the
-// pool is exhausted (pages already taken stay with `owner`).
-function mapLeaf(format: EntryFormat, owner: u32, linearBase: u64, root: usize,
-                 guestPhysical: u64, hostPhysical: u64, level: u32, absent: bool = false): bool {
+// The table at `level` (LEVEL_PD or LEVEL_PT) that holds the leaf for
+// `guestPhysical`, creating the tables on the way down from pool pages
+// owned by `owner`. NO_PAGES when the pool is exhausted (pages already
+// taken stay with `owner`).
+function leafTable(format: EntryFormat, owner: u32, linearBase: u64, root: usize,
+                   guestPhysical: u64, level: u32): usize {
   let table = root;
   for (let walk = LEVEL_PML4; walk > level; walk--) {
     let slot = table + (tableIndex(guestPhysical, walk) << 3);
     let entry = load<u64>(slot);
     if ((entry & format.present) == 0) {
       let page = allocateTablePages(owner, 1);
-      if (page == NO_PAGES) return false;
+      if (page == NO_PAGES) return NO_PAGES;
       entry = (linearBase + <u64>page) | format.directory;
       store<u64>(slot, entry);
     }
     // Directory entries only ever point at pool pages this builder made.
     table = <usize>((entry & ENTRY_ADDRESS_MASK) - linearBase);
   }
+  return table;
+}
+
+@inline function leafEntry(format: EntryFormat, hostPhysical: u64, level: u32, absent: bool): u64 {
   let leafBits = level == LEVEL_PD ? format.largeLeaf : format.pageLeaf;
   if (absent) leafBits &= ~format.present;
-  store<u64>(table + (tableIndex(guestPhysical, level) << 3),
-             (hostPhysical & ENTRY_ADDRESS_MASK) | leafBits);
+  return (hostPhysical & ENTRY_ADDRESS_MASK) | leafBits;
+}
+
+// Maps one leaf at `level` (LEVEL_PD: 2 MiB, LEVEL_PT: 4 KiB). False when
+// the pool is exhausted.
+function mapLeaf(format: EntryFormat, owner: u32, linearBase: u64, root: usize,
+                 guestPhysical: u64, hostPhysical: u64, level: u32, absent: bool = false): bool {
+  let table = leafTable(format, owner, linearBase, root, guestPhysical, level);
+  if (table == NO_PAGES) return false;
+  store<u64>(table + (tableIndex(guestPhysical, level) << 3), leafEntry(format, hostPhysical, level, absent));
   return true;
 }
 
-// Makes the 2 MiB leaf for `guestPhysical` that buildNestedTables left
-// absent (lazy) present. True when it did; false when the walk finds no
-// such leaf (not RAM, already present, or a 4 KiB tail).
-export function populateLargeLeaf(format: EntryFormat, linearBase: u64, root: usize, guestPhysical: u64): bool {
+// Makes the leaf for `guestPhysical` that buildNestedTables left absent
+// (lazy) present: a 2 MiB leaf (guestPhysical 2 MiB aligned) or a 4 KiB one
+// of the first block (4 KiB aligned). True when it did; false when the walk
+// finds no such leaf (not RAM, already present, not aligned to its leaf, or
+// the 4 KiB tail, which is always present).
+export function populateLeaf(format: EntryFormat, linearBase: u64, root: usize, guestPhysical: u64): bool {
   let table = root;
-  for (let walk = LEVEL_PML4; walk > LEVEL_PD; walk--) {
-    let entry = load<u64>(table + (tableIndex(guestPhysical, walk) << 3));
+  for (let walk = LEVEL_PML4; walk >= LEVEL_PT; walk--) {
+    let slot = table + (tableIndex(guestPhysical, walk) << 3);
+    let entry = load<u64>(slot);
+    let leaf = walk == LEVEL_PT || (walk == LEVEL_PD && (entry & LARGE_PAGE) != 0);
+    if (leaf) {
+      let bytes = walk == LEVEL_PT ? SMALL_PAGE_BYTES : LARGE_PAGE_BYTES;
+      if ((guestPhysical & (bytes - 1)) != 0 || (entry & format.present) != 0 ||
+          (entry & ENTRY_ADDRESS_MASK) == 0) return false;
+      store<u64>(slot, entry | format.present);
+      return true;
+    }
     if ((entry & format.present) == 0) return false;
     let address = entry & ENTRY_ADDRESS_MASK;
     if (address < linearBase || !isTablePoolPage(address - linearBase)) return false;
     table = <usize>(address - linearBase);
   }
-  let slot = table + (tableIndex(guestPhysical, LEVEL_PD) << 3);
-  let leaf = load<u64>(slot);
-  if ((leaf & format.present) != 0 || (leaf & LARGE_PAGE) == 0 || (leaf & ENTRY_ADDRESS_MASK) == 0) return false;
-  store<u64>(slot, leaf | format.present);
-  return true;
+  return false;
 }
 
 // Builds the tables mapping guest-physical [0, ramBytes) to host-physical
@@ -157,15 +177,28 @@ export function populateLargeLeaf(format: EntryFormat, linearBase: u64, root: us
 // NO_PAGES when the pool ran out (then pages already taken are still
 // `owner`'s: release them by owner).
 //
-// `lazy`: the 2 MiB leaves are written without their present bits, so the
-// guest's first access to each block exits, and the stub zeroes the block
-// before populateLargeLeaf makes it present (RAM is zeroed on first touch,
-// not all at once at start). The 4 KiB tail is always present.
+// `lazy`: the leaves are written without their present bits, so the
+// guest's first access to each exits, and the stub zeroes it before
+// populateLeaf makes it present (RAM is zeroed on first touch, not all at
+// once at start). The first block is mapped in 4 KiB leaves: the loader
+// writes a few pages of it (boot information, a small kernel), and
+// zeroing all 2 MiB for them was the larger part of a small guest's start
+// under an emulator that counts instructions (make bench, P4). The others
+// are 2 MiB leaves; the 4 KiB tail is always present.
 export function buildNestedTables(format: EntryFormat, owner: u32, linearBase: u64,
                                   ramHpa: u64, ramBytes: u64, lazy: bool = false): usize {
   let root = allocateTablePages(owner, 1);
   if (root == NO_PAGES) return NO_PAGES;
   let guestPhysical: u64 = 0;
+  if (lazy && ramBytes >= LARGE_PAGE_BYTES) {
+    // One page table, all 512 entries absent.
+    let table = leafTable(format, owner, linearBase, root, 0, LEVEL_PT);
+    if (table == NO_PAGES) return NO_PAGES;
+    for (let i: u32 = 0; i < TABLE_ENTRIES; i++) {
+      store<u64>(table + (<usize>i << 3), leafEntry(format, ramHpa + guestPhysical, LEVEL_PT, true));
+      guestPhysical += SMALL_PAGE_BYTES;
+    }
+  }
   while (ramBytes - guestPhysical >= LARGE_PAGE_BYTES) {
     if (!mapLeaf(format, owner, linearBase, root, guestPhysical, ramHpa + guestPhysical, LEVEL_PD, lazy)) return NO_PAGES;
     guestPhysical += LARGE_PAGE_BYTES;

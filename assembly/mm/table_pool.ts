@@ -19,11 +19,11 @@
 export const PAGE_BYTES: u32 = 4096;
 const PAGE_SHIFT: u32 = 12;
 
-// 4 MiB. Enough for 256 guests of up to 250 GiB of RAM in total, or one
-// guest of up to 1016 GiB (2 MiB leaves: one page directory per GiB, plus
-// PML4, PDPT and a tail page table per guest; the 5 bitmap pages are
-// shared by all guests).
-export const TABLE_POOL_PAGES: u32 = 1024;
+// 5 MiB. Enough for 256 guests of up to 250 GiB of RAM in total, or one
+// guest of up to about 1,270 GiB (2 MiB leaves: one page directory per GiB,
+// plus PML4, PDPT, the first block's page table and a tail page table per
+// guest; the 5 bitmap pages are shared by all guests).
+export const TABLE_POOL_PAGES: u32 = 1280;
 
 // Owner ids fit 16 bits; 0 means free.
 export const POOL_FREE: u16 = 0;

@@ -9,7 +9,7 @@
 // them.
 
 import {
-  buildNestedTables, populateLargeLeaf, entryFormat, EntryFormat, GUEST_PHYSICAL_LIMIT,
+  buildNestedTables, populateLeaf, entryFormat, EntryFormat, GUEST_PHYSICAL_LIMIT,
   HOST_PHYSICAL_LIMIT, LARGE_PAGE_BYTES, SMALL_PAGE_BYTES, VENDOR_NONE,
 } from "../mm/nested_paging";
 import { bitmapFormat, BitmapFormat, initMsrBitmap, interceptAllPorts } from "../mm/permission_bitmaps";
@@ -118,16 +118,35 @@ export function buildLazyGuestTables(guest: u32, ramHpa: u64, ramBytes: u64): u3
   return buildTables(guest, ramHpa, ramBytes, true);
 }
 
-// Makes the 2 MiB block of guest RAM at `gpa` present in the guest's lazy
-// tables, once the stub has zeroed it. 1 when it did, 0 otherwise (no such
-// guest or tables, gpa not 2 MiB aligned or not in a whole block of RAM,
-// already present).
+// The first 2 MiB block is made present 64 KiB at a time (16 of its 4 KiB
+// leaves, nested_paging.ts buildNestedTables): few enough entries into the
+// supervisor for a guest that touches all of it, little to zero for one
+// that touches a few pages.
+export const FIRST_BLOCK_RUN_BYTES: u64 = 64 << 10;
+
+// Makes the RAM at `gpa` present in the guest's lazy tables, once the stub
+// has zeroed it: the 64 KiB run at gpa in the first 2 MiB block, the 2 MiB
+// block at gpa in the others. 1 when it did, 0 otherwise (no such guest or
+// tables, gpa not aligned to its run or block or not in a whole block of
+// RAM, already present).
 export function populateGuestRam(guest: u32, gpa: u64): u32 {
   if (guest >= MAX_TABLE_GUESTS || guestTables(guest).built == 0) return 0;
   let tables = guestTables(guest);
-  if ((gpa & (LARGE_PAGE_BYTES - 1)) != 0 || gpa >= tables.ramBytes || tables.ramBytes - gpa < LARGE_PAGE_BYTES) return 0;
+  if (gpa >= tables.ramBytes || tables.ramBytes < LARGE_PAGE_BYTES) return 0;
   let format = changetype<EntryFormat>(entryFormat(vendor));
-  return populateLargeLeaf(format, linearBase, <usize>tables.nestedRoot, gpa) ? 1 : 0;
+  let root = <usize>tables.nestedRoot;
+  if (gpa < LARGE_PAGE_BYTES) {
+    if ((gpa & (FIRST_BLOCK_RUN_BYTES - 1)) != 0) return 0;
+    // The first leaf answers for the run: the stub makes a run present
+    // once, all of it, so the rest are absent whenever the first is.
+    if (!populateLeaf(format, linearBase, root, gpa)) return 0;
+    for (let page = gpa + SMALL_PAGE_BYTES; page < gpa + FIRST_BLOCK_RUN_BYTES; page += SMALL_PAGE_BYTES) {
+      populateLeaf(format, linearBase, root, page);
+    }
+    return 1;
+  }
+  if (tables.ramBytes - gpa < LARGE_PAGE_BYTES) return 0;   // the tail
+  return populateLeaf(format, linearBase, root, gpa) ? 1 : 0;
 }
 
 function buildTables(guest: u32, ramHpa: u64, ramBytes: u64, lazy: bool): u32 {

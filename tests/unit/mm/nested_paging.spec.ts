@@ -359,7 +359,7 @@ describe("lazy tables (RAM zeroed on first touch by the stub)", () => {
     releaseAll();
   });
 
-  it("leave every whole 2 MiB block absent until populated, the 4 KiB tail present", () => {
+  it("leave every 2 MiB block absent until populated, the first one page by page, the 4 KiB tail present", () => {
     for (let i = 0; i < 2; i++) {
       let vendor: u32 = i == 0 ? SVM : VMX;
       releaseAll();
@@ -374,31 +374,52 @@ describe("lazy tables (RAM zeroed on first touch by the stub)", () => {
       expect(walk(vendor, root, 2 * MiB + 0x1234)).toBe(RAM + 2 * MiB + 0x1234);
       expect(walk(vendor, root, 0)).toBe(NOT_MAPPED);
       expect(populateGuestRam(0, 2 * MiB)).toBe(0);                     // already present
-      expect(populateGuestRam(0, 0)).toBe(1);
+      // The first block: 64 KiB (16 pages of 4 KiB) at a time.
+      expect(populateGuestRam(0, 1 * MiB)).toBe(1);
+      expect(walk(vendor, root, 1 * MiB + 0x123)).toBe(RAM + 1 * MiB + 0x123);
+      expect(walk(vendor, root, 1 * MiB + 64 * KiB - 1)).toBe(RAM + 1 * MiB + 64 * KiB - 1);
+      expect(walk(vendor, root, 1 * MiB + 64 * KiB)).toBe(NOT_MAPPED);
+      expect(walk(vendor, root, 1 * MiB - 1)).toBe(NOT_MAPPED);
+      expect(populateGuestRam(0, 1 * MiB)).toBe(0);                     // already present
+      for (let gpa: u64 = 0; gpa < 2 * MiB; gpa += 64 * KiB) {
+        expect(populateGuestRam(0, gpa)).toBe(gpa == 1 * MiB ? 0 : 1);
+      }
       expect(mapsRamExactly(vendor, 0, RAM, 5 * MiB)).toBe(true);
     }
   });
 
-  it("populate nothing outside whole blocks of the guest's own RAM", () => {
+  it("populate nothing outside the guest's own RAM, nor where the leaf is not aligned", () => {
     setHostLayout(LINEAR_BASE, SVM);
     expect(buildLazyGuestTables(0, RAM, 5 * MiB)).toBe(0);
     expect(populateGuestRam(0, 4 * MiB)).toBe(0);        // the tail block
     expect(populateGuestRam(0, 6 * MiB)).toBe(0);        // past RAM
-    expect(populateGuestRam(0, 1 * MiB)).toBe(0);        // not aligned
+    expect(populateGuestRam(0, 3 * MiB)).toBe(0);        // not 2 MiB aligned
+    expect(populateGuestRam(0, 0x1000)).toBe(0);         // not 64 KiB aligned
     expect(populateGuestRam(1, 0)).toBe(0);              // no tables
     expect(populateGuestRam(64, 0)).toBe(0);             // no such guest
     expect(walk(SVM, guestNestedRoot(0), 6 * MiB)).toBe(NOT_MAPPED);
+    expect(walk(SVM, guestNestedRoot(0), 0x1000)).toBe(NOT_MAPPED);
   });
 
-  it("are the same as eager tables once every block is populated", () => {
+  it("keep RAM below 2 MiB all present, as a tail", () => {
+    setHostLayout(LINEAR_BASE, VMX);
+    expect(buildLazyGuestTables(0, RAM, 1 * MiB)).toBe(0);
+    expect(walk(VMX, guestNestedRoot(0), 0)).toBe(RAM);
+    expect(walk(VMX, guestNestedRoot(0), 1 * MiB - 1)).toBe(RAM + 1 * MiB - 1);
+    expect(populateGuestRam(0, 0)).toBe(0);
+  });
+
+  it("map what eager tables map once every block is populated", () => {
     setHostLayout(LINEAR_BASE, VMX);
     expect(buildLazyGuestTables(0, RAM, 32 * MiB)).toBe(0);
-    for (let gpa: u64 = 0; gpa < 32 * MiB; gpa += 2 * MiB) expect(populateGuestRam(0, gpa)).toBe(1);
+    for (let gpa: u64 = 0; gpa < 2 * MiB; gpa += 64 * KiB) expect(populateGuestRam(0, gpa)).toBe(1);
+    for (let gpa: u64 = 2 * MiB; gpa < 32 * MiB; gpa += 2 * MiB) expect(populateGuestRam(0, gpa)).toBe(1);
     expect(buildGuestTables(1, OTHER_RAM, 32 * MiB)).toBe(0);
     countTables(VMX, guestNestedRoot(0));
     let lazyLeaves = largeLeaves;
     countTables(VMX, guestNestedRoot(1));
-    expect(lazyLeaves).toBe(largeLeaves);
+    expect(lazyLeaves).toBe(largeLeaves - 1, "the first block is 4 KiB pages");
+    expect(mapsRamExactly(VMX, 0, RAM, 32 * MiB)).toBe(true);
     expect(walk(VMX, guestNestedRoot(0), 31 * MiB)).toBe(RAM + 31 * MiB);
   });
 });

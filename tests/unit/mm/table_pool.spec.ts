@@ -2,7 +2,7 @@
 // back everything, and that running out leaves nothing behind.
 
 import {
-  buildGuestTables, guestIoBitmap, guestNestedRoot, guestTableBytes, releaseGuestTables,
+  buildGuestTables, buildLazyGuestTables, guestIoBitmap, guestNestedRoot, guestTableBytes, releaseGuestTables,
   setHostLayout, tableBytesInUse,
 } from "../../../assembly/supervisor/tables";
 import {
@@ -111,22 +111,22 @@ describe("guest tables in the pool", () => {
   });
 
   it("returns 2 when the pool is exhausted, and leaks nothing", () => {
-    // One guest larger than the pool can map: 1024 page directories alone.
-    expect(buildGuestTables(0, 1024 * GiB, 1024 * GiB)).toBe(2);
+    // One guest larger than the pool can map: 1280 page directories alone.
+    expect(buildGuestTables(0, 1024 * GiB, 1280 * GiB)).toBe(2);
     expect(tableBytesInUse()).toBe(0);
     expect(guestNestedRoot(0)).toBe(0);
     expect(guestTableBytes(0)).toBe(0);
 
-    // 1000 GiB takes PML4 + 2 PDPTs + 1000 PDs = 1003 pages, and the 5
+    // 1254 GiB takes PML4 + 3 PDPTs + 1254 PDs = 1258 pages, and the 5
     // bitmap pages all guests share; five 32 MiB guests take 3 each.
-    expect(buildGuestTables(0, 1024 * GiB, 1000 * GiB)).toBe(0);
-    expect(guestTableBytes(0)).toBe(1003 * 4096);
-    expect(tableBytesInUse()).toBe(1008 * 4096);
+    expect(buildGuestTables(0, 1024 * GiB, 1254 * GiB)).toBe(0);
+    expect(guestTableBytes(0)).toBe(1258 * 4096);
+    expect(tableBytesInUse()).toBe(1263 * 4096);
     for (let guest: u32 = 1; guest <= 5; guest++) {
       expect(buildGuestTables(guest, <u64>guest * GiB, 32 * MiB)).toBe(0);
     }
     let full = tableBytesInUse();
-    expect(full).toBe(1023 * 4096);
+    expect(full).toBe(1278 * 4096);
     expect(buildGuestTables(6, 6 * GiB, 2 * MiB)).toBe(2);
     expect(tableBytesInUse()).toBe(full);
     expect(guestNestedRoot(6)).toBe(0);
@@ -145,6 +145,15 @@ describe("guest tables in the pool", () => {
       expect(buildGuestTables(guest, <u64>(guest + 512) * GiB, 1 * GiB)).toBe(0);
     }
     expect(tableBytesInUse()).toBe((256 * 3 + 5) * 4096);
+    releaseAll();
+    expect(tableBytesInUse()).toBe(0);
+  });
+
+  it("fits 256 guests of 1 GiB each with lazy tables (a page table more each, for the first block)", () => {
+    for (let guest: u32 = 0; guest < 256; guest++) {
+      expect(buildLazyGuestTables(guest, <u64>(guest + 512) * GiB, 1 * GiB)).toBe(0);
+    }
+    expect(tableBytesInUse()).toBe((256 * 4 + 5) * 4096);
     releaseAll();
     expect(tableBytesInUse()).toBe(0);
   });
