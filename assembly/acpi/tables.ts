@@ -145,6 +145,7 @@ function assembleRsdp(): void {
 
 // Zeroes guest RAM [start, end) from BUILD (zeroed).
 function clearGuest(platform: Platform, start: u64, end: u64): bool {
+  if (platform.ramZeroAtLoad) return true;   // nothing there to clear
   while (start < end) {
     let chunk = end - start < <u64>BUILD_BYTES ? <u32>(end - start) : BUILD_BYTES;
     if (platform.guestWrite(start, BUILD, chunk) != chunk) return false;

@@ -14,6 +14,12 @@ export abstract class Platform {
   // asked once, at first use, not on every CPUID or XSETBV exit.
   guestXcr0: u64 = 0;
   guestXcr0Known: bool = false;
+  // True when guest RAM reads as zero wherever nothing was written since
+  // the guest's start (the stub's is zeroed on first touch: linker/
+  // guest_ram.c). The loaders then leave alone what they would only
+  // clear, and touch none of it: a bss, the BIOS area around the ACPI
+  // tables (make bench, P4).
+  ramZeroAtLoad: bool = false;
 
   // Writes bytes to the host console (the core writes whole lines).
   abstract consoleWrite(pointer: usize, length: u32): void;

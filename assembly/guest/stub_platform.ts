@@ -5,6 +5,11 @@ import * as host from "./host";
 import { Platform } from "./platform";
 
 export class StubPlatform extends Platform {
+  constructor() {
+    super();
+    this.ramZeroAtLoad = true;
+  }
+
   consoleWrite(pointer: usize, length: u32): void {
     host.consoleWrite(pointer, length);
   }

@@ -145,9 +145,11 @@ export function copyModuleToRam(platform: Platform, which: u32, what: string, of
 const ZEROS_BYTES: u32 = 4096;
 const ZEROS: usize = memory.data(ZEROS_BYTES, 16);
 
-// Zeroes guest RAM [gpa, gpa+length) (a bss: the RAM may hold an earlier
-// run's bytes).
+// Zeroes guest RAM [gpa, gpa+length) (a bss), unless the platform's RAM
+// is zero already (Platform.ramZeroAtLoad). The caller has checked that
+// the range lies in RAM (checkPlacement).
 export function zeroRam(platform: Platform, what: string, gpa: u64, length: u64, why: TextWriter): bool {
+  if (platform.ramZeroAtLoad) return true;
   while (length != 0) {
     let chunk = length < <u64>ZEROS_BYTES ? <u32>length : ZEROS_BYTES;
     if (platform.guestWrite(gpa, ZEROS, chunk) != chunk) {

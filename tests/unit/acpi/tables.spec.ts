@@ -110,6 +110,19 @@ describe("the RSDP", () => {
     expect(ramU8(0xfffff)).toBe(0);
   });
 
+  it("writes only the tables and the RSDP where the platform's RAM starts zeroed", () => {
+    let cleared = new FakePlatform();
+    cleared.ramBytes = 512 * MiB;
+    expect(buildAcpiTables(cleared, 2, 512 * MiB)).toBe(true);
+    let zeroed = new FakePlatform();
+    zeroed.ramBytes = 512 * MiB;
+    zeroed.ramZeroAtLoad = true;
+    expect(buildAcpiTables(zeroed, 2, 512 * MiB)).toBe(true);
+    expect(zeroed.guestWrites).toBe(2, "the tables, the RSDP");
+    expect(cleared.guestWrites).toBeGreaterThan(30, "and the BIOS area cleared 4 KiB at a time");
+    expect(scanForRsdp()).toBe(ACPI_RSDP_ADDRESS);
+  });
+
   it("leaves guest RAM outside [0xE0000, 1 MiB) alone", () => {
     let platform = new FakePlatform();
     platform.ramBytes = 512 * MiB;
