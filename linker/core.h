@@ -61,11 +61,12 @@ struct guest_vmm {
 	uint64_t ram_bytes;
 	/* RAM is zeroed on first touch, 2 MiB at a time (linker/guest_ram.c):
 	 * bit n set once block n is zeroed and mapped; NULL: all of it is.
-	 * Block 0 goes 64 KiB at a time: bit n of first_block_clean per run,
-	 * and its bit in ram_clean once all 32 are. */
+	 * Block 0 goes 16 KiB at a time: bit n of first_block_clean per run,
+	 * and its bit in ram_clean once all 128 are. */
 	uint64_t *ram_clean;
 	uint32_t ram_blocks, ram_clean_pages;
-	uint32_t first_block_clean;
+	uint64_t first_block_clean[2];
+	uint32_t first_block_runs;       /* how many of them are */
 	/* The instance trapped taking console input (core_console_receive):
 	 * the run loop stops the guest as for any other trap. */
 	wasm_rt_trap_t input_trap;

@@ -7,7 +7,7 @@
  * zeroes it and has the supervisor make it present. No guest ever sees
  * what the memory held before, and a guest that touches little of its RAM
  * starts without zeroing all of it (make bench, P4 and P6). The first
- * block goes 64 KiB at a time (the supervisor maps it in 4 KiB pages): its
+ * block goes 16 KiB at a time (the supervisor maps it in 4 KiB pages): its
  * loader writes a few pages there, and its guest probes a few more.
  *
  * Only the guest's own CPU touches its blocks, so the bitmap takes no lock.
@@ -31,21 +31,21 @@ static void clean_block(unsigned g, struct guest_vmm *vm, uint64_t block)
 }
 
 /* The first block's runs (supervisor/tables.ts FIRST_BLOCK_RUN_BYTES). */
-#define RUN_SHIFT 16
+#define RUN_SHIFT 14
 #define FIRST_BLOCK_RUNS (BLOCK_BYTES >> RUN_SHIFT)
 
 static void clean_first_block_run(unsigned g, struct guest_vmm *vm, uint64_t run)
 {
-	uint32_t bit = 1u << run;
-	if (vm->first_block_clean & bit)
+	uint64_t bit = 1ull << (run % 64);
+	if (vm->first_block_clean[run / 64] & bit)
 		return;
 	memset(vm->ram + (run << RUN_SHIFT), 0, 1ull << RUN_SHIFT);
-	vm->first_block_clean |= bit;
+	vm->first_block_clean[run / 64] |= bit;
 	uint32_t done = 0;
 	SUPERVISOR(done = w2c_supervisor_populateGuestRam(&core_supervisor, g, run << RUN_SHIFT));
 	if (!done)
-		panic("guest %u: 64 KiB run %llu of its RAM would not map", g, (unsigned long long)run);
-	if (vm->first_block_clean == (uint32_t)((1ull << FIRST_BLOCK_RUNS) - 1))
+		panic("guest %u: 16 KiB run %llu of its RAM would not map", g, (unsigned long long)run);
+	if (++vm->first_block_runs == FIRST_BLOCK_RUNS)
 		vm->ram_clean[0] |= 1;     /* all of block 0: the fast path may skip it */
 }
 
@@ -66,7 +66,8 @@ bool guest_ram_init(unsigned g)
 	vm->ram_clean = pmm_alloc(vm->ram_clean_pages, PAGE_SIZE);
 	if (!vm->ram_clean)
 		return false;
-	vm->first_block_clean = 0;
+	vm->first_block_clean[0] = vm->first_block_clean[1] = 0;
+	vm->first_block_runs = 0;
 	/* The tail below a whole block is mapped in 4 KiB pages: zero it now. */
 	uint64_t whole = (uint64_t)vm->ram_blocks << BLOCK_SHIFT;
 	memset(vm->ram + whole, 0, vm->ram_bytes - whole);
@@ -97,7 +98,7 @@ bool guest_ram_fault(unsigned g, uint64_t gpa)
 		return false;
 	if (block == 0) {
 		uint64_t run = gpa >> RUN_SHIFT;
-		if (vm->first_block_clean & (1u << run))
+		if (vm->first_block_clean[run / 64] & (1ull << (run % 64)))
 			return false;      /* present already: not a first touch */
 		clean_first_block_run(g, vm, run);
 		return true;

@@ -118,14 +118,14 @@ export function buildLazyGuestTables(guest: u32, ramHpa: u64, ramBytes: u64): u3
   return buildTables(guest, ramHpa, ramBytes, true);
 }
 
-// The first 2 MiB block is made present 64 KiB at a time (16 of its 4 KiB
-// leaves, nested_paging.ts buildNestedTables): few enough entries into the
-// supervisor for a guest that touches all of it, little to zero for one
-// that touches a few pages.
-export const FIRST_BLOCK_RUN_BYTES: u64 = 64 << 10;
+// The first 2 MiB block is made present 16 KiB at a time (4 of its 4 KiB
+// leaves, nested_paging.ts buildNestedTables): little to zero for a guest
+// that touches a few pages, 128 entries into the supervisor at most for
+// one that touches all of it.
+export const FIRST_BLOCK_RUN_BYTES: u64 = 16 << 10;
 
 // Makes the RAM at `gpa` present in the guest's lazy tables, once the stub
-// has zeroed it: the 64 KiB run at gpa in the first 2 MiB block, the 2 MiB
+// has zeroed it: the 16 KiB run at gpa in the first 2 MiB block, the 2 MiB
 // block at gpa in the others. 1 when it did, 0 otherwise (no such guest or
 // tables, gpa not aligned to its run or block or not in a whole block of
 // RAM, already present).

@@ -374,14 +374,14 @@ describe("lazy tables (RAM zeroed on first touch by the stub)", () => {
       expect(walk(vendor, root, 2 * MiB + 0x1234)).toBe(RAM + 2 * MiB + 0x1234);
       expect(walk(vendor, root, 0)).toBe(NOT_MAPPED);
       expect(populateGuestRam(0, 2 * MiB)).toBe(0);                     // already present
-      // The first block: 64 KiB (16 pages of 4 KiB) at a time.
+      // The first block: 16 KiB (4 pages of 4 KiB) at a time.
       expect(populateGuestRam(0, 1 * MiB)).toBe(1);
       expect(walk(vendor, root, 1 * MiB + 0x123)).toBe(RAM + 1 * MiB + 0x123);
-      expect(walk(vendor, root, 1 * MiB + 64 * KiB - 1)).toBe(RAM + 1 * MiB + 64 * KiB - 1);
-      expect(walk(vendor, root, 1 * MiB + 64 * KiB)).toBe(NOT_MAPPED);
+      expect(walk(vendor, root, 1 * MiB + 16 * KiB - 1)).toBe(RAM + 1 * MiB + 16 * KiB - 1);
+      expect(walk(vendor, root, 1 * MiB + 16 * KiB)).toBe(NOT_MAPPED);
       expect(walk(vendor, root, 1 * MiB - 1)).toBe(NOT_MAPPED);
       expect(populateGuestRam(0, 1 * MiB)).toBe(0);                     // already present
-      for (let gpa: u64 = 0; gpa < 2 * MiB; gpa += 64 * KiB) {
+      for (let gpa: u64 = 0; gpa < 2 * MiB; gpa += 16 * KiB) {
         expect(populateGuestRam(0, gpa)).toBe(gpa == 1 * MiB ? 0 : 1);
       }
       expect(mapsRamExactly(vendor, 0, RAM, 5 * MiB)).toBe(true);
@@ -394,7 +394,7 @@ describe("lazy tables (RAM zeroed on first touch by the stub)", () => {
     expect(populateGuestRam(0, 4 * MiB)).toBe(0);        // the tail block
     expect(populateGuestRam(0, 6 * MiB)).toBe(0);        // past RAM
     expect(populateGuestRam(0, 3 * MiB)).toBe(0);        // not 2 MiB aligned
-    expect(populateGuestRam(0, 0x1000)).toBe(0);         // not 64 KiB aligned
+    expect(populateGuestRam(0, 0x1000)).toBe(0);         // not 16 KiB aligned
     expect(populateGuestRam(1, 0)).toBe(0);              // no tables
     expect(populateGuestRam(64, 0)).toBe(0);             // no such guest
     expect(walk(SVM, guestNestedRoot(0), 6 * MiB)).toBe(NOT_MAPPED);
@@ -412,7 +412,7 @@ describe("lazy tables (RAM zeroed on first touch by the stub)", () => {
   it("map what eager tables map once every block is populated", () => {
     setHostLayout(LINEAR_BASE, VMX);
     expect(buildLazyGuestTables(0, RAM, 32 * MiB)).toBe(0);
-    for (let gpa: u64 = 0; gpa < 2 * MiB; gpa += 64 * KiB) expect(populateGuestRam(0, gpa)).toBe(1);
+    for (let gpa: u64 = 0; gpa < 2 * MiB; gpa += 16 * KiB) expect(populateGuestRam(0, gpa)).toBe(1);
     for (let gpa: u64 = 2 * MiB; gpa < 32 * MiB; gpa += 2 * MiB) expect(populateGuestRam(0, gpa)).toBe(1);
     expect(buildGuestTables(1, OTHER_RAM, 32 * MiB)).toBe(0);
     countTables(VMX, guestNestedRoot(0));
