@@ -39,6 +39,7 @@
 extern uint64_t boot_pml4[512];
 
 static uint64_t window_used[WINDOW_COUNT / 64];
+static uint64_t window_ever_used[WINDOW_COUNT / 64];
 static spinlock_t vmem_lock;
 static uint64_t table_bytes;
 
@@ -91,24 +92,36 @@ void *vmem_map(void *memory, uint64_t bytes)
 	bool ok = window >= 0;
 	/* One walk per page table (512 pages): the supervisor's 8 MiB walked
 	 * the four levels 2,048 times. */
-	uint64_t *pte = NULL;
-	for (uint64_t off = 0; ok && off < bytes; off += PAGE_SIZE, pte++) {
-		if (!pte || ((va + off) & 0x1fffff) == 0)
-			pte = pte_of(va + off, true);
-		if (!pte)
+	uint64_t entry = (uint64_t)(uintptr_t)memory | PTE_LAZY;
+	for (uint64_t off = 0; ok && off < bytes;) {
+		uint64_t *pte = pte_of(va + off, true);
+		if (!pte) {
 			ok = false;
-		else
-			*pte = ((uint64_t)(uintptr_t)memory + off) | PTE_LAZY;
+			break;
+		}
+		/* The rest of this page table, or of the memory. */
+		uint64_t n = (0x200000 - ((va + off) & 0x1fffff)) / PAGE_SIZE;
+		if (n > (bytes - off) / PAGE_SIZE)
+			n = (bytes - off) / PAGE_SIZE;
+		for (uint64_t i = 0; i < n; i++, entry += PAGE_SIZE)
+			pte[i] = entry;
+		off += n * PAGE_SIZE;
 	}
-	if (ok)
+	bool fresh = ok && !(window_ever_used[window / 64] >> (window % 64) & 1);
+	if (ok) {
 		window_used[window / 64] |= 1ull << (window % 64);
+		window_ever_used[window / 64] |= 1ull << (window % 64);
+	}
 	spin_unlock(&vmem_lock);
 	if (!ok) {
 		if (window >= 0)
 			vmem_unmap((void *)va, bytes);
 		return NULL;
 	}
-	flush_window(va, bytes);
+	/* A window never mapped since boot has no translations to drop: its
+	 * entries were never present. */
+	if (!fresh)
+		flush_window(va, bytes);
 	return (void *)va;
 }
 
