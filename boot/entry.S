@@ -24,7 +24,7 @@
 /* Page-table entry bits: Intel SDM vol. 3A 4.5, tables 4-15 .. 4-18. */
 #define PTE_P   0x001
 #define PTE_RW  0x002
-#define PTE_PS  0x080   /* 2 MiB page in a page directory */
+#define PTE_PS  0x080   /* 2 MiB page in a page directory, 1 GiB in a PDPT */
 
 #define CR0_PE  (1 << 0)
 #define CR0_WP  (1 << 16)
@@ -105,6 +105,27 @@ _start32:
 	rep stosl
 	movl $MB2_BOOTLOADER_MAGIC, %edi /* was clobbered; the check passed */
 
+	/* With 1 GiB pages (CPUID 0x80000001 EDX bit 26, SDM vol. 3A 4.5),
+	 * the PDPTs map physical 0..4 GiB themselves: four entries instead of
+	 * 2,048 page directory entries to write. */
+	btl $26, %ebp
+	jnc .Lpage_directories
+	movl $PHYS(boot_pdpt_low), %ebx
+	movl $(PTE_P | PTE_RW | PTE_PS), %eax
+	movl %eax, (%ebx)
+	addl $0x40000000, %eax
+	movl %eax, 8(%ebx)
+	addl $0x40000000, %eax
+	movl %eax, 16(%ebx)
+	addl $0x40000000, %eax
+	movl %eax, 24(%ebx)
+	/* High PDPT: entry 510 (0xffffffff80000000) -> physical 0..1 GiB. */
+	movl $PHYS(boot_pdpt_high), %ebx
+	movl $(PTE_P | PTE_RW | PTE_PS), %eax
+	movl %eax, 510 * 8(%ebx)
+	jmp .Lpml4
+
+.Lpage_directories:
 	/* Four page directories of 2 MiB pages map physical 0..4 GiB. */
 	movl $PHYS(boot_pd), %ebx
 	xorl %ecx, %ecx
@@ -138,6 +159,7 @@ _start32:
 	movl %eax, 510 * 8(%ebx)
 
 	/* PML4: entry 0 -> low PDPT, entry 511 -> high PDPT. */
+.Lpml4:
 	movl $PHYS(boot_pml4), %ebx
 	movl $PHYS(boot_pdpt_low), %eax
 	orl $(PTE_P | PTE_RW), %eax

@@ -125,7 +125,7 @@ void pmm_init(void)
 	for (unsigned i = 0; i < free_count; i++)
 		free_bytes += free_list[i].end - free_list[i].base;
 	total_bytes = free_bytes;
-	memcpy(managed, free_list, sizeof(free_list));
+	memcpy(managed, free_list, free_count * sizeof(free_list[0]));
 	managed_count = free_count;
 	if (!free_bytes)
 		panic("pmm: no usable memory between 1 MiB and 4 GiB");
