@@ -63,6 +63,7 @@ export class ConsoleLine {
   budget: u32;
   budgetAt: u64;
   bytesPerSecond: u32;  // this guest's share of the host console
+  perByte: u64;         // guest TSC ticks per byte at that share (0: to work out)
   refused: bool;        // the UART refused a byte for want of budget (the exit retries it)
   waits: u32;           // how often it did
 
@@ -77,6 +78,7 @@ export class ConsoleLine {
     this.budget = CONSOLE_BURST_BYTES;
     this.budgetAt = 0;
     this.bytesPerSecond = CONSOLE_BYTES_PER_SECOND;
+    this.perByte = 0;
     this.refused = false;
     this.waits = 0;
     let n = nameLength < NAME_PREFIX_BYTES ? nameLength : NAME_PREFIX_BYTES;
@@ -93,6 +95,12 @@ export class ConsoleLine {
   // The guest's share of the host console from now on.
   setRate(bytesPerSecond: u32): void {
     this.bytesPerSecond = bytesPerSecond > LEAST_BYTES_PER_SECOND ? bytesPerSecond : LEAST_BYTES_PER_SECOND;
+    this.perByte = 0;
+  }
+
+  // The clock's rate may have changed (the guest's time starts at load).
+  clockChanged(): void {
+    this.perByte = 0;
   }
 
   // True when the guest may send `bytes` now (its budget, brought up to the
@@ -109,9 +117,16 @@ export class ConsoleLine {
     return this.budgetAt + <u64>missing * this.ticksPerByte();
   }
 
-  private ticksPerByte(): u64 {
+  // Worked out once per rate: refill() asks on every exit that sends.
+  @inline private ticksPerByte(): u64 {
+    let ticks = this.perByte;
+    return ticks != 0 ? ticks : this.workOutTicksPerByte();
+  }
+
+  private workOutTicksPerByte(): u64 {
     let ticks = this.clock.tscHz / <u64>this.bytesPerSecond;
-    return ticks != 0 ? ticks : 1;
+    this.perByte = ticks != 0 ? ticks : 1;
+    return this.perByte;
   }
 
   // Whole bytes earned since budgetAt; the remainder stays for the next.

@@ -281,6 +281,7 @@ export function loadGuest(machine: Machine, initial: VcpuState, platform: Platfo
   state.loaded = true;
   // Guest time starts now: its TSC near 0, its RTC at the host's time.
   machine.clock.initFrom(platform, platform.wallClockSeconds());
+  machine.console.clockChanged();
   let tsc = platform.readTsc();
   state.tscOffset = -<i64>tsc;
   initial.tscOffset = state.tscOffset;

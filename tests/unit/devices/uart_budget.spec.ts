@@ -98,6 +98,15 @@ describe("the UART's console budget", () => {
     expect(console().bytesPerSecond).toBe(100);
   });
 
+  it("paces by the clock's rate as it is at load (clockChanged), not as it was worked out before", () => {
+    let uart = newUart();
+    for (let i: u32 = 0; i < CONSOLE_BURST_BYTES; i++) expect(putc(uart, 0x61)).toBe(true);
+    expect(console().sendDeadline()).toBe(console().budgetAt + PER_BYTE);
+    clock().init(2 * HZ, 0);      // what loadGuest's initFrom may bring
+    console().clockChanged();
+    expect(console().sendDeadline()).toBe(console().budgetAt + 2 * PER_BYTE);
+  });
+
   it("lets a guest that polls LSR print CONSOLE_BYTES_PER_SECOND (plus the burst) in a second, losing nothing", () => {
     let uart = newUart();
     let platform = new FakePlatform();
