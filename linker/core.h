@@ -98,8 +98,10 @@ bool guest_ram_init(unsigned g);
 bool core_guest_stop_requested(unsigned g);
 /* The trap guest g's instance took in console input delivery (NONE: none). */
 wasm_rt_trap_t core_guest_input_trap(unsigned g);
-/* Makes [gpa, gpa+length) of g's RAM (inside it) zeroed and mapped. */
-void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length);
+/* Makes [gpa, gpa+length) of g's RAM (inside it) zeroed and mapped; with
+ * `overwrite`, the caller writes all of the range next (a copy into it),
+ * so only the rest of the blocks it touches is zeroed. */
+void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length, bool overwrite);
 /* True when [gpa, gpa+length) (inside the RAM) needs nothing of
  * guest_ram_prepare: it lies in one block zeroed already, or in the tail
  * below a whole block (zeroed at init). Most accesses: no call. */

@@ -20,9 +20,23 @@
 #define BLOCK_SHIFT GUEST_RAM_BLOCK_SHIFT
 #define BLOCK_BYTES (1ull << BLOCK_SHIFT)
 
-static void clean_block(unsigned g, struct guest_vmm *vm, uint64_t block)
+/* Zeroes [start, end) of the RAM but what of it lies in [keep, keep_end):
+ * bytes the caller overwrites at once (guest_ram_prepare's `overwrite`). */
+static void zero_except(struct guest_vmm *vm, uint64_t start, uint64_t end, uint64_t keep, uint64_t keep_end)
 {
-	memset(vm->ram + (block << BLOCK_SHIFT), 0, BLOCK_BYTES);
+	if (keep >= end || keep_end <= start) {
+		memset(vm->ram + start, 0, end - start);
+		return;
+	}
+	if (keep > start)
+		memset(vm->ram + start, 0, keep - start);
+	if (keep_end < end)
+		memset(vm->ram + keep_end, 0, end - keep_end);
+}
+
+static void clean_block(unsigned g, struct guest_vmm *vm, uint64_t block, uint64_t keep, uint64_t keep_end)
+{
+	zero_except(vm, block << BLOCK_SHIFT, (block + 1) << BLOCK_SHIFT, keep, keep_end);
 	vm->ram_clean[block / 64] |= 1ull << (block % 64);
 	uint32_t done = 0;
 	SUPERVISOR(done = w2c_supervisor_populateGuestRam(&core_supervisor, g, block << BLOCK_SHIFT));
@@ -34,12 +48,12 @@ static void clean_block(unsigned g, struct guest_vmm *vm, uint64_t block)
 #define RUN_SHIFT 14
 #define FIRST_BLOCK_RUNS (BLOCK_BYTES >> RUN_SHIFT)
 
-static void clean_first_block_run(unsigned g, struct guest_vmm *vm, uint64_t run)
+static void clean_first_block_run(unsigned g, struct guest_vmm *vm, uint64_t run, uint64_t keep, uint64_t keep_end)
 {
 	uint64_t bit = 1ull << (run % 64);
 	if (vm->first_block_clean[run / 64] & bit)
 		return;
-	memset(vm->ram + (run << RUN_SHIFT), 0, 1ull << RUN_SHIFT);
+	zero_except(vm, run << RUN_SHIFT, (run + 1) << RUN_SHIFT, keep, keep_end);
 	vm->first_block_clean[run / 64] |= bit;
 	uint32_t done = 0;
 	SUPERVISOR(done = w2c_supervisor_populateGuestRam(&core_supervisor, g, run << RUN_SHIFT));
@@ -50,12 +64,13 @@ static void clean_first_block_run(unsigned g, struct guest_vmm *vm, uint64_t run
 }
 
 /* [gpa, end) of block 0, run by run. */
-static void prepare_first_block(unsigned g, struct guest_vmm *vm, uint64_t gpa, uint64_t end)
+static void prepare_first_block(unsigned g, struct guest_vmm *vm, uint64_t gpa, uint64_t end,
+				uint64_t keep, uint64_t keep_end)
 {
 	if (end > BLOCK_BYTES)
 		end = BLOCK_BYTES;
 	for (uint64_t run = gpa >> RUN_SHIFT; run < (end + (1ull << RUN_SHIFT) - 1) >> RUN_SHIFT; run++)
-		clean_first_block_run(g, vm, run);
+		clean_first_block_run(g, vm, run, keep, keep_end);
 }
 
 bool guest_ram_init(unsigned g)
@@ -63,9 +78,10 @@ bool guest_ram_init(unsigned g)
 	struct guest_vmm *vm = &core_guests[g];
 	vm->ram_blocks = (uint32_t)(vm->ram_bytes >> BLOCK_SHIFT);
 	vm->ram_clean_pages = (uint32_t)((vm->ram_blocks / 64 + 1) * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
-	vm->ram_clean = pmm_alloc(vm->ram_clean_pages, PAGE_SIZE);
+	vm->ram_clean = pmm_alloc_unzeroed(vm->ram_clean_pages, PAGE_SIZE);
 	if (!vm->ram_clean)
 		return false;
+	memset(vm->ram_clean, 0, (vm->ram_blocks / 64 + 1) * 8);   /* the bits it uses */
 	vm->first_block_clean[0] = vm->first_block_clean[1] = 0;
 	vm->first_block_runs = 0;
 	/* The tail below a whole block is mapped in 4 KiB pages: zero it now. */
@@ -74,19 +90,22 @@ bool guest_ram_init(unsigned g)
 	return true;
 }
 
-void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length)
+void guest_ram_prepare(unsigned g, uint64_t gpa, uint64_t length, bool overwrite)
 {
 	struct guest_vmm *vm = &core_guests[g];
 	if (!vm->ram_clean || length == 0)
 		return;
+	/* What the caller overwrites need not be zeroed first: no one reads
+	 * the guest's RAM in between (only its own CPU touches it). */
+	uint64_t keep = overwrite ? gpa : 0, keep_end = overwrite ? gpa + length : 0;
 	uint64_t last = (gpa + length - 1) >> BLOCK_SHIFT;
 	for (uint64_t block = gpa >> BLOCK_SHIFT; block <= last && block < vm->ram_blocks; block++) {
 		if (guest_ram_block_clean(vm, block))
 			continue;
 		if (block == 0)
-			prepare_first_block(g, vm, gpa, gpa + length);
+			prepare_first_block(g, vm, gpa, gpa + length, keep, keep_end);
 		else
-			clean_block(g, vm, block);
+			clean_block(g, vm, block, keep, keep_end);
 	}
 }
 
@@ -100,10 +119,10 @@ bool guest_ram_fault(unsigned g, uint64_t gpa)
 		uint64_t run = gpa >> RUN_SHIFT;
 		if (vm->first_block_clean[run / 64] & (1ull << (run % 64)))
 			return false;      /* present already: not a first touch */
-		clean_first_block_run(g, vm, run);
+		clean_first_block_run(g, vm, run, 0, 0);
 		return true;
 	}
-	clean_block(g, vm, block);
+	clean_block(g, vm, block, 0, 0);
 	return true;
 }
 

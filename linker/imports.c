@@ -154,13 +154,14 @@ static struct guest_vmm *require_guest(struct w2c_env *env)
 }
 
 /* [gpa, gpa+length) inside this guest's RAM, zeroed if never touched
- * before (guest_ram.c), or NULL. */
-static uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length)
+ * before (guest_ram.c), or NULL. `overwrite`: the caller copies into all
+ * of it at once, so that range need not be zeroed first. */
+static uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length, bool overwrite)
 {
 	if (!vm->ram || gpa > vm->ram_bytes || length > vm->ram_bytes - gpa)
 		return NULL;
 	if (!guest_ram_ready(vm, gpa, length))
-		guest_ram_prepare((unsigned)(vm - core_guests), gpa, length);
+		guest_ram_prepare((unsigned)(vm - core_guests), gpa, length, overwrite);
 	return vm->ram + gpa;
 }
 
@@ -168,7 +169,7 @@ uint32_t w2c_env_guestRead(struct w2c_env *env, uint64_t gpa, uint32_t destinati
 {
 	struct guest_vmm *vm = require_guest(env);
 	uint8_t *dst = linear(env, destination, length);
-	const uint8_t *src = guest_ram(vm, gpa, length);
+	const uint8_t *src = guest_ram(vm, gpa, length, false);
 	if (!src)
 		return 0;
 	if (length == 8) {
@@ -186,7 +187,7 @@ uint32_t w2c_env_guestWrite(struct w2c_env *env, uint64_t gpa, uint32_t source, 
 {
 	struct guest_vmm *vm = require_guest(env);
 	const uint8_t *src = linear(env, source, length);
-	uint8_t *dst = guest_ram(vm, gpa, length);
+	uint8_t *dst = guest_ram(vm, gpa, length, true);
 	if (!dst)
 		return 0;
 	memcpy(dst, src, length);
@@ -221,7 +222,7 @@ uint32_t w2c_env_guestModuleToRam(struct w2c_env *env, uint32_t which, uint32_t 
 	const struct boot_module *m = guest_module(vm, which);
 	if (!m || offset > m->size || length > m->size - offset)
 		return 0;
-	uint8_t *dst = guest_ram(vm, gpa, length);
+	uint8_t *dst = guest_ram(vm, gpa, length, true);
 	if (!dst)
 		return 0;
 	memcpy(dst, m->data + offset, length);
