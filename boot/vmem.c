@@ -103,7 +103,14 @@ void *vmem_map(void *memory, uint64_t bytes)
 		uint64_t n = (0x200000 - ((va + off) & 0x1fffff)) / PAGE_SIZE;
 		if (n > (bytes - off) / PAGE_SIZE)
 			n = (bytes - off) / PAGE_SIZE;
-		for (uint64_t i = 0; i < n; i++, entry += PAGE_SIZE)
+		uint64_t i = 0;
+		for (; i + 4 <= n; i += 4, entry += 4 * PAGE_SIZE) {   /* Bochs counts each instruction */
+			pte[i] = entry;
+			pte[i + 1] = entry + PAGE_SIZE;
+			pte[i + 2] = entry + 2 * PAGE_SIZE;
+			pte[i + 3] = entry + 3 * PAGE_SIZE;
+		}
+		for (; i < n; i++, entry += PAGE_SIZE)
 			pte[i] = entry;
 		off += n * PAGE_SIZE;
 	}
