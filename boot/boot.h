@@ -97,8 +97,8 @@ const struct framebuffer *multiboot2_framebuffer(void);
 
 /* boot/screen.c: the console on the screen, beside COM1 */
 void screen_init(const struct framebuffer *f);
-void screen_putc(char c);           /* called with the console lock held */
-void screen_write(const char *s, size_t n);   /* the same */
+/* Called with the console lock held, from what console.c's ring holds. */
+void screen_write(const char *s, size_t n);
 /* Physical ranges pmm must never hand out: the boot information, modules. */
 unsigned multiboot2_reserved_count(void);
 void multiboot2_reserved(unsigned index, uint64_t *base, uint64_t *end);

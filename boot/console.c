@@ -65,13 +65,19 @@ void console_init(void)
  * by a host timer while bytes wait, console_poll_deadline), so no CPU waits for
  * the wire. At 115200 baud the ~1.2 KB the boot prints before the first
  * guest took ~100 ms to send; under QEMU the port takes each byte at once
- * and nothing waits in the ring. Only a full ring makes a writer wait, for
- * the oldest bytes to go: nothing is dropped. Panics and power-off drain
- * it first (console_flush).
+ * and nothing waits in the ring. The screen is drawn from the same ring
+ * when a CPU polls. Only a full ring makes a writer wait, for the oldest
+ * bytes to go: nothing is dropped. Panics and power-off drain it first
+ * (console_flush).
  */
 #define TX_RING_BYTES 32768u                 /* a power of two */
 static char tx_ring[TX_RING_BYTES] __attribute__((section(".noinit.tx_ring")));   /* read only where written */
 static uint64_t tx_head, tx_tail;            /* bytes queued, sent; under console_lock */
+/* Bytes of the ring on the screen so far: the screen is drawn from the
+ * ring too, when a CPU polls, not by the writer (video memory is
+ * uncached on hardware and emulated MMIO under QEMU: the boot's lines
+ * cost it ~1.5 ms of the time to the first guest). */
+static uint64_t screen_tail;
 static volatile bool tx_pending;             /* head != tail: a hint, read without the lock */
 
 /* One writer at a time, so what one CPU writes in one call (a whole line)
@@ -126,13 +132,34 @@ static void tx_pump(bool wait)
 	}
 	written_ticks += tsc_read() - start;
 	written_bytes += sent;
-	tx_pending = tx_tail != tx_head;
+	tx_pending = tx_tail != tx_head || screen_tail != tx_head;
+}
+
+/* Draws what the screen has not shown of the ring. Under console_lock. */
+static void screen_pump(void)
+{
+	while (screen_tail != tx_head) {
+		uint64_t at = screen_tail % TX_RING_BYTES, n = tx_head - screen_tail;
+		if (n > TX_RING_BYTES - at)
+			n = TX_RING_BYTES - at;
+		screen_write(&tx_ring[at], n);
+		screen_tail += n;
+	}
+}
+
+/* Bytes the ring can take: what both the UART and the screen are done with. */
+static uint64_t ring_room(void)
+{
+	uint64_t oldest = tx_tail < screen_tail ? tx_tail : screen_tail;   /* 64-bit counts: no wrap */
+	return TX_RING_BYTES - (tx_head - oldest);
 }
 
 static void tx_put(char c)
 {
-	if (tx_head - tx_tail == TX_RING_BYTES)
+	if (ring_room() == 0) {
 		tx_pump(true);   /* full: wait for room (tx_pump(true) sends it all) */
+		screen_pump();
+	}
 	tx_ring[tx_head++ % TX_RING_BYTES] = c;
 }
 
@@ -141,7 +168,6 @@ static void uart_putc(char c)
 	if (c == '\n')
 		tx_put('\r');
 	tx_put(c);
-	screen_putc(c);
 }
 
 void console_putc(char c)
@@ -155,7 +181,7 @@ void console_putc(char c)
 void console_write(const char *s, size_t len)
 {
 	spin_lock(&console_lock);
-	if (TX_RING_BYTES - (tx_head - tx_tail) >= 2 * len) {
+	if (ring_room() >= 2 * len) {
 		/* Room for it all, each '\n' as "\r\n": one loop, the head in a
 		 * register (the boot's lines cost Bochs, which counts
 		 * instructions, ~70 a byte through tx_put). */
@@ -173,7 +199,6 @@ void console_write(const char *s, size_t len)
 			tx_put(s[i]);
 		}
 	}
-	screen_write(s, len);
 	tx_pump(false);
 	spin_unlock(&console_lock);
 }
@@ -195,6 +220,7 @@ void console_poll_output(void)
 {
 	if (!tx_pending || !spin_trylock(&console_lock))
 		return;
+	screen_pump();
 	tx_pump(false);
 	spin_unlock(&console_lock);
 }
@@ -230,6 +256,7 @@ int console_read_byte(void)
 void console_flush(void)
 {
 	spin_lock(&console_lock);
+	screen_pump();
 	tx_pump(true);
 	spin_unlock(&console_lock);
 	wait_lsr(LSR_TEMT);
@@ -260,6 +287,7 @@ static inline void out(struct sink *k, char c)
 static __attribute__((noinline)) void out_console(struct sink *k, char c)
 {
 	uart_putc(c);
+	screen_pump();
 	tx_pump(true);
 	k->length++;
 }

@@ -200,7 +200,3 @@ void screen_write(const char *s, size_t n)
 	}
 }
 
-void screen_putc(char c)
-{
-	screen_write(&c, 1);
-}
