@@ -101,8 +101,10 @@ static uint64_t written_bytes, written_ticks;
  * needed to send everything. Under console_lock (or in a panic). */
 static void tx_pump(bool wait)
 {
-	if (tx_tail == tx_head)
+	if (tx_tail == tx_head) {
+		tx_pending = screen_tail != tx_head;   /* the screen may have drawn all */
 		return;
+	}
 	uint64_t start = tsc_read(), sent = 0;
 	while (tx_tail != tx_head) {
 		if (!fifo_room) {
