@@ -34,33 +34,38 @@ static void zero_except(struct guest_vmm *vm, uint64_t start, uint64_t end, uint
 		memset(vm->ram + keep_end, 0, end - keep_end);
 }
 
+/* Has the supervisor make [gpa, gpa + its block or run) present, zeroed. */
+static void populate(unsigned g, uint64_t gpa)
+{
+	uint32_t done = 0;
+	SUPERVISOR(done = w2c_supervisor_populateGuestRam(&core_supervisor, g, gpa));
+	if (!done)
+		panic("guest %u: its RAM at %#llx would not map", g, (unsigned long long)gpa);
+}
+
 static void clean_block(unsigned g, struct guest_vmm *vm, uint64_t block, uint64_t keep, uint64_t keep_end)
 {
 	zero_except(vm, block << BLOCK_SHIFT, (block + 1) << BLOCK_SHIFT, keep, keep_end);
 	vm->ram_clean[block / 64] |= 1ull << (block % 64);
-	uint32_t done = 0;
-	SUPERVISOR(done = w2c_supervisor_populateGuestRam(&core_supervisor, g, block << BLOCK_SHIFT));
-	if (!done)
-		panic("guest %u: block %llu of its RAM would not map", g, (unsigned long long)block);
+	populate(g, block << BLOCK_SHIFT);
 }
 
 /* The first block's runs (supervisor/tables.ts FIRST_BLOCK_RUN_BYTES). */
 #define RUN_SHIFT 14
 #define FIRST_BLOCK_RUNS (BLOCK_BYTES >> RUN_SHIFT)
 
-static void clean_first_block_run(unsigned g, struct guest_vmm *vm, uint64_t run, uint64_t keep, uint64_t keep_end)
+/* False when the run was zeroed and present already. */
+static bool clean_first_block_run(unsigned g, struct guest_vmm *vm, uint64_t run, uint64_t keep, uint64_t keep_end)
 {
 	uint64_t bit = 1ull << (run % 64);
 	if (vm->first_block_clean[run / 64] & bit)
-		return;
+		return false;
 	zero_except(vm, run << RUN_SHIFT, (run + 1) << RUN_SHIFT, keep, keep_end);
 	vm->first_block_clean[run / 64] |= bit;
-	uint32_t done = 0;
-	SUPERVISOR(done = w2c_supervisor_populateGuestRam(&core_supervisor, g, run << RUN_SHIFT));
-	if (!done)
-		panic("guest %u: 16 KiB run %llu of its RAM would not map", g, (unsigned long long)run);
+	populate(g, run << RUN_SHIFT);
 	if (++vm->first_block_runs == FIRST_BLOCK_RUNS)
 		vm->ram_clean[0] |= 1;     /* all of block 0: the fast path may skip it */
+	return true;
 }
 
 /* [gpa, end) of block 0, run by run. */
@@ -77,11 +82,12 @@ bool guest_ram_init(unsigned g)
 {
 	struct guest_vmm *vm = &core_guests[g];
 	vm->ram_blocks = (uint32_t)(vm->ram_bytes >> BLOCK_SHIFT);
-	vm->ram_clean_pages = (uint32_t)((vm->ram_blocks / 64 + 1) * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	uint64_t bitmap_bytes = (vm->ram_blocks / 64 + 1) * 8;
+	vm->ram_clean_pages = (uint32_t)((bitmap_bytes + PAGE_SIZE - 1) / PAGE_SIZE);
 	vm->ram_clean = pmm_alloc_unzeroed(vm->ram_clean_pages, PAGE_SIZE);
 	if (!vm->ram_clean)
 		return false;
-	memset(vm->ram_clean, 0, (vm->ram_blocks / 64 + 1) * 8);   /* the bits it uses */
+	memset(vm->ram_clean, 0, bitmap_bytes);   /* the bits it uses */
 	vm->first_block_clean[0] = vm->first_block_clean[1] = 0;
 	vm->first_block_runs = 0;
 	/* The tail below a whole block is mapped in 4 KiB pages: zero it now. */
@@ -115,13 +121,8 @@ bool guest_ram_fault(unsigned g, uint64_t gpa)
 	uint64_t block = gpa >> BLOCK_SHIFT;
 	if (!vm->ram_clean || gpa >= vm->ram_bytes || block >= vm->ram_blocks || guest_ram_block_clean(vm, block))
 		return false;
-	if (block == 0) {
-		uint64_t run = gpa >> RUN_SHIFT;
-		if (vm->first_block_clean[run / 64] & (1ull << (run % 64)))
-			return false;      /* present already: not a first touch */
-		clean_first_block_run(g, vm, run, 0, 0);
-		return true;
-	}
+	if (block == 0)      /* false: present already, not a first touch */
+		return clean_first_block_run(g, vm, gpa >> RUN_SHIFT, 0, 0);
 	clean_block(g, vm, block, 0, 0);
 	return true;
 }
