@@ -78,7 +78,9 @@ static uint64_t tx_head, tx_tail;            /* bytes queued, sent; under consol
  * uncached on hardware and emulated MMIO under QEMU: the boot's lines
  * cost it ~1.5 ms of the time to the first guest). */
 static uint64_t screen_tail;
-static volatile bool tx_pending;             /* head != tail: a hint, read without the lock */
+/* The UART or the screen has bytes of the ring to take: a hint, read
+ * without the lock. */
+static volatile bool tx_pending;
 
 /* One writer at a time, so what one CPU writes in one call (a whole line)
  * is never cut by another CPU's output. */
@@ -99,12 +101,8 @@ static uint64_t written_bytes, written_ticks;
 
 /* Sends what the FIFO takes; with `wait`, waits for it to drain as often as
  * needed to send everything. Under console_lock (or in a panic). */
-static void tx_pump(bool wait)
+static void tx_send(bool wait)
 {
-	if (tx_tail == tx_head) {
-		tx_pending = screen_tail != tx_head;   /* the screen may have drawn all */
-		return;
-	}
 	uint64_t start = tsc_read(), sent = 0;
 	while (tx_tail != tx_head) {
 		if (!fifo_room) {
@@ -134,6 +132,13 @@ static void tx_pump(bool wait)
 	}
 	written_ticks += tsc_read() - start;
 	written_bytes += sent;
+}
+
+/* tx_send, and the pending hint brought up to date. */
+static void tx_pump(bool wait)
+{
+	if (tx_tail != tx_head)
+		tx_send(wait);
 	tx_pending = tx_tail != tx_head || screen_tail != tx_head;
 }
 
@@ -195,11 +200,8 @@ void console_write(const char *s, size_t len)
 		}
 		tx_head = head;
 	} else {
-		for (size_t i = 0; i < len; i++) {
-			if (s[i] == '\n')
-				tx_put('\r');
-			tx_put(s[i]);
-		}
+		for (size_t i = 0; i < len; i++)
+			uart_putc(s[i]);
 	}
 	tx_pump(false);
 	spin_unlock(&console_lock);
