@@ -46,6 +46,17 @@ static volatile uint16_t *text_row(uint32_t y)
 	return cells + (top + y) * (screen.pitch / 2);
 }
 
+static char printable(char c)
+{
+	return c >= 0x20 && c < 0x7f ? c : '?';
+}
+
+/* A text cell showing c (printable, or '?'). */
+static uint16_t text_value(char c)
+{
+	return (uint16_t)(TEXT_ATTRIBUTE << 8 | (uint8_t)printable(c));
+}
+
 static void set_display_start(void)
 {
 	uint32_t cell = top * (screen.pitch / 2);
@@ -78,7 +89,7 @@ static void clear_row(uint32_t y)
 {
 	if (screen.text) {      /* one row's cells in one loop: the boot clears 25 */
 		volatile uint16_t *cells = text_row(y);
-		uint16_t blank = (uint16_t)(TEXT_ATTRIBUTE << 8 | ' ');
+		uint16_t blank = text_value(' ');
 		uint32_t x = 0;
 		if (((uintptr_t)cells & 7) == 0) {   /* four cells a store */
 			volatile uint64_t *quads = (volatile uint64_t *)cells;
@@ -157,10 +168,6 @@ void screen_init(const struct framebuffer *f)
 	ready = true;
 }
 
-static char printable(char c)
-{
-	return c >= 0x20 && c < 0x7f ? c : '?';
-}
 
 void screen_write(const char *s, size_t n)
 {
@@ -178,7 +185,7 @@ void screen_write(const char *s, size_t n)
 			new_line();
 		if (!screen.text || (uint8_t)c < 0x20) {
 			if (screen.text)
-				text_row(row)[column++] = (uint16_t)(TEXT_ATTRIBUTE << 8 | '?');
+				text_row(row)[column++] = text_value(c);
 			else
 				pixel_cell(column++, row, printable(c));
 			i++;
@@ -191,10 +198,9 @@ void screen_write(const char *s, size_t n)
 		size_t limit = n - i < columns - column ? n : i + (columns - column);
 		size_t start = i;
 		for (; i < limit; i++) {
-			uint8_t b = (uint8_t)s[i];
-			if (b < 0x20)
+			if ((uint8_t)s[i] < 0x20)
 				break;
-			*cells++ = (uint16_t)(TEXT_ATTRIBUTE << 8 | (b < 0x7f ? b : '?'));
+			*cells++ = text_value(s[i]);
 		}
 		column += (uint32_t)(i - start);
 	}
