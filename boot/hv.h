@@ -83,8 +83,6 @@ uint64_t tsc_read(void);
  * calls tsc_settle_poll(), so the PIT's window is read while it lasts. */
 uint64_t tsc_hz(void);
 uint64_t tsc_hz_settled(void);
-bool tsc_settled(void);
-void tsc_settle(void);
 uint64_t tsc_settle_deadline(uint64_t deadline);
 void tsc_settle_poll(void);
 /* The host's wall clock (boot/rtc.c): the CMOS RTC read at boot, carried on

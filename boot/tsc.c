@@ -164,14 +164,14 @@ void tsc_calibrate_quick(void)
 	settle_at = window_start + due + due / 64;
 }
 
-bool tsc_settled(void)
+static bool tsc_settled(void)
 {
 	return !__atomic_load_n(&window_open, __ATOMIC_ACQUIRE);
 }
 
 /* The 10 ms figure, waiting for the rest of the window if need be. Any
  * CPU may call it; the first does the reading, the others wait for it. */
-void tsc_settle(void)
+static void tsc_settle(void)
 {
 	if (tsc_settled())
 		return;
