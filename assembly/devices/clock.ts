@@ -25,7 +25,7 @@ export class GuestClock {
   init(tscHz: u64, epochSeconds: u64): void {
     this.now = 0;
     this.rearmed = true;
-    this.hz = tscHz != 0 ? tscHz : 1000000000;
+    this.hz = rateOrDefault(tscHz);
     this.source = null;
     this.epochSeconds = epochSeconds;
   }
@@ -45,16 +45,17 @@ export class GuestClock {
     return hz != 0 ? hz : this.askRate();
   }
 
-  set tscHz(hz: u64) {
-    this.hz = hz != 0 ? hz : 1000000000;
-  }
-
   private askRate(): u64 {
     let source = this.source;
-    let hz: u64 = source != null ? source.tscHz() : 0;
-    this.tscHz = hz;
-    return this.hz;
+    let hz = rateOrDefault(source != null ? source.tscHz() : 0);
+    this.hz = hz;
+    return hz;
   }
+}
+
+// A rate of 0 (none given) is taken as 1 GHz, so no conversion divides by 0.
+@inline function rateOrDefault(hz: u64): u64 {
+  return hz != 0 ? hz : 1000000000;
 }
 
 // A device tells the exit path to gather the deadlines again (a clock of
