@@ -17,8 +17,8 @@
 struct cpu {
 	struct cpu *self;            /* %gs:0 */
 	void *wasm_frame;            /* %gs:8  wasm_rt_current_frame */
-	uint32_t wasm_depth;         /* %gs:16 wasm_rt_call_stack_depth */
-	uint32_t index;              /* %gs:20 0 = the boot CPU */
+	uintptr_t wasm_stack_limit;  /* %gs:16 the core traps below it (wasm-rt.h) */
+	uint32_t index;              /* 0 = the boot CPU */
 	uint32_t apic_id;
 	volatile uint32_t online;    /* set by the CPU itself once it runs C */
 	volatile uint64_t ticks;     /* host timer interrupts on this CPU */
@@ -31,7 +31,7 @@ struct cpu {
 	uint8_t *stack_top;
 };
 _Static_assert(__builtin_offsetof(struct cpu, wasm_frame) == 8, "wasm-rt.h relies on it");
-_Static_assert(__builtin_offsetof(struct cpu, wasm_depth) == 16, "wasm-rt.h relies on it");
+_Static_assert(__builtin_offsetof(struct cpu, wasm_stack_limit) == 16, "wasm-rt.h relies on it");
 
 extern struct cpu cpus[MAX_CPUS];
 extern unsigned cpu_count;       /* CPUs online */
@@ -43,7 +43,8 @@ static inline struct cpu *this_cpu(void)
 	return c;
 }
 
-/* Points GS at cpus[index] on the calling CPU. */
+/* Points GS at cpus[index] on the calling CPU, whose stack is the boot
+ * stack (index 0) or cpus[index].stack_top's. */
 void percpu_init(unsigned index);
 
 /* Spinlocks for the few shared things off the exit path (console, physical

@@ -8,6 +8,7 @@
 #include "boot.h"
 #include "percpu.h"
 #include "layout.h"
+#include "wasm-rt.h"
 
 #define AP_BASE 0x8000                 /* below 1 MiB, page-aligned: SIPI vector 8 */
 #define AP_STACK_PAGES (BOOT_STACK_SIZE / PAGE_SIZE)
@@ -22,12 +23,18 @@ extern char boot_pml4[];
 static void (*volatile smp_work)(unsigned cpu);
 static volatile uint32_t smp_generation, smp_finished;
 
+extern uint8_t boot_stack_top[];
+
 void percpu_init(unsigned index)
 {
 	struct cpu *c = &cpus[index];
 	c->self = c;
 	c->index = index;
 	c->fpu_owner = NULL;
+	if (index == 0)
+		c->stack_top = boot_stack_top;
+	/* Every CPU's stack is BOOT_STACK_SIZE (AP_STACK_PAGES). */
+	c->wasm_stack_limit = (uintptr_t)c->stack_top - BOOT_STACK_SIZE + WASM_RT_STACK_MARGIN;
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
 }
 

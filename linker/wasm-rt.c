@@ -7,12 +7,22 @@
 #include "hv.h"
 
 #ifndef HV_KERNEL
-uint32_t wasm_rt_call_stack_depth;
+uintptr_t wasm_rt_stack_limit;
 wasm_rt_jmp_buf *wasm_rt_current_frame;
+/* The harness's calls into the core start near the top of its stack; 1 MiB
+ * below the first wasm_rt_init() is the core's (Linux gives 8 MiB). */
+#define HOST_CORE_STACK (1024 * 1024)
 #endif
 static bool initialized;
 
-void wasm_rt_init(void) { initialized = true; }
+void wasm_rt_init(void)
+{
+#ifndef HV_KERNEL
+	if (!wasm_rt_stack_limit)
+		wasm_rt_stack_limit = (uintptr_t)__builtin_frame_address(0) - HOST_CORE_STACK + WASM_RT_STACK_MARGIN;
+#endif
+	initialized = true;
+}
 bool wasm_rt_is_initialized(void) { return initialized; }
 void wasm_rt_free(void) { initialized = false; }
 

@@ -34,11 +34,33 @@
 #define WASM_RT_USE_SEGUE 0
 #define WASM_RT_SANITY_CHECKS 0
 #define WASM_RT_NONCONFORMING_UNCHECKED_STACK_EXHAUSTION 0
-/* Call depth is counted so that runaway recursion in a guest's VMM traps
- * that instance instead of overflowing the host stack. */
+/* Runaway recursion in a guest's VMM traps that instance instead of
+ * overflowing the host stack. wasm2c's way is to count calls: every
+ * function starts with `if (++wasm_rt_call_stack_depth >
+ * WASM_RT_MAX_CALL_STACK_DEPTH) TRAP(EXHAUSTION);` and ends with
+ * `--wasm_rt_call_stack_depth`, a load, add, store and compare per call
+ * and a decrement per return (6% of the core's instructions per exit,
+ * make bench P1). What that protects, the stack, is checked directly
+ * instead: the "depth" is a fresh zero each time it is named (a compound
+ * literal the compiler folds away, so the decrement is dead code) and the
+ * "maximum" is 0 when the stack pointer is below this CPU's limit, 1
+ * otherwise. The prologue becomes one compare and branch; the epilogue
+ * nothing but an empty volatile asm (no instruction), which keeps GCC from
+ * turning a recursive call followed by an addition into a loop (its
+ * tail-recursion elimination) that would spin forever where the Wasm
+ * traps; the decrement did that before. The limit leaves
+ * WASM_RT_STACK_MARGIN below it for the stub's own code an import runs
+ * (wasm2c's frames here are at most ~300 bytes). */
 #define WASM_RT_STACK_DEPTH_COUNT 1
 #define WASM_RT_USE_STACK_DEPTH_COUNT 1
-#define WASM_RT_MAX_CALL_STACK_DEPTH 200
+static inline uint32_t wasm_rt_barrier(void)
+{
+	__asm__ volatile("");
+	return 0;
+}
+#define wasm_rt_call_stack_depth (*(uint32_t[1]){ wasm_rt_barrier() })
+#define WASM_RT_MAX_CALL_STACK_DEPTH (wasm_rt_stack_low() ? 0u : 1u)
+#define WASM_RT_STACK_MARGIN (32 * 1024)
 #define WABT_BIG_ENDIAN 0
 
 typedef enum {
@@ -93,12 +115,24 @@ typedef struct { wasm_rt_externref_t *data; uint32_t max_size; uint32_t size; } 
 
 #ifdef HV_KERNEL
 /* Per host CPU, through %gs (boot/percpu.h: struct cpu): each CPU runs its
- * own guests' instances, with its own trap frames and call depth. */
+ * own guests' instances, with its own trap frames and stack limit. */
 typedef struct wasm_rt_jmp_buf *wasm_rt_frame_pointer;
-#define wasm_rt_call_stack_depth (*(__seg_gs uint32_t *)16)
 #define wasm_rt_current_frame (*(__seg_gs wasm_rt_frame_pointer *)8)
+static inline bool wasm_rt_stack_low(void)
+{
+	bool low;
+	__asm__ volatile("cmpq %%gs:16, %%rsp" : "=@ccb"(low));
+	return low;
+}
 #else
-extern uint32_t wasm_rt_call_stack_depth;
+/* The host harness: one thread, its limit set by the first wasm_rt_init(). */
+extern uintptr_t wasm_rt_stack_limit;
+static inline bool wasm_rt_stack_low(void)
+{
+	bool low;
+	__asm__ volatile("cmpq %1, %%rsp" : "=@ccb"(low) : "m"(wasm_rt_stack_limit));
+	return low;
+}
 #endif
 
 void wasm_rt_init(void);
@@ -126,7 +160,6 @@ void wasm_rt_free_externref_table(wasm_rt_externref_table_t *);
 typedef struct wasm_rt_jmp_buf {
 	void *regs[5];
 	struct wasm_rt_jmp_buf *outer;
-	uint32_t saved_depth;
 	volatile wasm_rt_trap_t trap;
 } wasm_rt_jmp_buf;
 #ifndef HV_KERNEL
@@ -134,14 +167,12 @@ extern wasm_rt_jmp_buf *wasm_rt_current_frame;
 #endif
 
 #define wasm_rt_try(frame) \
-	((frame)->outer = wasm_rt_current_frame, (frame)->saved_depth = wasm_rt_call_stack_depth, \
-	 (frame)->trap = WASM_RT_TRAP_NONE, wasm_rt_current_frame = (frame), \
+	((frame)->outer = wasm_rt_current_frame, (frame)->trap = WASM_RT_TRAP_NONE, wasm_rt_current_frame = (frame), \
 	 __builtin_setjmp((frame)->regs) ? ((frame)->trap) : WASM_RT_TRAP_NONE)
 /* Must be called on both paths once the protected call is over. */
 static inline void wasm_rt_end_try(wasm_rt_jmp_buf *frame)
 {
 	wasm_rt_current_frame = frame->outer;
-	wasm_rt_call_stack_depth = frame->saved_depth;
 }
 
 /* Where the platform gets and returns the pages of a linear memory: the
