@@ -268,7 +268,7 @@ static enum exit_action answer_exit(unsigned g, unsigned v, uint32_t *stop_reaso
 {
 	struct exit_record *exit = core_guest_exit_record(g, v);
 	uint64_t t0 = tsc_read();
-	wasm_rt_trap_t trap = core_guest_answer_exit(g, v);   /* inside run_slice's frame */
+	wasm_rt_trap_t trap = core_guest_answer_exit(g, v, exit);   /* inside run_slice's frame */
 	runs[g].core_cycles += tsc_read() - t0;
 	*stop_reason = exit->stop_reason;
 	if (trap != WASM_RT_TRAP_NONE)

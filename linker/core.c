@@ -405,34 +405,13 @@ struct exit_record *core_guest_exit_record(unsigned g, unsigned v)
 	return (struct exit_record *)(core_guests[g].instance.w2c_memory.data + exit_record_offset[g][v]);
 }
 
-/* What the instance answered is guest-controlled data: keep it to what
- * can only hurt this guest. */
-static void sanitize_answer(struct exit_record *e)
-{
-	if (e->advance > 15)
-		e->advance = 0;
-	if (e->action > ACTION_SWITCH)
-		e->action = ACTION_STOP;
-}
-
 wasm_rt_trap_t core_guest_handle_exit(unsigned g, unsigned v)
 {
 	wasm_rt_jmp_buf frame;
 	struct guest_vmm *vm = &core_guests[g];
 	wasm_rt_trap_t trap = CORE_CALL(&frame, w2c_guest_handleExit(&vm->instance, v));
-	sanitize_answer(core_guest_exit_record(g, v));
+	core_sanitize_answer(core_guest_exit_record(g, v));
 	return trap;
-}
-
-/* A trap frame per exit cost ~30 instructions of each (make bench, P1):
- * the run loop holds one per time slice instead. */
-wasm_rt_trap_t core_guest_answer_exit(unsigned g, unsigned v)
-{
-	if (__builtin_expect(!wasm_rt_current_frame, 0))
-		return core_guest_handle_exit(g, v);
-	w2c_guest_handleExit(&core_guests[g].instance, v);
-	sanitize_answer(core_guest_exit_record(g, v));
-	return WASM_RT_TRAP_NONE;
 }
 
 wasm_rt_trap_t core_guest_next_vcpu(unsigned g, int last, int *next)
@@ -448,7 +427,7 @@ wasm_rt_trap_t core_guest_next_vcpu(unsigned g, int last, int *next)
 	if ((answer & 0xff) >= vcpu_count[g] || (answer & ~(0xffu | CORE_NEXT_VCPU_LOAD | CORE_NEXT_VCPU_APPLY)))
 		return WASM_RT_TRAP_UNREACHABLE;
 	if (answer & CORE_NEXT_VCPU_APPLY)
-		sanitize_answer(core_guest_exit_record(g, answer & 0xff));
+		core_sanitize_answer(core_guest_exit_record(g, answer & 0xff));
 	*next = (int)answer;
 	return WASM_RT_TRAP_NONE;
 }

@@ -213,7 +213,7 @@ static int drive_loop(unsigned count, const char *name, int kind, enum driver dr
 		fill_exit(e, kind, i);
 		host_virtual_tsc += 200000;
 		if (driver == DRIVE_CORE)
-			core_guest_answer_exit(0, 0);
+			core_guest_answer_exit(0, 0, e);
 		else if (driver == DRIVE_REFERENCE)
 			ref_handle_exit(ref, e);
 		if (e->action != want || e->advance != advance || e->inject) {
