@@ -146,17 +146,21 @@ uint32_t w2c_env_moduleRead(struct w2c_env *env, uint32_t index, uint32_t offset
 
 /* --- guest VMM only: its own guest, nothing else ---------------------------*/
 
+/* A guest VMM's env is the one in its struct guest_vmm (core.c sets it up
+ * at instantiation; the instance cannot reach it): the slot is where the
+ * env is, no index to scale. The supervisor's env (guest -1) is in none. */
 static struct guest_vmm *require_guest(struct w2c_env *env)
 {
-	if (env->guest < 0 || env->guest >= CORE_MAX_GUESTS)
+	if (env->guest < 0)
 		wasm_rt_trap(WASM_RT_TRAP_BAD_IMPORT_ARGUMENT);
-	return &core_guests[env->guest];
+	return (struct guest_vmm *)((char *)env - __builtin_offsetof(struct guest_vmm, env));
 }
 
 /* [gpa, gpa+length) inside this guest's RAM, zeroed if never touched
  * before (guest_ram.c), or NULL. `overwrite`: the caller copies into all
  * of it at once, so that range need not be zeroed first. */
-static uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length, bool overwrite)
+static inline __attribute__((always_inline)) uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length,
+								 bool overwrite)
 {
 	if (!vm->ram || gpa > vm->ram_bytes || length > vm->ram_bytes - gpa)
 		return NULL;
@@ -181,6 +185,24 @@ uint32_t w2c_env_guestRead(struct w2c_env *env, uint64_t gpa, uint32_t destinati
 		memcpy(dst, src, length);
 	}
 	return length;
+}
+
+uint64_t w2c_env_guestLoad(struct w2c_env *env, uint64_t gpa, uint32_t bytes)
+{
+	struct guest_vmm *vm = require_guest(env);
+	if (bytes != 4 && bytes != 8)
+		wasm_rt_trap(WASM_RT_TRAP_BAD_IMPORT_ARGUMENT);
+	const uint8_t *src = guest_ram(vm, gpa, bytes, false);
+	if (!src)
+		return 0;
+	if (bytes == 8) {
+		uint64_t value;
+		__builtin_memcpy(&value, src, 8);
+		return value;
+	}
+	uint32_t value;
+	__builtin_memcpy(&value, src, 4);
+	return value;
 }
 
 uint32_t w2c_env_guestWrite(struct w2c_env *env, uint64_t gpa, uint32_t source, uint32_t length)

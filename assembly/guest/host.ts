@@ -15,6 +15,12 @@ export declare function consoleWrite(pointer: usize, length: u32): void;
 // if the range is not entirely inside this guest's RAM.
 @external("env", "guestRead")
 export declare function guestRead(gpa: u64, destination: usize, length: u32): u32;
+// The `bytes` (4 or 8) bytes of guest RAM at `gpa` as a little-endian
+// value: a page-table entry, without a copy through this instance's
+// memory. 0 when not entirely inside this guest's RAM (tell that from a
+// zero entry with guestRead); another `bytes` traps the instance.
+@external("env", "guestLoad")
+export declare function guestLoad(gpa: u64, bytes: u32): u64;
 // Copies `length` bytes from `source` into guest RAM at `gpa`; as guestRead.
 @external("env", "guestWrite")
 export declare function guestWrite(gpa: u64, source: usize, length: u32): u32;

@@ -26,6 +26,9 @@ export abstract class Platform {
   // Copies guest RAM [gpa, gpa+length) to `destination`; returns `length`,
   // or 0 when the range is not entirely in the guest's RAM.
   abstract guestRead(gpa: u64, destination: usize, length: u32): u32;
+  // The `bytes` (4 or 8) bytes of guest RAM at `gpa`, little-endian; 0
+  // when they are not entirely in the guest's RAM (as a zero entry reads).
+  abstract guestLoad(gpa: u64, bytes: u32): u64;
   // Copies `length` bytes from `source` to guest RAM at `gpa`; as guestRead.
   abstract guestWrite(gpa: u64, source: usize, length: u32): u32;
   // Size of boot module `which`, or NO_MODULE when there is none.

@@ -16,6 +16,9 @@ export class StubPlatform extends Platform {
   guestRead(gpa: u64, destination: usize, length: u32): u32 {
     return host.guestRead(gpa, destination, length);
   }
+  guestLoad(gpa: u64, bytes: u32): u64 {
+    return host.guestLoad(gpa, bytes);
+  }
   guestWrite(gpa: u64, source: usize, length: u32): u32 {
     return host.guestWrite(gpa, source, length);
   }

@@ -1,5 +1,5 @@
 // The guest's own paging: linear -> guest-physical through the page tables
-// the guest built, read from its RAM with platform.guestRead. The MMIO and
+// the guest built, read from its RAM with platform.guestLoad. The MMIO and
 // string-I/O emulations need it for what the CPU did not translate for us:
 // the instruction bytes, and the memory side of MOVS/STOS/INS/OUTS.
 //
@@ -124,46 +124,64 @@ export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u6
   let noExecute = false;
   let gpa: u64 = 0;
   let leafLevel: u32 = 0;
-  for (let level = top; level >= 1; level--) {
-    let shift: u64 = !pae ? 12 + 10 * <u64>(level - 1) : 12 + 9 * <u64>(level - 1);
-    let indexMask: u64 = !pae ? 0x3ff : (!long && level == 3) ? 3 : 0x1ff;
-    let entryAddress = table + ((linear >> shift) & indexMask) * <u64>entryBytes;
-    store<u64>(ENTRY_ADDRESSES + (<usize>level << 3), entryAddress);
-    store<u64>(ENTRY, 0);
-    if (platform.guestRead(entryAddress, ENTRY, entryBytes) != entryBytes) {
-      result.errorCode = faultCode(false, write, user, fetch, cr4, efer);
-      result.gpa = entryAddress;
-      result.fault = true;
-      result.outsideRam = true;
-      return false;
-    }
-    let entry = load<u64>(ENTRY);
-    store<u8>(ENTRY_LOW_BYTES + <usize>level, <u8>entry);
-    if ((entry & PTE_PRESENT) == 0) {
-      result.errorCode = faultCode(false, write, user, fetch, cr4, efer);
-      result.fault = true;
-      return false;
-    }
-    // PAE PDPTEs carry no R/W, U/S or XD (SDM 4.4.1).
-    if (long || !pae || level != 3) {
-      writable = writable && (entry & PTE_WRITABLE) != 0;
-      userPage = userPage && (entry & PTE_USER) != 0;
-      if (nxe && (entry & PTE_NO_EXECUTE) != 0) noExecute = true;
-    }
-    let large = (entry & PTE_PAGE_SIZE) != 0 &&
-      (!pae ? level == 2 && (cr4 & CR4_PSE) != 0 : level == 2 || (long && level == 3));
-    if (level == 1 || large) {
-      if (!pae && large) {
-        // 4 MiB page: bits 31:22, and PSE-36 bits 39:32 from bits 20:13.
-        gpa = (entry & 0xFFC0_0000) | (((entry >> 13) & 0xff) << 32) | (linear & 0x3F_FFFF);
-      } else {
+  if (long) {
+    // 4- and 5-level paging, nearly every walk: the shape is fixed (8-byte
+    // entries, 9 bits a level, large pages at levels 2 and 3), so the loop
+    // works it out once per level instead of per mode. R/W and U/S must
+    // hold at every level: the AND of the entries; XD at any: the OR.
+    let all: u64 = ~<u64>0;
+    let any: u64 = 0;
+    for (let level = top; level >= 1; level--) {
+      let shift = <u64>(3 + 9 * level);
+      let entryAddress = table + (((linear >> shift) & 0x1ff) << 3);
+      store<u64>(ENTRY_ADDRESSES + (<usize>level << 3), entryAddress);
+      let entry = platform.guestLoad(entryAddress, 8);
+      store<u8>(ENTRY_LOW_BYTES + <usize>level, <u8>entry);
+      if ((entry & PTE_PRESENT) == 0) return notPresent(platform, result, entryAddress, 8, write, user, fetch, cr4, efer);
+      all &= entry;
+      any |= entry;
+      if (level == 1 || (level <= 3 && (entry & PTE_PAGE_SIZE) != 0)) {
         let pageMask: u64 = (<u64>1 << shift) - 1;
-        gpa = (entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK) & ~pageMask) | (linear & pageMask);
+        gpa = (entry & ADDRESS_MASK & ~pageMask) | (linear & pageMask);
+        leafLevel = level;
+        break;
       }
-      leafLevel = level;
-      break;
+      table = entry & ADDRESS_MASK;
     }
-    table = entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK);
+    writable = (all & PTE_WRITABLE) != 0;
+    userPage = (all & PTE_USER) != 0;
+    noExecute = nxe && (any & PTE_NO_EXECUTE) != 0;
+  } else {
+    for (let level = top; level >= 1; level--) {
+      let shift: u64 = !pae ? 12 + 10 * <u64>(level - 1) : 12 + 9 * <u64>(level - 1);
+      let indexMask: u64 = !pae ? 0x3ff : level == 3 ? 3 : 0x1ff;
+      let entryAddress = table + ((linear >> shift) & indexMask) * <u64>entryBytes;
+      store<u64>(ENTRY_ADDRESSES + (<usize>level << 3), entryAddress);
+      let entry = platform.guestLoad(entryAddress, entryBytes);
+      store<u8>(ENTRY_LOW_BYTES + <usize>level, <u8>entry);
+      if ((entry & PTE_PRESENT) == 0) {
+        return notPresent(platform, result, entryAddress, entryBytes, write, user, fetch, cr4, efer);
+      }
+      // PAE PDPTEs carry no R/W, U/S or XD (SDM 4.4.1).
+      if (!pae || level != 3) {
+        writable = writable && (entry & PTE_WRITABLE) != 0;
+        userPage = userPage && (entry & PTE_USER) != 0;
+        if (nxe && (entry & PTE_NO_EXECUTE) != 0) noExecute = true;
+      }
+      let large = (entry & PTE_PAGE_SIZE) != 0 && level == 2 && (pae || (cr4 & CR4_PSE) != 0);
+      if (level == 1 || large) {
+        if (!pae && large) {
+          // 4 MiB page: bits 31:22, and PSE-36 bits 39:32 from bits 20:13.
+          gpa = (entry & 0xFFC0_0000) | (((entry >> 13) & 0xff) << 32) | (linear & 0x3F_FFFF);
+        } else {
+          let pageMask: u64 = (<u64>1 << shift) - 1;
+          gpa = (entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK) & ~pageMask) | (linear & pageMask);
+        }
+        leafLevel = level;
+        break;
+      }
+      table = entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK);
+    }
   }
 
   // Permissions (SDM vol. 3A, 4.6).
@@ -201,6 +219,19 @@ export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u6
 // The #PF error code (SDM vol. 3A, 4.7). I/D is set for a fetch only when
 // the CPU would set it: with CR4.SMEP, or with PAE-format entries and
 // EFER.NXE.
+// A not-present entry at `entryAddress`, or one outside RAM (guestLoad
+// reads both as 0; guestRead tells them apart): the walk's fault.
+function notPresent(platform: Platform, result: WalkResult, entryAddress: u64, entryBytes: u32, write: bool,
+                    user: bool, fetch: bool, cr4: u64, efer: u64): bool {
+  result.errorCode = faultCode(false, write, user, fetch, cr4, efer);
+  result.fault = true;
+  if (platform.guestRead(entryAddress, ENTRY, entryBytes) != entryBytes) {
+    result.gpa = entryAddress;
+    result.outsideRam = true;
+  }
+  return false;
+}
+
 function faultCode(present: bool, write: bool, user: bool, fetch: bool, cr4: u64, efer: u64): u32 {
   let code: u32 = 0;
   if (present) code |= PF_PRESENT;

@@ -74,6 +74,14 @@ export function loadGuestKernel(module, guest) {
       ram.read(gpa, view(destination, length));
       return length;
     },
+    guestLoad(gpa, bytes) {
+      if ((bytes !== 4 && bytes !== 8) || !ram.inside(gpa, bytes)) return 0n;
+      const b = new Uint8Array(bytes);
+      ram.read(gpa, b);
+      let value = 0n;
+      for (let i = bytes - 1; i >= 0; i--) value = (value << 8n) | BigInt(b[i]);
+      return value;
+    },
     guestWrite(gpa, source, length) {
       if (!ram.inside(gpa, length)) return 0;
       ram.write(gpa, view(source, length));

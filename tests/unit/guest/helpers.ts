@@ -46,6 +46,13 @@ export class FakePlatform extends Platform {
     return length;
   }
 
+  guestLoad(gpa: u64, bytes: u32): u64 {
+    if ((bytes != 4 && bytes != 8) || !this.inRam(gpa, bytes)) return 0;
+    let value: u64 = 0;
+    for (let i: u32 = 0; i < bytes; i++) value |= <u64>ramByte(gpa + i) << (8 * <u64>i);
+    return value;
+  }
+
   guestWrite(gpa: u64, source: usize, length: u32): u32 {
     if (!this.inRam(gpa, length)) return 0;
     this.guestWrites++;
