@@ -140,7 +140,6 @@ unsigned core_guest_stop_after_ms(unsigned guest);
  * STARTUP IPI started it (core_guest_next_vcpu says when). */
 const struct vcpu_state *core_guest_initial_state(unsigned guest, unsigned vcpu);
 struct exit_record *core_guest_exit_record(unsigned guest, unsigned vcpu);
-wasm_rt_trap_t core_guest_handle_exit(unsigned guest, unsigned vcpu);
 /* What the instance answered is guest-controlled data: keep it to what
  * can only hurt this guest. */
 static inline void core_sanitize_answer(struct exit_record *e)
@@ -150,6 +149,7 @@ static inline void core_sanitize_answer(struct exit_record *e)
 	if (e->action > ACTION_SWITCH)
 		e->action = ACTION_STOP;
 }
+wasm_rt_trap_t core_guest_handle_exit(unsigned guest, unsigned vcpu);
 /* The same inside a trap frame the caller holds (wasm_rt_try) around
  * many exits, one time slice's: a trap of the instance unwinds to that
  * frame. Without one the call is made protected, as above. `exit` is

@@ -216,9 +216,6 @@ export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u6
   return true;
 }
 
-// The #PF error code (SDM vol. 3A, 4.7). I/D is set for a fetch only when
-// the CPU would set it: with CR4.SMEP, or with PAE-format entries and
-// EFER.NXE.
 // A not-present entry at `entryAddress`, or one outside RAM (guestLoad
 // reads both as 0; guestRead tells them apart): the walk's fault.
 function notPresent(platform: Platform, result: WalkResult, entryAddress: u64, entryBytes: u32, write: bool,
@@ -232,6 +229,9 @@ function notPresent(platform: Platform, result: WalkResult, entryAddress: u64, e
   return false;
 }
 
+// The #PF error code (SDM vol. 3A, 4.7). I/D is set for a fetch only when
+// the CPU would set it: with CR4.SMEP, or with PAE-format entries and
+// EFER.NXE.
 function faultCode(present: bool, write: bool, user: bool, fetch: bool, cr4: u64, efer: u64): u32 {
   let code: u32 = 0;
   if (present) code |= PF_PRESENT;
