@@ -25,7 +25,8 @@ CFLAGS  := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INC) -Ilinker/incl
            -mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-pic -fno-pie \
            -fno-stack-protector -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
            -O2 -g -Wall -Wextra -Wno-unused-parameter -DHV_KERNEL -DHV_VERSION='"$(VERSION)"'
-CORE_CFLAGS := $(filter-out -Wextra,$(CFLAGS)) -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-value
+include linker/core_cflags.mk
+CORE_CFLAGS := $(filter-out -Wextra,$(CFLAGS)) $(CORE_OPT_FLAGS) -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-value
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -T linker/kernel.ld
 
 AS_SRCS   := $(shell find assembly -name '*.ts')

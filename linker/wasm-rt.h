@@ -22,7 +22,33 @@
 #define WASM_RT_NO_RETURN __attribute__((noreturn))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define wasm_rt_memcpy __builtin_memcpy
+/* wasm2c copies every load and store through wasm_rt_memcpy. As a plain
+ * memcpy a store may alias anything, the instance's memory base included,
+ * so GCC reloads instance->w2c_memory.data after each store (a third of
+ * the loads on the exit path). A 2-, 4- or 8-byte store into linear
+ * memory (a uint8_t * destination with a typed source: wasm2c's
+ * DEFINE_STORE, and nothing else has that pair) goes instead through a
+ * union of those integer types. Its alias set covers every integer width
+ * the linear memory is stored with, so stores stay ordered among
+ * themselves and loads (still memcpy, which alias all) stay ordered after
+ * them, but it excludes pointers: the base stays in a register. 1-byte
+ * stores keep memcpy (the source type alone cannot tell them from 1-byte
+ * loads). */
+typedef union __attribute__((packed)) {
+	uint16_t h;
+	uint32_t w;
+	uint64_t d;
+} wasm_rt_word_t;
+static inline void wasm_rt_copy(void *dest, const void *src, size_t n) { __builtin_memcpy(dest, src, n); }
+static inline void wasm_rt_store16(uint8_t *dest, const uint16_t *src, size_t n) { ((wasm_rt_word_t *)dest)->h = *src; }
+static inline void wasm_rt_store32(uint8_t *dest, const uint32_t *src, size_t n) { ((wasm_rt_word_t *)dest)->w = *src; }
+static inline void wasm_rt_store64(uint8_t *dest, const uint64_t *src, size_t n) { ((wasm_rt_word_t *)dest)->d = *src; }
+#define wasm_rt_memcpy(dest, src, n)                                                        \
+	_Generic((dest), uint8_t *: _Generic((src), uint16_t *: wasm_rt_store16,              \
+					     uint32_t *: wasm_rt_store32,                     \
+					     uint64_t *: wasm_rt_store64,                     \
+					     default: wasm_rt_copy),                          \
+		 default: wasm_rt_copy)(dest, src, n)
 
 /* No bounds check per access: every linear memory sits at the start of a
  * 16 GiB window with nothing mapped after it (boot/vmem.c; tests/host's

@@ -104,8 +104,9 @@ export class ConsoleLine {
   }
 
   // True when the guest may send `bytes` now (its budget, brought up to the
-  // clock, holds them).
-  canSend(bytes: u32 = 1): bool {
+  // clock, holds them). Inline, with refill: the UART asks on every byte
+  // and every LSR read, and the call cost as much as the test.
+  @inline canSend(bytes: u32 = 1): bool {
     if (changetype<usize>(this.clock) == 0) return true;
     if (this.budget < CONSOLE_BURST_BYTES) this.refill();
     return this.budget >= bytes;
@@ -130,7 +131,7 @@ export class ConsoleLine {
   }
 
   // Whole bytes earned since budgetAt; the remainder stays for the next.
-  private refill(): void {
+  @inline private refill(): void {
     let now = this.clock.now;
     if (now < this.budgetAt) this.budgetAt = now; // the guest's clock restarted (a reboot)
     let perByte = this.ticksPerByte();

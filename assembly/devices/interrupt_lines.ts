@@ -38,14 +38,23 @@ export class InterruptLines {
     this.levels = 0;
   }
 
-  // Sets IRQ `irq` (0-15; others are ignored) to `high`.
-  set(irq: u32, high: bool): void {
+  // Sets IRQ `irq` (0-15; others are ignored) to `high`. Inline: the UART
+  // drives its line on every access, nearly always at the level it has, and
+  // that test costs less than a call.
+  @inline set(irq: u32, high: bool): void {
     if (irq >= ISA_IRQS) return;
-    let bit: u32 = 1 << irq;
     // The same level again: no edge for the 8259 nor an edge-triggered I/O
-    // APIC pin, so nothing to do (the UART drives its line on every access).
-    let ioapic = changetype<usize>(this.ioapic);
-    if (((this.levels & bit) != 0) == high && (ioapic == 0 || !this.ioapic.levelTriggered(isaIrqToGsi(irq)))) return;
+    // APIC pin, so nothing to do.
+    if (((this.levels & (<u32>1 << irq)) != 0) != high || this.sameLevelMatters(irq)) this.change(irq, high);
+  }
+
+  // A level-triggered I/O APIC pin re-sends on each assertion.
+  private sameLevelMatters(irq: u32): bool {
+    return changetype<usize>(this.ioapic) != 0 && this.ioapic.levelTriggered(isaIrqToGsi(irq));
+  }
+
+  private change(irq: u32, high: bool): void {
+    let bit: u32 = 1 << irq;
     this.levels = high ? this.levels | bit : this.levels & ~bit;
     if (changetype<usize>(this.pic) != 0) this.pic.setIrq(irq, high);
     if (changetype<usize>(this.ioapic) != 0) this.ioapic.setPin(isaIrqToGsi(irq), high);

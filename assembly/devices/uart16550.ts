@@ -282,7 +282,7 @@ export class Uart16550 {
   }
 
   // Sets the IRQ line to what the chip and the OUT2 gate say now.
-  private updateInterrupt(): void {
+  @inline private updateInterrupt(): void {
     if (changetype<usize>(this.lines) == 0) return;
     this.lines.set(this.irq, this.interruptPending());
   }
