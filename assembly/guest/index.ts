@@ -8,7 +8,6 @@
 import "../lib/abort";
 
 import { Platform } from "./platform";
-import { StubPlatform } from "./stub_platform";
 import { layoutMachine, createGuest, loadGuest, printExitStats, SETUP_AREA_BYTES } from "./machine";
 import { dispatchExit } from "./exits";
 import { vcpuRecord, vcpuInitialState as initialStateOf, selectVcpu } from "./vcpus";
@@ -19,7 +18,7 @@ import { CMOS_BYTES } from "../devices/rtc_cmos";
 // one ExitRecord and one first state per vCPU (guest/vcpus.ts).
 const machine = layoutMachine();
 // The only allocation of the instance's life, at instantiation.
-const platform: Platform = new StubPlatform();
+const platform = new Platform();
 
 // vCPU `vcpu`'s ExitRecord (linker/exit_record.h, 432 bytes): the stub
 // fills it before handleExit(vcpu) and applies the answer after. 0 for a

@@ -25,6 +25,7 @@ export class FakePlatform extends Platform {
 
   constructor() {
     super();
+    this.ramZeroAtLoad = false;  // the fake's RAM holds what the last case left
     memory.fill(changetype<usize>(ramBacking), 0, <usize>RAM_BACKING_BYTES);
   }
 
