@@ -374,9 +374,13 @@ export class Uart16550 {
   }
 
   // Raises the THR-empty interrupt (if enabled) now, or once the budget
-  // allows a byte.
-  private thrBecameEmpty(): void {
-    if ((this.ier & IER_THR_EMPTY) == 0) return;
+  // allows a byte. The test inline: every byte written asks, and most
+  // guests write with the interrupt off.
+  @inline private thrBecameEmpty(): void {
+    if ((this.ier & IER_THR_EMPTY) != 0) this.raiseThrEmpty();
+  }
+
+  private raiseThrEmpty(): void {
     if (this.thrEmpty()) {
       this.thrEmptyPending = true;
     } else if (!this.thrEmptyWaiting) {
