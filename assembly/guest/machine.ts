@@ -35,7 +35,7 @@ import {
 } from "../devices/pc_layout";
 import { ExitRecord, ExitAction, StopReason, VcpuState, EXIT_RECORD_BYTES, VCPU_STATE_BYTES } from "../vcpu/exit_record";
 import { IpiTargets } from "../devices/apic_bus";
-import { VcpuRun, MSR_FILE_STRIDE, vcpuLapic, vcpuMsrs, selectVcpu, setRunState } from "./vcpus";
+import { VcpuRun, MSR_FILE_STRIDE, vcpuLapic, vcpuMsrs, selectVcpu, retargetVcpu, setRunState } from "./vcpus";
 import { loadKernel, loadAcpiTables } from "../loaders/kernel";
 import { appendExitStats, exitStatsReset } from "./exit_stats";
 import { timersChanged } from "./timers";
@@ -134,7 +134,7 @@ export function layoutMachine(): Machine {
   machine.mmio = changetype<MmioBus>(place(memory.data(MMIO_BUS_BYTES, 16), MMIO_BUS_BYTES));
   machine.emulation = changetype<Emulation>(place(memory.data(EMULATION_BYTES, 16), EMULATION_BYTES));
   machine.vcpuCount = 1;
-  selectVcpu(machine, 0);
+  retargetVcpu(machine, 0);
   wirePlatform(machine);
   machine.console.init(0, 0);
   timersChanged(machine);
