@@ -269,11 +269,16 @@ function afterPortWrite(record: ExitRecord, machine: Machine, platform: Platform
 // Answers an emulated instruction's result: Done resumes (the emulation set
 // registers and advance); a fault is injected; an instruction the decoder
 // does not know stops the guest with its bytes, never a guess. False when
-// the guest did not resume past the instruction normally.
-function answerEmulation(record: ExitRecord, machine: Machine, platform: Platform, result: u32, what: string): bool {
+// the guest did not resume past the instruction normally. Done, nearly
+// every answer, is tested inline.
+@inline function answerEmulation(record: ExitRecord, machine: Machine, platform: Platform, result: u32, what: string): bool {
+  return result == EmulationResult.Done || answerEmulationFailure(record, machine, platform, result, what);
+}
+
+// The answers other than Done (always false).
+function answerEmulationFailure(record: ExitRecord, machine: Machine, platform: Platform, result: u32, what: string): bool {
   let work = machine.emulation;
   switch (result) {
-    case EmulationResult.Done: return true;
     case EmulationResult.PageFault: {
       injectException(record, VECTOR_PF, true, work.errorCode);
       record.cr2 = work.faultAddress;
