@@ -77,7 +77,7 @@ core: $(BUILD)/supervisor.wasm $(BUILD)/guest.wasm $(BUILD)/scheduler.wasm \
       $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c $(BUILD)/core/scheduler.c
 
 # --- the stub and the link ----------------------------------------------------
-$(BUILD)/obj/core/%.o: $(BUILD)/core/%.c linker/wasm-rt.h
+$(BUILD)/obj/core/%.o: $(BUILD)/core/%.c linker/wasm-rt.h linker/core_cflags.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 

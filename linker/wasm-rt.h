@@ -24,11 +24,10 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 /* wasm2c copies every load and store through wasm_rt_memcpy. As a plain
  * memcpy a store may alias anything, the instance's memory base included,
- * so GCC reloads instance->w2c_memory.data after each store (a third of
- * the loads on the exit path). A 2-, 4- or 8-byte store into linear
- * memory (a uint8_t * destination with a typed source: wasm2c's
- * DEFINE_STORE, and nothing else has that pair) goes instead through a
- * union of those integer types. Its alias set covers every integer width
+ * so GCC reloads instance->w2c_memory.data after each store. A 2-, 4- or
+ * 8-byte store into linear memory (a uint8_t * destination with a typed
+ * source: wasm2c's DEFINE_STORE, and nothing else has that pair) goes
+ * instead through a union of those integer types. Its alias set covers every integer width
  * the linear memory is stored with, so stores stay ordered among
  * themselves and loads (still memcpy, which alias all) stay ordered after
  * them, but it excludes pointers: the base stays in a register. 1-byte

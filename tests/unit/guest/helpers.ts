@@ -25,7 +25,9 @@ export class FakePlatform extends Platform {
 
   constructor() {
     super();
-    this.ramZeroAtLoad = false;  // the fake's RAM holds what the last case left
+    // The loaders clear what they load around, as for a stub whose RAM is
+    // not zero at load; a spec sets it true for the other path.
+    this.ramZeroAtLoad = false;
     memory.fill(changetype<usize>(ramBacking), 0, <usize>RAM_BACKING_BYTES);
   }
 
