@@ -8,7 +8,9 @@ import { guestLines } from "./guests.mjs";
 // Every "<tag>: ..." check line of `name` passed, at least `count` of them.
 function allOk(r, name, tag, count) {
   const lines = guestLines(r, name).filter((l) => l.startsWith(`${tag}: `));
-  assert.deepEqual(lines.filter((l) => l.includes("FAIL")), [], `${name} reported failures:\n${r.output.slice(-4000)}`);
+  const failed = lines.filter((l) => l.includes("FAIL"));
+  // The failed lines first: CI shows the start of a long message.
+  assert.deepEqual(failed, [], `${name} reported failures:\n${failed.join("\n")}\n\n${r.output.slice(-4000)}`);
   const oks = lines.filter((l) => l.startsWith(`${tag}: ok `));
   assert.ok(oks.length >= count, `${name}: ${count} checks passed:\n${lines.join("\n")}`);
   line(r, new RegExp(`^\\[hv\\] guest ${name} stopped: exit code 0$`));

@@ -87,10 +87,27 @@ static inline void outw_(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 /* lib.c: n / d without libgcc; TSC cycles as microseconds (by the timing
  * leaf); a check that `measured` is within `percent` of `expected`, both
- * printed. */
+ * printed, and one that allows `late` percent after a deadline (the host
+ * may not run the emulator when it passes). */
 uint32_t guest_udiv64(uint64_t n, uint32_t d);
 uint32_t guest_tsc_us(uint64_t cycles);
 void guest_check_within(const char *tag, const char *what, uint32_t measured, uint32_t expected, uint32_t percent);
+void guest_check_deadline(const char *tag, const char *what, uint32_t measured, uint32_t expected, uint32_t percent,
+			  uint32_t late);
+/* Periodic interrupts timed by the TSC: a handler stamps each one with
+ * guest_tick; guest_check_periodic then checks `count` stamps from `at`,
+ * counted from `t0` (the tick before, or when the timer was armed). */
+#define GUEST_TICKS_MAX 128
+struct guest_ticks { volatile uint32_t n; uint64_t at[GUEST_TICKS_MAX]; };
+static inline void guest_tick(struct guest_ticks *t)
+{
+	uint32_t n = t->n;
+	if (n < GUEST_TICKS_MAX)
+		t->at[n] = rdtsc();
+	t->n = n + 1;
+}
+void guest_check_periodic(const char *tag, const char *what, uint64_t t0, const uint64_t *at, uint32_t count,
+			  uint32_t period_us, uint32_t percent);
 /* lib.c: traps that resume at a recovery label. */
 extern volatile uint32_t last_vector, last_error, recover_eip;
 void guest_setup_traps(void);
