@@ -159,36 +159,44 @@ static struct guest_vmm *require_guest(struct w2c_env *env)
 /* [gpa, gpa+length) inside this guest's RAM, zeroed if never touched
  * before (guest_ram.c), or NULL. `overwrite`: the caller copies into all
  * of it at once, so that range need not be zeroed first. */
+static inline bool inside_ram(const struct guest_vmm *vm, uint64_t gpa, uint64_t length)
+{
+	return vm->ram && gpa <= vm->ram_bytes && length <= vm->ram_bytes - gpa;
+}
+
 static inline __attribute__((always_inline)) uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length,
 								 bool overwrite)
 {
-	if (!vm->ram || gpa > vm->ram_bytes || length > vm->ram_bytes - gpa)
+	if (!inside_ram(vm, gpa, length))
 		return NULL;
 	if (!guest_ram_ready(vm, gpa, length))
 		guest_ram_prepare((unsigned)(vm - core_guests), gpa, length, overwrite);
 	return vm->ram + gpa;
 }
 
+static __attribute__((noinline)) uint32_t guest_read_prepare(struct guest_vmm *vm, uint64_t gpa, uint8_t *dst,
+								uint32_t length)
+{
+	memcpy(dst, guest_ram(vm, gpa, length, false), length);
+	return length;
+}
+
 uint32_t w2c_env_guestRead(struct w2c_env *env, uint64_t gpa, uint32_t destination, uint32_t length)
 {
 	struct guest_vmm *vm = require_guest(env);
 	uint8_t *dst = linear(env, destination, length);
-	const uint8_t *src = guest_ram(vm, gpa, length, false);
-	if (!src)
+	if (!inside_ram(vm, gpa, length))
 		return 0;
+	/* A block not touched yet is zeroed first, out of line. */
+	if (__builtin_expect(!guest_ram_ready(vm, gpa, length), 0))
+		return guest_read_prepare(vm, gpa, dst, length);
 	/* (Page-table entries, which want no call, come through guestLoad.) */
-	memcpy(dst, src, length);
+	memcpy(dst, vm->ram + gpa, length);
 	return length;
 }
 
-uint64_t w2c_env_guestLoad(struct w2c_env *env, uint64_t gpa, uint32_t bytes)
+static inline uint64_t load_entry(const uint8_t *src, uint32_t bytes)
 {
-	struct guest_vmm *vm = require_guest(env);
-	if (bytes != 4 && bytes != 8)
-		wasm_rt_trap(WASM_RT_TRAP_BAD_IMPORT_ARGUMENT);
-	const uint8_t *src = guest_ram(vm, gpa, bytes, false);
-	if (!src)
-		return 0;
 	if (bytes == 8) {
 		uint64_t value;
 		__builtin_memcpy(&value, src, 8);
@@ -197,6 +205,25 @@ uint64_t w2c_env_guestLoad(struct w2c_env *env, uint64_t gpa, uint32_t bytes)
 	uint32_t value;
 	__builtin_memcpy(&value, src, 4);
 	return value;
+}
+
+/* A table in a block not touched yet: zeroed first (guest_ram.c). Out of
+ * line, so guestLoad's way through saves no registers. */
+static __attribute__((noinline)) uint64_t guest_load_prepare(struct guest_vmm *vm, uint64_t gpa, uint32_t bytes)
+{
+	return load_entry(guest_ram(vm, gpa, bytes, false), bytes);
+}
+
+uint64_t w2c_env_guestLoad(struct w2c_env *env, uint64_t gpa, uint32_t bytes)
+{
+	struct guest_vmm *vm = require_guest(env);
+	if (bytes != 4 && bytes != 8)
+		wasm_rt_trap(WASM_RT_TRAP_BAD_IMPORT_ARGUMENT);
+	if (!inside_ram(vm, gpa, bytes))
+		return 0;
+	if (__builtin_expect(!guest_ram_ready(vm, gpa, bytes), 0))
+		return guest_load_prepare(vm, gpa, bytes);
+	return load_entry(vm->ram + gpa, bytes);
 }
 
 uint32_t w2c_env_guestWrite(struct w2c_env *env, uint64_t gpa, uint32_t source, uint32_t length)

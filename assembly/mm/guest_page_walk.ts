@@ -84,10 +84,22 @@ export class WalkResult {
 
 export const WALK_RESULT_BYTES: u32 = 24;
 
-// The entry read last, and where each level's entry is, for A/D.
+// The entry read last; and for each level whose A (or the leaf's D) is to
+// be set, where its entry is and the low byte it gets.
 const ENTRY: usize = memory.data(8, 8);
 const ENTRY_ADDRESSES: usize = memory.data(6 * 8, 8);
 const ENTRY_LOW_BYTES: usize = memory.data(8, 8);
+
+// Notes level `level`'s entry for setAccessedDirty when it lacks `bits`
+// (A, and D on a write's leaf): a bit of the answer, by level. Most walks
+// find them set (the CPU set them when it filled its TLB).
+// @ts-ignore: decorator
+@inline function lacking(entry: u64, bits: u64, level: u32, entryAddress: u64): u32 {
+  if ((entry & bits) == bits) return 0;
+  store<u64>(ENTRY_ADDRESSES + (<usize>level << 3), entryAddress);
+  store<u8>(ENTRY_LOW_BYTES + <usize>level, <u8>(entry | bits));
+  return <u32>1 << level;
+}
 
 // Translates `linear` for `access` by the paging state in `record` (CR0,
 // CR3, CR4, EFER, CPL, RFLAGS.AC). True when it translates (result.gpa);
@@ -100,76 +112,64 @@ export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u6
   result.fault = false;
   result.outsideRam = false;
   let cr0 = record.cr0;
-  let cr4 = record.cr4;
-  let efer = record.efer;
   if ((cr0 & CR0_PG) == 0) {
     // Without paging, linear addresses are physical (and 32 bits wide).
     result.gpa = linear & 0xFFFF_FFFF;
     return true;
   }
-  let user = record.cpl == 3;
+  let cr4 = record.cr4;
+  let efer = record.efer;
   let write = access == WalkAccess.Write;
-  let fetch = access == WalkAccess.Execute;
 
   // The mode's shape: entry width, levels, the top table.
   let pae = (cr4 & CR4_PAE) != 0;
   let long = pae && (efer & EFER_LMA) != 0;
-  let entryBytes: u32 = pae ? 8 : 4;
   let top: u32 = !pae ? 2 : !long ? 3 : (cr4 & CR4_LA57) != 0 ? 5 : 4;
   let table: u64 = !pae ? record.cr3 & ADDRESS_MASK_32 : !long ? record.cr3 & 0xFFFF_FFE0 : record.cr3 & ADDRESS_MASK;
-  let nxe = pae && (efer & EFER_NXE) != 0;
 
-  let writable = true;
-  let userPage = true;
-  let noExecute = false;
+  // R/W and U/S must hold at every level: the AND of the entries; XD at
+  // any: the OR (SDM 4.6).
+  let all: u64 = ~<u64>0;
+  let any: u64 = 0;
   let gpa: u64 = 0;
-  let leafLevel: u32 = 0;
+  let missing: u32 = 0;   // levels whose A or D is to be set (lacking)
   if (long) {
     // 4- and 5-level paging, nearly every walk: the shape is fixed (8-byte
     // entries, 9 bits a level, large pages at levels 2 and 3), so the loop
-    // works it out once per level instead of per mode. R/W and U/S must
-    // hold at every level: the AND of the entries; XD at any: the OR.
-    let all: u64 = ~<u64>0;
-    let any: u64 = 0;
+    // works it out once per level instead of per mode.
     for (let level = top; level >= 1; level--) {
       let shift = <u64>(3 + 9 * level);
       let entryAddress = table + (((linear >> shift) & 0x1ff) << 3);
-      store<u64>(ENTRY_ADDRESSES + (<usize>level << 3), entryAddress);
       let entry = platform.guestLoad(entryAddress, 8);
-      store<u8>(ENTRY_LOW_BYTES + <usize>level, <u8>entry);
-      if ((entry & PTE_PRESENT) == 0) return notPresent(platform, result, entryAddress, 8, write, user, fetch, cr4, efer);
+      if ((entry & PTE_PRESENT) == 0) return notPresent(platform, record, result, entryAddress, 8, access);
       all &= entry;
       any |= entry;
       if (level == 1 || (level <= 3 && (entry & PTE_PAGE_SIZE) != 0)) {
         let pageMask: u64 = (<u64>1 << shift) - 1;
         gpa = (entry & ADDRESS_MASK & ~pageMask) | (linear & pageMask);
-        leafLevel = level;
+        missing |= lacking(entry, write ? PTE_ACCESSED | PTE_DIRTY : PTE_ACCESSED, level, entryAddress);
         break;
       }
+      missing |= lacking(entry, PTE_ACCESSED, level, entryAddress);
       table = entry & ADDRESS_MASK;
     }
-    writable = (all & PTE_WRITABLE) != 0;
-    userPage = (all & PTE_USER) != 0;
-    noExecute = nxe && (any & PTE_NO_EXECUTE) != 0;
   } else {
+    let entryBytes: u32 = pae ? 8 : 4;
     for (let level = top; level >= 1; level--) {
       let shift: u64 = !pae ? 12 + 10 * <u64>(level - 1) : 12 + 9 * <u64>(level - 1);
       let indexMask: u64 = !pae ? 0x3ff : level == 3 ? 3 : 0x1ff;
       let entryAddress = table + ((linear >> shift) & indexMask) * <u64>entryBytes;
-      store<u64>(ENTRY_ADDRESSES + (<usize>level << 3), entryAddress);
       let entry = platform.guestLoad(entryAddress, entryBytes);
-      store<u8>(ENTRY_LOW_BYTES + <usize>level, <u8>entry);
-      if ((entry & PTE_PRESENT) == 0) {
-        return notPresent(platform, result, entryAddress, entryBytes, write, user, fetch, cr4, efer);
-      }
-      // PAE PDPTEs carry no R/W, U/S or XD (SDM 4.4.1).
-      if (!pae || level != 3) {
-        writable = writable && (entry & PTE_WRITABLE) != 0;
-        userPage = userPage && (entry & PTE_USER) != 0;
-        if (nxe && (entry & PTE_NO_EXECUTE) != 0) noExecute = true;
-      }
+      if ((entry & PTE_PRESENT) == 0) return notPresent(platform, record, result, entryAddress, entryBytes, access);
       let large = (entry & PTE_PAGE_SIZE) != 0 && level == 2 && (pae || (cr4 & CR4_PSE) != 0);
-      if (level == 1 || large) {
+      let leaf = level == 1 || large;
+      // PAE PDPTEs carry no R/W, U/S, XD or A (SDM 4.4.1).
+      if (!pae || level != 3) {
+        all &= entry;
+        any |= entry;
+        missing |= lacking(entry, leaf && write ? PTE_ACCESSED | PTE_DIRTY : PTE_ACCESSED, level, entryAddress);
+      }
+      if (leaf) {
         if (!pae && large) {
           // 4 MiB page: bits 31:22, and PSE-36 bits 39:32 from bits 20:13.
           gpa = (entry & 0xFFC0_0000) | (((entry >> 13) & 0xff) << 32) | (linear & 0x3F_FFFF);
@@ -177,50 +177,50 @@ export function walkGuestPage(platform: Platform, record: ExitRecord, linear: u6
           let pageMask: u64 = (<u64>1 << shift) - 1;
           gpa = (entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK) & ~pageMask) | (linear & pageMask);
         }
-        leafLevel = level;
         break;
       }
       table = entry & (!pae ? ADDRESS_MASK_32 : ADDRESS_MASK);
     }
   }
 
-  // Permissions (SDM vol. 3A, 4.6).
-  let allowed = true;
-  if (user) {
-    if (!userPage) allowed = false;
-    if (write && !writable) allowed = false;
-  } else {
-    if (write && !writable && (cr0 & CR0_WP) != 0) allowed = false;
-    if (fetch && userPage && (cr4 & CR4_SMEP) != 0) allowed = false;
-    if (!fetch && userPage && (cr4 & CR4_SMAP) != 0 && (record.rflags & RFLAGS_AC) == 0) allowed = false;
+  // Permissions (SDM vol. 3A, 4.6): the bits every level must have; then
+  // SMEP/SMAP for a supervisor access to a user page; then XD (4-byte
+  // entries have no bit 63).
+  let user = record.cpl == 3;
+  let fetch = access == WalkAccess.Execute;
+  let required: u64 = user ? PTE_USER : 0;
+  if (write && (user || (cr0 & CR0_WP) != 0)) required |= PTE_WRITABLE;
+  let allowed = (all & required) == required;
+  if (!user && (all & PTE_USER) != 0) {
+    if (fetch ? (cr4 & CR4_SMEP) != 0 : (cr4 & CR4_SMAP) != 0 && (record.rflags & RFLAGS_AC) == 0) allowed = false;
   }
-  if (fetch && noExecute) allowed = false;
+  if (fetch && (efer & EFER_NXE) != 0 && <i64>any < 0) allowed = false;
   if (!allowed) {
-    result.errorCode = faultCode(true, write, user, fetch, cr4, efer);
+    result.errorCode = faultCode(true, access, record);
     result.fault = true;
     return false;
   }
 
-  // Accessed on every level walked, dirty on the leaf of a write.
-  for (let level = top; level >= leafLevel; level--) {
-    if (pae && !long && level == 3) continue;
-    let low = <u32>load<u8>(ENTRY_LOW_BYTES + <usize>level);
-    let wanted = low | <u32>PTE_ACCESSED;
-    if (level == leafLevel && write) wanted |= <u32>PTE_DIRTY;
-    if (wanted != low) {
-      store<u8>(ENTRY, <u8>wanted);
-      platform.guestWrite(load<u64>(ENTRY_ADDRESSES + (<usize>level << 3)), ENTRY, 1);
-    }
-  }
+  if (missing != 0) setAccessedDirty(platform, missing);
   result.gpa = gpa;
   return true;
 }
 
+// Accessed on every level walked, dirty on the leaf of a write: the low
+// bytes `lacking` noted for the levels in `missing`.
+function setAccessedDirty(platform: Platform, missing: u32): void {
+  for (let level: u32 = 1; level <= 5; level++) {
+    if ((missing & (<u32>1 << level)) != 0) {
+      platform.guestWrite(load<u64>(ENTRY_ADDRESSES + (<usize>level << 3)), ENTRY_LOW_BYTES + <usize>level, 1);
+    }
+  }
+}
+
 // A not-present entry at `entryAddress`, or one outside RAM (guestLoad
 // reads both as 0; guestRead tells them apart): the walk's fault.
-function notPresent(platform: Platform, result: WalkResult, entryAddress: u64, entryBytes: u32, write: bool,
-                    user: bool, fetch: bool, cr4: u64, efer: u64): bool {
-  result.errorCode = faultCode(false, write, user, fetch, cr4, efer);
+function notPresent(platform: Platform, record: ExitRecord, result: WalkResult, entryAddress: u64, entryBytes: u32,
+                    access: WalkAccess): bool {
+  result.errorCode = faultCode(false, access, record);
   result.fault = true;
   if (platform.guestRead(entryAddress, ENTRY, entryBytes) != entryBytes) {
     result.gpa = entryAddress;
@@ -232,11 +232,13 @@ function notPresent(platform: Platform, result: WalkResult, entryAddress: u64, e
 // The #PF error code (SDM vol. 3A, 4.7). I/D is set for a fetch only when
 // the CPU would set it: with CR4.SMEP, or with PAE-format entries and
 // EFER.NXE.
-function faultCode(present: bool, write: bool, user: bool, fetch: bool, cr4: u64, efer: u64): u32 {
+function faultCode(present: bool, access: WalkAccess, record: ExitRecord): u32 {
+  let cr4 = record.cr4;
   let code: u32 = 0;
   if (present) code |= PF_PRESENT;
-  if (write) code |= PF_WRITE;
-  if (user) code |= PF_USER;
-  if (fetch && ((cr4 & CR4_SMEP) != 0 || ((cr4 & CR4_PAE) != 0 && (efer & EFER_NXE) != 0))) code |= PF_FETCH;
+  if (access == WalkAccess.Write) code |= PF_WRITE;
+  if (record.cpl == 3) code |= PF_USER;
+  if (access == WalkAccess.Execute &&
+      ((cr4 & CR4_SMEP) != 0 || ((cr4 & CR4_PAE) != 0 && (record.efer & EFER_NXE) != 0))) code |= PF_FETCH;
   return code;
 }

@@ -220,6 +220,31 @@ describe("the guest page walk, 4-level paging", () => {
     expect(tables.entry(linear, 2) & PTE_DIRTY).toBe(0);
   });
 
+  it("sets only the bits an entry lacks: D on the leaf when only an upper level lacks A", () => {
+    let modes: u32[] = [PAGING_32, PAGING_PAE, PAGING_4, PAGING_5];
+    for (let m = 0; m < modes.length; m++) {
+      let platform = new FakePlatform();
+      let linear: u64 = 0x1234_5000;
+      let tables = new PageTables(platform, modes[m]).map(linear, 0x3000, P | RW | US | PTE_ACCESSED);
+      let record = recordFor(tables);
+      let top: u32 = modes[m] == PAGING_32 ? 2 : modes[m] == PAGING_PAE ? 3 : modes[m] == PAGING_4 ? 4 : 5;
+      for (let level: u32 = 2; level <= top; level++) {
+        if (modes[m] == PAGING_PAE && level == 3) continue;    // PDPTEs have no A
+        tables.setEntry(linear, level, tables.entry(linear, level) | PTE_ACCESSED);
+      }
+      tables.setEntry(linear, 2, tables.entry(linear, 2) & ~PTE_ACCESSED);
+      let pdpte = modes[m] == PAGING_PAE ? tables.entry(linear, 3) : 0;
+      expect(walk(platform, record, linear, WalkAccess.Write)).toBe(0x3000);
+      expect(tables.entry(linear, 2) & (PTE_ACCESSED | PTE_DIRTY)).toBe(PTE_ACCESSED);
+      expect(tables.entry(linear, 1) & (PTE_ACCESSED | PTE_DIRTY)).toBe(PTE_ACCESSED | PTE_DIRTY);
+      if (modes[m] == PAGING_PAE) expect(tables.entry(linear, 3)).toBe(pdpte);
+      // Now the leaf has A and D: the upper level gets its A, and no D.
+      tables.setEntry(linear, 2, tables.entry(linear, 2) & ~PTE_ACCESSED);
+      expect(walk(platform, record, linear, WalkAccess.Write)).toBe(0x3000);
+      expect(tables.entry(linear, 2) & (PTE_ACCESSED | PTE_DIRTY)).toBe(PTE_ACCESSED);
+    }
+  });
+
   it("sets neither A nor D on a walk that faults", () => {
     let platform = new FakePlatform();
     let linear: u64 = 0x1234_5000;
