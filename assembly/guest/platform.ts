@@ -13,11 +13,22 @@ export const MODULE_INITRD: u32 = 1;
 // moduleSize of a module the guest does not have.
 export const NO_MODULE: u32 = 0xFFFFFFFF;
 
+const CPUID_ANSWER_BYTES: usize = 32 * 32;
+
+function zeroed(bytes: usize): usize {
+  let at = heap.alloc(bytes);
+  memory.fill(at, 0, bytes);
+  return at;
+}
+
 export class Platform {
   // The host's CPUID never changes: what vcpu/xsetbv.ts derives from it is
   // asked once, at first use, not on every CPUID or XSETBV exit.
   guestXcr0: u64 = 0;
   guestXcr0Known: bool = false;
+  // The guest's CPUID answers, kept once computed (vcpu/cpuid.ts): 32
+  // slots of 32 bytes, zero (none kept) at the start.
+  cpuidAnswers: usize = zeroed(CPUID_ANSWER_BYTES);
   // True when guest RAM reads as zero wherever nothing was written since
   // the guest's start (the stub's is zeroed on first touch: linker/
   // guest_ram.c). The loaders then leave alone what they would only

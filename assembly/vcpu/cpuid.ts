@@ -86,6 +86,24 @@ export const LEAF7_ECX_OSPKE: u32 = 1 << 4;
 export const EXT1_ECX_SVM: u32 = 1 << 2;
 
 
+// The guest's answers are kept once computed, as KVM keeps a vCPU's CPUID
+// table (KVM_SET_CPUID2) and answers from it: the host's CPUID never
+// changes, and the policy depends on nothing else but the vCPU (leaf 1
+// EBX[31:24], leaves 0xB and 0x1F EDX) and the guest's CR4 (leaf 1
+// OSXSAVE), which go in per answer. Leaf 0xD follows the guest's XCR0 and
+// is computed each time, as are the hypervisor's leaves (cheap, and their
+// TSC rate may still settle). Direct-mapped by leaf and subleaf; a slot is
+// [leaf, subleaf, kept, 0, EAX, EBX, ECX, EDX], and Platform holds them.
+export const CPUID_SLOTS: u32 = 32;
+export const CPUID_SLOT_BYTES: u32 = 32;
+
+// Basic leaves 0-15 and extended leaves 0x80000000-0x8000000F each get
+// their own slot at subleaf 0.
+// @ts-ignore: decorator
+@inline function cpuidSlot(platform: Platform, leaf: u32, subleaf: u32): usize {
+  return platform.cpuidAnswers + (<usize>((leaf ^ (leaf >> 27) ^ (subleaf << 3)) & (CPUID_SLOTS - 1)) << 5);
+}
+
 // Answers CPUID (leaf, subleaf) for the guest, whose CR4 is `guestCr4`
 // and XCR0 `guestXcr0`: EAX, EBX, ECX, EDX as 4 u32 at `out`.
 // The asking vCPU is `vcpuIndex` of the guest's `vcpuCount`.
@@ -99,9 +117,33 @@ export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u6
     kvmLeaf(leaf, out);             // the paravirtual clock (vcpu/pvclock.ts)
     return;
   }
-  // Everything else starts from the host's answer, also leaves beyond the
-  // host's maximum: the CPU then answers as it does for them, and the guest
-  // sees the same thing as on bare metal.
+  if (leaf == 0xd) {
+    computeCpuid(leaf, subleaf, guestCr4, guestXcr0, platform, out, vcpuIndex);
+    return;
+  }
+  let slot = cpuidSlot(platform, leaf, subleaf);
+  if (load<u64>(slot) != ((<u64>subleaf << 32) | leaf) || load<u32>(slot, 8) == 0) {
+    computeCpuid(leaf, subleaf, 0, guestXcr0, platform, slot + 16, 0);
+    store<u64>(slot, (<u64>subleaf << 32) | leaf);
+    store<u32>(slot, 1, 8);
+  }
+  store<u64>(out, load<u64>(slot, 16));
+  store<u64>(out, load<u64>(slot, 24), 8);
+  if (leaf == 1) {
+    store<u32>(out, (load<u32>(out, 4) & 0x00ffffff) | (vcpuIndex << 24), 4);
+    if ((guestCr4 & CR4_OSXSAVE) != 0 && guestXcr0Allowed(platform) != 0) {
+      store<u32>(out, load<u32>(out, 8) | LEAF1_ECX_OSXSAVE, 8);
+    }
+  } else if (leaf == 0xb || leaf == 0x1f) {
+    store<u32>(out, vcpuIndex, 12);
+  }
+}
+
+// The answer from the host's: also for leaves beyond the host's maximum,
+// which the CPU answers as it does for them, so the guest sees the same
+// thing as on bare metal.
+function computeCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u64, platform: Platform, out: usize,
+                      vcpuIndex: u32): void {
   platform.cpuid(leaf, subleaf, out);
   if (leaf == 1 || leaf == 7 || leaf == 0xd) {
     xsaveFeatures(leaf, subleaf, guestCr4, guestXcr0, guestXcr0Allowed(platform), platform, out);
