@@ -9,7 +9,8 @@ import { ExitRecord, gprAddress } from "../vcpu/exit_record";
 import { MmioBus } from "../devices/mmio_bus";
 import { TextWriter } from "../lib/text";
 import { walkGuestPage, WalkAccess, WalkResult, CR4_LA57, PAGE_BYTES } from "../mm/guest_page_walk";
-import { Instruction, Segment, INSTRUCTION_BYTES, DecodeResult, decodeInstruction, decodeStringIo } from "./decoder";
+import { Instruction, Segment, INSTRUCTION_BYTES, DecodeResult, decodeStringIo } from "./decoder";
+import { decodeCached } from "./decode_cache";
 import { MAX_INSTRUCTION_BYTES, SEGMENT_DEFAULT_BIG, isCanonical, codeSize, fetchInstruction } from "./fetch";
 import { sizeMask } from "./flags";
 
@@ -102,7 +103,7 @@ export function fetchAndDecode(record: ExitRecord, platform: Platform, work: Emu
   work.fetched = fetchInstruction(platform, record, work.bytes(), walk);
   let instruction = work.instruction();
   let decoded = stringIo ? decodeStringIo(work.bytes(), work.fetched, mode, instruction)
-                         : decodeInstruction(work.bytes(), work.fetched, mode, instruction);
+                         : decodeCached(work.bytes(), work.fetched, mode, instruction);
   work.decodeResult = decoded;
   if (decoded == DecodeResult.Truncated) return walk.fault ? pageFault(work, walk) : EmulationResult.Unknown;
   return decoded == DecodeResult.Ok ? DECODED : EmulationResult.Unknown;
