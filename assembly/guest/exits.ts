@@ -170,12 +170,16 @@ function finishExit(record: ExitRecord, machine: Machine, platform: Platform): v
   if (record.action == ExitAction.Resume && machine.vcpuCount > 1 && siblingReady(machine, true)) {
     record.action = ExitAction.Switch;
   }
-  let lapic = machine.lapic;
-  deliverEvents(record, lapic, machine.pic);
-  let tpr = lapic.cr8Read();
-  if (tpr != record.cr8) {
-    record.cr8 = tpr;
-    record.dirty |= DIRTY_CR8;
+  // A waiting vCPU's answer is not applied: when its HLT ends, a Wake
+  // exit (vcpu_schedule.ts) delivers what woke it.
+  if (record.action != ExitAction.Wait) {
+    let lapic = machine.lapic;
+    deliverEvents(record, lapic, machine.pic);
+    let tpr = lapic.cr8Read();
+    if (tpr != record.cr8) {
+      record.cr8 = tpr;
+      record.dirty |= DIRTY_CR8;
+    }
   }
   record.deadline = nextHostDeadline(machine);
 }
@@ -355,7 +359,8 @@ function handleHlt(record: ExitRecord, machine: Machine, platform: Platform): vo
 
 // The HLT at RIP ends when an interrupt is pending (with RFLAGS.IF clear,
 // only an NMI); else the vCPU halts.
-function handleWake(record: ExitRecord, machine: Machine): void {
+// @ts-ignore: decorator
+@inline function handleWake(record: ExitRecord, machine: Machine): void {
   let interrupts = (record.rflags & RFLAGS_IF) != 0;
   if (nmiPending(machine.lapic) || (interrupts && vcpuInterruptPending(machine.lapic, machine.pic))) {
     record.advance = lengthOr(record, 1); // F4
