@@ -100,7 +100,7 @@ export class PortBus {
     // One byte, or a device that takes any width: straight to it.
     if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
-      return deviceRead(r.kind, r.device, port, port - r.base, size) & sizeMask(size);
+      return deviceRead(r, port, size) & sizeMask(size);
     }
     let value: u32 = 0;
     for (let i: u32 = 0; i < size; i++) {
@@ -117,7 +117,7 @@ export class PortBus {
     let index = this.find(port);
     if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
-      deviceWrite(r.kind, r.device, port, port - r.base, size, value & sizeMask(size));
+      deviceWrite(r, port, size, value & sizeMask(size));
       return <u32>1 << r.kind;
     }
     let reached: u32 = 0;
@@ -148,12 +148,12 @@ export class PortBus {
 
   private readByteAt(index: u32, port: u32): u32 {
     let r = this.range(index);
-    return deviceRead(r.kind, r.device, port, port - r.base, 1) & 0xff;
+    return deviceRead(r, port, 1) & 0xff;
   }
 
   private writeByteAt(index: u32, port: u32, value: u32): u32 {
     let r = this.range(index);
-    deviceWrite(r.kind, r.device, port, port - r.base, 1, value);
+    deviceWrite(r, port, 1, value);
     return <u32>1 << r.kind;
   }
 
@@ -179,7 +179,11 @@ export function sizeMask(size: u32): u32 {
   return size >= 4 ? 0xffffffff : (<u32>1 << (size * 8)) - 1;
 }
 
-function deviceRead(kind: u32, device: usize, port: u32, offset: u32, size: u32): u32 {
+// The range's device, by kind; `offset` is the port's within the range.
+// One range argument rather than its fields: the call passes all it needs
+// in registers (make bench P1, io).
+function deviceRead(r: PortRange, port: u32, size: u32): u32 {
+  let kind = r.kind, device = r.device, offset = port - r.base;
   switch (kind) {
     case DeviceKind.Uart16550: return changetype<Uart16550>(device).read(offset, size);
     case DeviceKind.DebugExit: return changetype<DebugExit>(device).read(offset, size);
@@ -198,7 +202,8 @@ function deviceRead(kind: u32, device: usize, port: u32, offset: u32, size: u32)
   }
 }
 
-function deviceWrite(kind: u32, device: usize, port: u32, offset: u32, size: u32, value: u32): void {
+function deviceWrite(r: PortRange, port: u32, size: u32, value: u32): void {
+  let kind = r.kind, device = r.device, offset = port - r.base;
   switch (kind) {
     case DeviceKind.Uart16550: { changetype<Uart16550>(device).write(offset, size, value); break; }
     case DeviceKind.DebugExit: { changetype<DebugExit>(device).write(offset, size, value); break; }
