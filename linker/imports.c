@@ -156,14 +156,14 @@ static struct guest_vmm *require_guest(struct w2c_env *env)
 	return (struct guest_vmm *)((char *)env - __builtin_offsetof(struct guest_vmm, env));
 }
 
-/* [gpa, gpa+length) inside this guest's RAM, zeroed if never touched
- * before (guest_ram.c), or NULL. `overwrite`: the caller copies into all
- * of it at once, so that range need not be zeroed first. */
 static inline bool inside_ram(const struct guest_vmm *vm, uint64_t gpa, uint64_t length)
 {
 	return vm->ram && gpa <= vm->ram_bytes && length <= vm->ram_bytes - gpa;
 }
 
+/* [gpa, gpa+length) inside this guest's RAM, zeroed if never touched
+ * before (guest_ram.c), or NULL. `overwrite`: the caller copies into all
+ * of it at once, so that range need not be zeroed first. */
 static inline __attribute__((always_inline)) uint8_t *guest_ram(struct guest_vmm *vm, uint64_t gpa, uint64_t length,
 								 bool overwrite)
 {

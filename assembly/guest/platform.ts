@@ -13,7 +13,8 @@ export const MODULE_INITRD: u32 = 1;
 // moduleSize of a module the guest does not have.
 export const NO_MODULE: u32 = 0xFFFFFFFF;
 
-const CPUID_ANSWER_BYTES: usize = 32 * 32;
+// vcpu/cpuid.ts: CPUID_SLOTS slots of 32 bytes.
+export const CPUID_ANSWER_BYTES: usize = 32 * 32;
 
 function zeroed(bytes: usize): usize {
   let at = heap.alloc(bytes);

@@ -5,7 +5,7 @@
 // Leaf numbers and bits: Intel SDM vol. 2A, CPUID; AMD APM vol. 3, appendix E.
 
 import { KVM_LEAF_BASE, KVM_LEAF_LAST, kvmLeaf } from "./pvclock";
-import { Platform } from "../guest/platform";
+import { Platform, CPUID_ANSWER_BYTES } from "../guest/platform";
 import { guestXcr0Allowed } from "./xsetbv";
 import { LAPIC_TIMER_HZ } from "../devices/lapic";
 
@@ -94,14 +94,16 @@ export const EXT1_ECX_SVM: u32 = 1 << 2;
 // is computed each time, as are the hypervisor's leaves (cheap, and their
 // TSC rate may still settle). Direct-mapped by leaf and subleaf; a slot is
 // [leaf, subleaf, kept, 0, EAX, EBX, ECX, EDX], and Platform holds them.
-export const CPUID_SLOTS: u32 = 32;
-export const CPUID_SLOT_BYTES: u32 = 32;
+const CPUID_SLOTS: u32 = 32;
+const CPUID_SLOT_SHIFT: u32 = 5;   // 32 bytes a slot
+// @ts-ignore: static assertion
+if ((CPUID_SLOTS << CPUID_SLOT_SHIFT) != <u32>CPUID_ANSWER_BYTES) ERROR("Platform's CPUID_ANSWER_BYTES holds the slots");
 
 // Basic leaves 0-15 and extended leaves 0x80000000-0x8000000F each get
 // their own slot at subleaf 0.
 // @ts-ignore: decorator
 @inline function cpuidSlot(platform: Platform, leaf: u32, subleaf: u32): usize {
-  return platform.cpuidAnswers + (<usize>((leaf ^ (leaf >> 27) ^ (subleaf << 3)) & (CPUID_SLOTS - 1)) << 5);
+  return platform.cpuidAnswers + (<usize>((leaf ^ (leaf >> 27) ^ (subleaf << 3)) & (CPUID_SLOTS - 1)) << CPUID_SLOT_SHIFT);
 }
 
 // Answers CPUID (leaf, subleaf) for the guest, whose CR4 is `guestCr4`
