@@ -38,6 +38,9 @@ uint32_t guest_main(uint32_t magic, struct multiboot_info *info)
 	puts("idle: the worker ran ");
 	putdec(percent);
 	puts("% of 2 s beside a sleeping guest\n");
-	guest_check("idle", "the worker ran at least 90% of the time", percent >= 90);
+	/* A sleeper that polled would leave it half. Host stalls (the
+	 * emulator not run for a while) count as away too: 94-97% on an idle
+	 * host, and a loaded one takes a few points more. */
+	guest_check("idle", "the worker ran at least 80% of the time", percent >= 80);
 	return guest_failures;
 }
