@@ -93,7 +93,8 @@ export const EXT1_ECX_SVM: u32 = 1 << 2;
 // OSXSAVE), which go in per answer. Leaf 0xD follows the guest's XCR0 and
 // is computed each time, as are the hypervisor's leaves (cheap, and their
 // TSC rate may still settle). Direct-mapped by leaf and subleaf; a slot is
-// [leaf, subleaf, kept, 0, EAX, EBX, ECX, EDX], and Platform holds them.
+// [leaf, subleaf, kept, XSAVE offered, EAX, EBX, ECX, EDX], and Platform
+// holds them.
 const CPUID_SLOTS: u32 = 32;
 const CPUID_SLOT_SHIFT: u32 = 5;   // 32 bytes a slot
 // @ts-ignore: static assertion
@@ -128,12 +129,13 @@ export function guestCpuid(leaf: u32, subleaf: u32, guestCr4: u64, guestXcr0: u6
     computeCpuid(leaf, subleaf, 0, guestXcr0, platform, slot + 16, 0);
     store<u64>(slot, (<u64>subleaf << 32) | leaf);
     store<u32>(slot, 1, 8);
+    store<u32>(slot, guestXcr0Allowed(platform) != 0 ? 1 : 0, 12);   // OSXSAVE may be offered
   }
   store<u64>(out, load<u64>(slot, 16));
   store<u64>(out, load<u64>(slot, 24), 8);
   if (leaf == 1) {
     store<u32>(out, (load<u32>(out, 4) & 0x00ffffff) | (vcpuIndex << 24), 4);
-    if ((guestCr4 & CR4_OSXSAVE) != 0 && guestXcr0Allowed(platform) != 0) {
+    if ((guestCr4 & CR4_OSXSAVE) != 0 && load<u32>(slot, 12) != 0) {
       store<u32>(out, load<u32>(out, 8) | LEAF1_ECX_OSXSAVE, 8);
     }
   } else if (leaf == 0xb || leaf == 0x1f) {
