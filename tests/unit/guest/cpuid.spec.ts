@@ -118,6 +118,8 @@ describe("CPUID", () => {
     let ecx = cpuid(platform, 1, 0, 1 << 18).rcx;
     expect(ecx & ((1 << 12) | (1 << 26) | (1 << 27) | (1 << 28) | (1 << 29))).toBe(0);
     expect((ecx >> 0) & 1).toBe(1);
+    // And from the kept answer.
+    expect(cpuid(platform, 1, 0, 1 << 18).rcx & ((1 << 26) | (1 << 27))).toBe(0);
     platform.setCpuid(0xd, 0, 0x7, 0x240, 0x340, 0);
     let record = cpuid(platform, 0xd, 0);
     expect(record.rax | record.rbx | record.rcx | record.rdx).toBe(0);
