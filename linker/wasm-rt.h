@@ -27,12 +27,12 @@
  * so GCC reloads instance->w2c_memory.data after each store. A 2-, 4- or
  * 8-byte store into linear memory (a uint8_t * destination with a typed
  * source: wasm2c's DEFINE_STORE, and nothing else has that pair) goes
- * instead through a union of those integer types. Its alias set covers every integer width
- * the linear memory is stored with, so stores stay ordered among
- * themselves and loads (still memcpy, which alias all) stay ordered after
- * them, but it excludes pointers: the base stays in a register. 1-byte
- * stores keep memcpy (the source type alone cannot tell them from 1-byte
- * loads). */
+ * instead through a union of those integer types. Its alias set covers
+ * every integer width the linear memory is stored with, so stores stay
+ * ordered among themselves and loads (still memcpy, which alias all) stay
+ * ordered after them, but it excludes pointers: the base stays in a
+ * register. 1-byte stores keep memcpy (the source type alone cannot tell
+ * them from 1-byte loads). */
 typedef union __attribute__((packed)) {
 	uint16_t h;
 	uint32_t w;

@@ -13,7 +13,7 @@
 // is really injected, so nothing is lost or taken twice.
 
 import {
-  ExitRecord, ExitAction, INJECT_VALID, INJECT_TYPE_EXTERNAL, INJECT_TYPE_NMI,
+  ExitRecord, INJECT_VALID, INJECT_TYPE_EXTERNAL, INJECT_TYPE_NMI,
   BLOCKED_BY_SHADOW, BLOCKED_NMI, REQUEST_INTERRUPT_WINDOW, REQUEST_NMI_WINDOW,
 } from "./exit_record";
 import { Lapic } from "../devices/lapic";
@@ -24,9 +24,10 @@ const RFLAGS_IF: u64 = 1 << 9;
 // The vector of an NMI (SDM vol. 3A, Table 6-1).
 const VECTOR_NMI: u32 = 2;
 
+// Puts the pending event in an answer the stub applies: never a Stop or a
+// Wait (guest/exits.ts finishExit leaves those alone; a Wait's HLT ends in
+// a Wake exit, which delivers).
 export function deliverEvents(record: ExitRecord, lapic: Lapic, pic: Pic8259Pair): void {
-  let action = record.action;
-  if (action == ExitAction.Stop || action == ExitAction.Wait) return;
   let interrupt = interruptPending(lapic, pic);
   let nmi = nmiPending(lapic);
   if (!interrupt && !nmi) return;
