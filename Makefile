@@ -21,11 +21,11 @@ WASM_OPT_FLAGS := -O3 $(WASM_FEATURES)
 CC      := gcc
 LD      := ld
 GCC_INC := $(shell $(CC) -print-file-name=include)
-CFLAGS  := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INC) -Ilinker/include -Ilinker -Iboot -I$(BUILD)/core \
-           -mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-pic -fno-pie \
-           -fno-stack-protector -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
-           -O2 -g -Wall -Wextra -Wno-unused-parameter -DHV_KERNEL -DHV_VERSION='"$(VERSION)"'
 include linker/core_cflags.mk
+CFLAGS  := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INC) -Ilinker/include -Ilinker -Iboot -I$(BUILD)/core \
+           $(KERNEL_CODEGEN_FLAGS) -mcmodel=kernel -fno-pic -fno-pie \
+           -fno-stack-protector -fno-asynchronous-unwind-tables \
+           -O2 -g -Wall -Wextra -Wno-unused-parameter -DHV_KERNEL -DHV_VERSION='"$(VERSION)"'
 CORE_CFLAGS := $(filter-out -Wextra,$(CFLAGS)) $(CORE_OPT_FLAGS) -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-value
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -T linker/kernel.ld
 

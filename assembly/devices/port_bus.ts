@@ -100,6 +100,11 @@ export class PortBus {
     // One byte, or a device that takes any width: straight to it.
     if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
+      // The UART (nearly every port exit: a Linux boot's console is
+      // 40,000 of its 46,000 exits) is called directly, not through the
+      // switch over every device, whose prologue costs as much as the
+      // register's work (make bench P1, io: 591 -> 582).
+      if (r.kind == <u32>DeviceKind.Uart16550) return changetype<Uart16550>(r.device).read(port - r.base, size) & sizeMask(size);
       return deviceRead(r, port, size) & sizeMask(size);
     }
     let value: u32 = 0;
@@ -117,7 +122,9 @@ export class PortBus {
     let index = this.find(port);
     if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
-      deviceWrite(r, port, size, value & sizeMask(size));
+      // The UART directly, as in read().
+      if (r.kind == <u32>DeviceKind.Uart16550) changetype<Uart16550>(r.device).write(port - r.base, size, value & sizeMask(size));
+      else deviceWrite(r, port, size, value & sizeMask(size));
       return <u32>1 << r.kind;
     }
     let reached: u32 = 0;
