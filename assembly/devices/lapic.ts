@@ -17,7 +17,7 @@ import { GuestClock, rearmed } from "./clock";
 import { IoApic } from "./ioapic";
 import { LapicTimer } from "./lapic_timer";
 import {
-  readableRegister, readRegister, writeRegister, APIC_REG_ICR, ICR_X2APIC_RESERVED, X2APIC_MSR_FIRST, X2APIC_MSR_LAST,
+  readableRegister, readRegister, writeRegister, APIC_REG_ICR, APIC_REG_EOI, ICR_X2APIC_RESERVED, X2APIC_MSR_FIRST, X2APIC_MSR_LAST,
 } from "./lapic_registers";
 
 export { LAPIC_TIMER_HZ } from "./lapic_timer";
@@ -217,7 +217,11 @@ export class Lapic {
   mmioWrite(offset: u32, size: u32, value: u64): void {
     if (!this.hardwareEnabled() || this.x2apicMode()) return;
     if (size != 4 || (offset & 0xf) != 0) return;
-    writeRegister(this, (offset >> 4) & 0xff, <u32>value, 0, false);
+    let register = (offset >> 4) & 0xff;
+    // EOI, the write every interrupt handler ends with, without the call
+    // into the switch over every register (make bench P1, eoi).
+    if (register == APIC_REG_EOI) this.endOfInterrupt();
+    else writeRegister(this, register, <u32>value, 0, false);
   }
 
   // --- x2APIC MSRs (12.12.1) ----------------------------------------------------
