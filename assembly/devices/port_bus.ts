@@ -103,7 +103,7 @@ export class PortBus {
       // The UART (nearly every port exit: a Linux boot's console is
       // 40,000 of its 46,000 exits) is called directly, not through the
       // switch over every device, whose prologue costs as much as the
-      // register's work (make bench P1, io: 591 -> 582).
+      // register's work (make bench P1, io: 599 -> 593).
       if (r.kind == <u32>DeviceKind.Uart16550) return changetype<Uart16550>(r.device).read(port - r.base, size) & sizeMask(size);
       return deviceRead(r, port, size) & sizeMask(size);
     }
