@@ -109,14 +109,16 @@ if (annotate) {
   const bin = path.join(root, "node_modules/.bin");
   const entries = JSON.parse(fs.readFileSync(path.join(root, "asconfig.json"), "utf8")).targets.guest.entries;
   fs.mkdirSync(path.join(tmp, "core"));
-  // The Makefile's chain (asc, wasm-opt, wasm-ctor-eval, merge-data-segments, wasm2c), names kept.
+  // The Makefile's chain (asc, wasm-opt, wasm-ctor-eval, wasm-opt, merge-data-segments, wasm2c), names kept.
   must(path.join(bin, "asc"), [...entries, "--config", "asconfig.json", "--target", "guest", "--debug",
                                "-o", path.join(tmp, "guest.raw.wasm")]);
   const features = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-mutable-globals"];
   must(path.join(bin, "wasm-opt"), ["-O3", ...features, "-g",
                                     path.join(tmp, "guest.raw.wasm"), "-o", path.join(tmp, "guest.opt.wasm")]);
   must(path.join(bin, "wasm-ctor-eval"), [path.join(tmp, "guest.opt.wasm"), "--ctors=_start", ...features, "-g",
-                                          "-o", path.join(tmp, "guest.wasm")]);
+                                          "-o", path.join(tmp, "guest.eval.wasm")]);
+  must(path.join(bin, "wasm-opt"), ["-O3", ...features, "-g",
+                                    path.join(tmp, "guest.eval.wasm"), "-o", path.join(tmp, "guest.wasm")]);
   must("node", [path.join(root, "scripts/merge-data-segments.mjs"), path.join(tmp, "guest.wasm")]);
   must(path.join(bin, "wasm2c"), [path.join(tmp, "guest.wasm"), "-n", "guest", "--disable-simd",
                                   "-o", path.join(tmp, "core/guest.c")]);
