@@ -11,7 +11,7 @@ import { appendAddress } from "../lib/address";
 import { TextWriter } from "../lib/text";
 import {
   ExitRecord, ExitReason, ExitAction, StopReason, IoFlags, Access,
-  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0, DIRTY_CR2, DIRTY_CR4, DIRTY_CR8, NO_DEADLINE,
+  INJECT_VALID, INJECT_TYPE_EXCEPTION, INJECT_HAS_ERROR_CODE, DIRTY_XCR0, DIRTY_CR2, DIRTY_CR4, DIRTY_CR8, NO_DEADLINE, clearAnswer,
 } from "../vcpu/exit_record";
 import { guestCpuid } from "../vcpu/cpuid";
 import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
@@ -40,14 +40,7 @@ const RFLAGS_IF: u64 = 1 << 9;
 const CPUID_OUT: usize = memory.data(16, 16);
 
 export function dispatchExit(record: ExitRecord, machine: Machine, platform: Platform): void {
-  record.action = ExitAction.Resume;
-  record.advance = 0;
-  record.inject = 0;
-  record.injectErrorCode = 0;
-  record.dirty = 0;
-  record.stopReason = 0;
-  record.stopCode = 0;
-  record.request = 0;
+  clearAnswer(record); // ExitAction.Resume is 0
   record.deadline = NO_DEADLINE;
   record.exits++;
   countExit(record.reason);
