@@ -56,49 +56,80 @@ const STOP_NAME_BYTES: u32 = 64;
 // CORE_MAX_VCPUS (linker/core.h), the config's limit is the same.
 export const MAX_VCPUS: u32 = 8;
 
+// Each part of the machine at its fixed place in static memory. The
+// addresses are constants, so the Wasm reaches a device without loading a
+// pointer first (make bench, P1); layoutMachine() zeroes them.
+const STATE_AT = memory.data(offsetof<GuestState>(), 16);
+const BUS_AT = memory.data(PORT_BUS_BYTES, 16);
+const UART_AT = memory.data(offsetof<Uart16550>(), 16);
+const DEBUG_EXIT_AT = memory.data(offsetof<DebugExit>(), 16);
+const CONSOLE_AT = memory.data(CONSOLE_LINE_BYTES, 16);
+const MSR_FILES_AT = memory.data(<i32>(MSR_FILE_STRIDE * MAX_VCPUS), 16);
+const RECORDS_AT = memory.data(<i32>(EXIT_RECORD_BYTES * MAX_VCPUS), 16);
+const INITIAL_STATES_AT = memory.data(<i32>(VCPU_STATE_BYTES * MAX_VCPUS), 16);
+const RUN_STATES_AT = memory.data(<i32>MAX_VCPUS, 16);
+const IPI_TARGETS_AT = memory.data(offsetof<IpiTargets>(), 16);
+const SETUP_AREA_AT = memory.data(SETUP_AREA_BYTES, 16);
+const CLOCK_AT = memory.data(offsetof<GuestClock>(), 16);
+const LINES_AT = memory.data(offsetof<InterruptLines>(), 16);
+const PIC_AT = memory.data(offsetof<Pic8259Pair>(), 16);
+const IOAPIC_AT = memory.data(offsetof<IoApic>(), 16);
+const LAPICS_AT = memory.data(<i32>(LAPIC_STRIDE * MAX_VCPUS), 16);
+const PIT_AT = memory.data(PIT8254_BYTES, 16);
+const SYSTEM_CONTROL_B_AT = memory.data(offsetof<SystemControlB>(), 16);
+const RTC_AT = memory.data(RTC_CMOS_BYTES, 16);
+const PM_AT = memory.data(offsetof<AcpiPm>(), 16);
+const PCI_HOST_AT = memory.data(offsetof<PciHost>(), 16);
+const RESET_CONTROL_AT = memory.data(offsetof<ResetControl>(), 16);
+const I8042_AT = memory.data(offsetof<I8042>(), 16);
+const SYSTEM_CONTROL_A_AT = memory.data(offsetof<SystemControlA>(), 16);
+const POST_DELAY_AT = memory.data(offsetof<PostDelay>(), 16);
+const MMIO_AT = memory.data(MMIO_BUS_BYTES, 16);
+const EMULATION_AT = memory.data(EMULATION_BYTES, 16);
+
 @unmanaged
 export class Machine {
-  state: GuestState;
-  bus: PortBus;
-  uart: Uart16550;
-  debugExit: DebugExit;
-  console: ConsoleLine;
+  @inline get state(): GuestState { return changetype<GuestState>(STATE_AT); }
+  @inline get bus(): PortBus { return changetype<PortBus>(BUS_AT); }
+  @inline get uart(): Uart16550 { return changetype<Uart16550>(UART_AT); }
+  @inline get debugExit(): DebugExit { return changetype<DebugExit>(DEBUG_EXIT_AT); }
+  @inline get console(): ConsoleLine { return changetype<ConsoleLine>(CONSOLE_AT); }
   msrs: MsrFile;         // the current vCPU's
-  setupArea: usize;
+  @inline get setupArea(): usize { return SETUP_AREA_AT; }
   // The vCPUs (guest/vcpus.ts): vcpuCount of them, `current` the one whose
   // exit is being handled; per vCPU at these bases: ExitRecords, first
   // states, MsrFiles, run states (VcpuRun, a byte each).
   vcpuCount: u32;
   current: u32;
   loadPending: u32;      // bit n: vCPU n was started and its first state waits for the stub
-  records: usize;
-  initialStates: usize;
-  msrFiles: usize;
-  runStates: usize;
-  ipiTargets: IpiTargets;
+  @inline get records(): usize { return RECORDS_AT; }
+  @inline get initialStates(): usize { return INITIAL_STATES_AT; }
+  @inline get msrFiles(): usize { return MSR_FILES_AT; }
+  @inline get runStates(): usize { return RUN_STATES_AT; }
+  @inline get ipiTargets(): IpiTargets { return changetype<IpiTargets>(IPI_TARGETS_AT); }
   // The PC platform (devices/README.md): time, interrupt lines and
   // controllers, timers.
-  clock: GuestClock;
+  @inline get clock(): GuestClock { return changetype<GuestClock>(CLOCK_AT); }
   timersDue: u64;        // guest TSC of the earliest device event (guest/timers.ts)
   hostDeadline: u64;     // the last answer of nextHostDeadline
-  lines: InterruptLines;
-  pic: Pic8259Pair;
-  ioapic: IoApic;
+  @inline get lines(): InterruptLines { return changetype<InterruptLines>(LINES_AT); }
+  @inline get pic(): Pic8259Pair { return changetype<Pic8259Pair>(PIC_AT); }
+  @inline get ioapic(): IoApic { return changetype<IoApic>(IOAPIC_AT); }
   lapic: Lapic;          // the current vCPU's
-  lapics: Lapic;         // vCPU 0's; the others follow LAPIC_STRIDE apart
-  pit: Pit8254;
-  systemControlB: SystemControlB;
-  rtc: RtcCmos;
-  pm: AcpiPm;
-  pciHost: PciHost;
-  resetControl: ResetControl;
-  i8042: I8042;
-  systemControlA: SystemControlA;
-  postDelay: PostDelay;
+  @inline get lapics(): Lapic { return changetype<Lapic>(LAPICS_AT); }         // vCPU 0's; the others follow LAPIC_STRIDE apart
+  @inline get pit(): Pit8254 { return changetype<Pit8254>(PIT_AT); }
+  @inline get systemControlB(): SystemControlB { return changetype<SystemControlB>(SYSTEM_CONTROL_B_AT); }
+  @inline get rtc(): RtcCmos { return changetype<RtcCmos>(RTC_AT); }
+  @inline get pm(): AcpiPm { return changetype<AcpiPm>(PM_AT); }
+  @inline get pciHost(): PciHost { return changetype<PciHost>(PCI_HOST_AT); }
+  @inline get resetControl(): ResetControl { return changetype<ResetControl>(RESET_CONTROL_AT); }
+  @inline get i8042(): I8042 { return changetype<I8042>(I8042_AT); }
+  @inline get systemControlA(): SystemControlA { return changetype<SystemControlA>(SYSTEM_CONTROL_A_AT); }
+  @inline get postDelay(): PostDelay { return changetype<PostDelay>(POST_DELAY_AT); }
   // Guest-physical addresses outside RAM, and the workspace of the
   // instruction emulation (MMIO, string I/O).
-  mmio: MmioBus;
-  emulation: Emulation;
+  @inline get mmio(): MmioBus { return changetype<MmioBus>(MMIO_AT); }
+  @inline get emulation(): Emulation { return changetype<Emulation>(EMULATION_AT); }
 }
 
 // Lays the machine out at its fixed places, zeroed, with the UART (COM1)
@@ -106,33 +137,33 @@ export class Machine {
 // emptied again (the tests start each case from here).
 export function layoutMachine(): Machine {
   let machine = changetype<Machine>(place(memory.data(offsetof<Machine>(), 16), offsetof<Machine>()));
-  machine.state = changetype<GuestState>(place(memory.data(offsetof<GuestState>(), 16), offsetof<GuestState>()));
-  machine.bus = changetype<PortBus>(place(memory.data(PORT_BUS_BYTES, 16), PORT_BUS_BYTES));
-  machine.uart = changetype<Uart16550>(place(memory.data(offsetof<Uart16550>(), 16), offsetof<Uart16550>()));
-  machine.debugExit = changetype<DebugExit>(place(memory.data(offsetof<DebugExit>(), 16), offsetof<DebugExit>()));
-  machine.console = changetype<ConsoleLine>(place(memory.data(CONSOLE_LINE_BYTES, 16), CONSOLE_LINE_BYTES));
-  machine.msrFiles = place(memory.data(<i32>(MSR_FILE_STRIDE * MAX_VCPUS), 16), MSR_FILE_STRIDE * MAX_VCPUS);
-  machine.records = place(memory.data(<i32>(EXIT_RECORD_BYTES * MAX_VCPUS), 16), EXIT_RECORD_BYTES * MAX_VCPUS);
-  machine.initialStates = place(memory.data(<i32>(VCPU_STATE_BYTES * MAX_VCPUS), 16), VCPU_STATE_BYTES * MAX_VCPUS);
-  machine.runStates = place(memory.data(<i32>MAX_VCPUS, 16), MAX_VCPUS);
-  machine.ipiTargets = changetype<IpiTargets>(place(memory.data(offsetof<IpiTargets>(), 16), offsetof<IpiTargets>()));
-  machine.setupArea = place(memory.data(SETUP_AREA_BYTES, 16), SETUP_AREA_BYTES);
-  machine.clock = changetype<GuestClock>(place(memory.data(offsetof<GuestClock>(), 16), offsetof<GuestClock>()));
-  machine.lines = changetype<InterruptLines>(place(memory.data(offsetof<InterruptLines>(), 16), offsetof<InterruptLines>()));
-  machine.pic = changetype<Pic8259Pair>(place(memory.data(offsetof<Pic8259Pair>(), 16), offsetof<Pic8259Pair>()));
-  machine.ioapic = changetype<IoApic>(place(memory.data(offsetof<IoApic>(), 16), offsetof<IoApic>()));
-  machine.lapics = changetype<Lapic>(place(memory.data(<i32>(LAPIC_STRIDE * MAX_VCPUS), 16), LAPIC_STRIDE * MAX_VCPUS));
-  machine.pit = changetype<Pit8254>(place(memory.data(PIT8254_BYTES, 16), PIT8254_BYTES));
-  machine.systemControlB = changetype<SystemControlB>(place(memory.data(offsetof<SystemControlB>(), 16), offsetof<SystemControlB>()));
-  machine.rtc = changetype<RtcCmos>(place(memory.data(RTC_CMOS_BYTES, 16), RTC_CMOS_BYTES));
-  machine.pm = changetype<AcpiPm>(place(memory.data(offsetof<AcpiPm>(), 16), offsetof<AcpiPm>()));
-  machine.pciHost = changetype<PciHost>(place(memory.data(offsetof<PciHost>(), 16), offsetof<PciHost>()));
-  machine.resetControl = changetype<ResetControl>(place(memory.data(offsetof<ResetControl>(), 16), offsetof<ResetControl>()));
-  machine.i8042 = changetype<I8042>(place(memory.data(offsetof<I8042>(), 16), offsetof<I8042>()));
-  machine.systemControlA = changetype<SystemControlA>(place(memory.data(offsetof<SystemControlA>(), 16), offsetof<SystemControlA>()));
-  machine.postDelay = changetype<PostDelay>(place(memory.data(offsetof<PostDelay>(), 16), offsetof<PostDelay>()));
-  machine.mmio = changetype<MmioBus>(place(memory.data(MMIO_BUS_BYTES, 16), MMIO_BUS_BYTES));
-  machine.emulation = changetype<Emulation>(place(memory.data(EMULATION_BYTES, 16), EMULATION_BYTES));
+  place(STATE_AT, offsetof<GuestState>());
+  place(BUS_AT, PORT_BUS_BYTES);
+  place(UART_AT, offsetof<Uart16550>());
+  place(DEBUG_EXIT_AT, offsetof<DebugExit>());
+  place(CONSOLE_AT, CONSOLE_LINE_BYTES);
+  place(MSR_FILES_AT, MSR_FILE_STRIDE * MAX_VCPUS);
+  place(RECORDS_AT, EXIT_RECORD_BYTES * MAX_VCPUS);
+  place(INITIAL_STATES_AT, VCPU_STATE_BYTES * MAX_VCPUS);
+  place(RUN_STATES_AT, MAX_VCPUS);
+  place(IPI_TARGETS_AT, offsetof<IpiTargets>());
+  place(SETUP_AREA_AT, SETUP_AREA_BYTES);
+  place(CLOCK_AT, offsetof<GuestClock>());
+  place(LINES_AT, offsetof<InterruptLines>());
+  place(PIC_AT, offsetof<Pic8259Pair>());
+  place(IOAPIC_AT, offsetof<IoApic>());
+  place(LAPICS_AT, LAPIC_STRIDE * MAX_VCPUS);
+  place(PIT_AT, PIT8254_BYTES);
+  place(SYSTEM_CONTROL_B_AT, offsetof<SystemControlB>());
+  place(RTC_AT, RTC_CMOS_BYTES);
+  place(PM_AT, offsetof<AcpiPm>());
+  place(PCI_HOST_AT, offsetof<PciHost>());
+  place(RESET_CONTROL_AT, offsetof<ResetControl>());
+  place(I8042_AT, offsetof<I8042>());
+  place(SYSTEM_CONTROL_A_AT, offsetof<SystemControlA>());
+  place(POST_DELAY_AT, offsetof<PostDelay>());
+  place(MMIO_AT, MMIO_BUS_BYTES);
+  place(EMULATION_AT, EMULATION_BYTES);
   machine.vcpuCount = 1;
   retargetVcpu(machine, 0);
   wirePlatform(machine);
