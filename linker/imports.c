@@ -31,7 +31,8 @@ static void require_supervisor(struct w2c_env *env)
  * CONSOLE_WRITE_MAX bytes a call, printable ASCII and newlines only
  * (anything else becomes '?'), so an instance a hostile guest took over
  * cannot drive the host's terminal with escape sequences or hold the
- * console with one huge write. */
+ * console with one huge write. A guest's finished lines come in one write
+ * (devices/console_line.ts: its outbox is at most this). */
 #define CONSOLE_WRITE_MAX 1024
 
 void w2c_env_consoleWrite(struct w2c_env *env, uint32_t pointer, uint32_t length)

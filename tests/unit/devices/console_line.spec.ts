@@ -16,7 +16,7 @@ function putText(console: ConsoleLine, text: string): void {
 }
 
 describe("the console line of a guest", () => {
-  it("prints one line per consoleWrite, prefixed with the guest's name", () => {
+  it("prints each finished line, prefixed with the guest's name", () => {
     let platform = new FakePlatform();
     let console = newConsole("web");
     putText(console, "hello\nworld\n");

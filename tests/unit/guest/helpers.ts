@@ -39,8 +39,16 @@ export class FakePlatform extends Platform {
     this.cpuidValues.push(edx);
   }
 
+  // One entry per line, as the host console shows them (a write may hold
+  // several: devices/console_line.ts drains its outbox in one).
   consoleWrite(pointer: usize, length: u32): void {
-    this.console.push(String.UTF8.decodeUnsafe(pointer, length));
+    let start: u32 = 0;
+    for (let i: u32 = 0; i < length; i++) {
+      if (load<u8>(pointer + <usize>i) == 0x0a || i + 1 == length) {
+        this.console.push(String.UTF8.decodeUnsafe(pointer + <usize>start, i + 1 - start));
+        start = i + 1;
+      }
+    }
   }
 
   guestRead(gpa: u64, destination: usize, length: u32): u32 {
