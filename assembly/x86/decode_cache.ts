@@ -15,9 +15,6 @@ const ENTRIES: u32 = 4;
 const KEY_BYTES: u32 = 24;      // bytes 0-7, 8-15, then count | codeSize << 8 | 1 << 16 (kept)
 const ENTRY_BYTES: u32 = KEY_BYTES + 8 + INSTRUCTION_BYTES;  // key, answer (+pad), Instruction
 const CACHE: usize = memory.data(ENTRIES * ENTRY_BYTES, 16);
-// copyInstruction moves ten words.
-// @ts-ignore: static assertion
-if (INSTRUCTION_BYTES != 80) ERROR("decode_cache.ts copies an Instruction of 80 bytes");
 
 // The low `count` bytes of the 8 at `at`.
 // @ts-ignore: decorator
@@ -26,40 +23,32 @@ if (INSTRUCTION_BYTES != 80) ERROR("decode_cache.ts copies an Instruction of 80 
   return count >= 8 ? value : value & ((<u64>1 << (<u64>count << 3)) - 1);
 }
 
-// decodeInstruction(bytes, count, codeSize, out), from an entry when these
-// bytes were decoded in this code size before. `bytes` holds 16.
-export function decodeCached(bytes: usize, count: u32, codeSize: u32, out: Instruction): u32 {
+// decodeInstruction(bytes, count, codeSize) into an entry's Instruction,
+// or the entry's answer when these bytes were decoded in this code size
+// before; lastDecoded() is that Instruction until the next call. It is
+// read in place, not copied out (make bench P1, eoi), so only the
+// decoder writes it. `bytes` holds 16.
+export function decodeCached(bytes: usize, count: u32, codeSize: u32): u32 {
   let low = bytesUpTo(bytes, count);
   let high = count > 8 ? bytesUpTo(bytes + 8, count - 8) : 0;
   let shape = <u64>(count | (codeSize << 8) | (1 << 16));
   // The opcode is rarely the first byte alone (prefixes, REX): mix in two.
   let entry = CACHE + <usize>((<u32>(low ^ (low >> 8) ^ (low >> 16)) & (ENTRIES - 1)) * ENTRY_BYTES);
-  let target = changetype<usize>(out);
   let kept = entry + KEY_BYTES + 8;
+  last = kept;
   if (load<u64>(entry) == low && load<u64>(entry, 8) == high && load<u64>(entry, 16) == shape) {
-    copyInstruction(target, kept);
     return load<u32>(entry, KEY_BYTES);
   }
-  let result = decodeInstruction(bytes, count, codeSize, out);
+  let result = decodeInstruction(bytes, count, codeSize, changetype<Instruction>(kept));
   store<u64>(entry, low);
   store<u64>(entry, high, 8);
   store<u64>(entry, shape, 16);
   store<u32>(entry, result, KEY_BYTES);
-  copyInstruction(kept, target);
   return result;
 }
 
-// Unrolled: a loop costs three times the moves (make bench P1).
-// @ts-ignore: decorator
-@inline function copyInstruction(to: usize, from: usize): void {
-  store<u64>(to, load<u64>(from, 0), 0);
-  store<u64>(to, load<u64>(from, 8), 8);
-  store<u64>(to, load<u64>(from, 16), 16);
-  store<u64>(to, load<u64>(from, 24), 24);
-  store<u64>(to, load<u64>(from, 32), 32);
-  store<u64>(to, load<u64>(from, 40), 40);
-  store<u64>(to, load<u64>(from, 48), 48);
-  store<u64>(to, load<u64>(from, 56), 56);
-  store<u64>(to, load<u64>(from, 64), 64);
-  store<u64>(to, load<u64>(from, 72), 72);
+// The Instruction of the last decodeCached.
+let last: usize = CACHE + KEY_BYTES + 8;
+@inline export function lastDecoded(): Instruction {
+  return changetype<Instruction>(last);
 }

@@ -10,7 +10,7 @@ import { MmioBus } from "../devices/mmio_bus";
 import { TextWriter } from "../lib/text";
 import { walkGuestPage, WalkAccess, WalkResult, CR4_LA57, PAGE_BYTES } from "../mm/guest_page_walk";
 import { Instruction, Segment, INSTRUCTION_BYTES, DecodeResult, decodeStringIo } from "./decoder";
-import { decodeCached } from "./decode_cache";
+import { decodeCached, lastDecoded } from "./decode_cache";
 import { MAX_INSTRUCTION_BYTES, SEGMENT_DEFAULT_BIG, isCanonical, codeSize, fetchInstruction } from "./fetch";
 import { sizeMask } from "./flags";
 
@@ -49,7 +49,8 @@ export class Emulation {
   fetched: u32;       // instruction bytes fetched (at bytes())
   elements: u32;      // elements the last string run moved
   decodeResult: u32;  // DecodeResult of the last decode
-  reserved: u64;
+  decoded: usize;     // where that decode is: a decode cache entry, or ownInstruction()
+  reserved: u32;
 
   // Clears the answer fields.
   begin(): void {
@@ -64,7 +65,13 @@ export class Emulation {
     return changetype<usize>(this) + <usize>BYTES_OFFSET;
   }
 
+  // The instruction fetchAndDecode decoded (read only).
   @inline instruction(): Instruction {
+    return changetype<Instruction>(this.decoded);
+  }
+
+  // Where string I/O's decode goes (the decode cache keeps MMIO's).
+  @inline ownInstruction(): Instruction {
     return changetype<Instruction>(changetype<usize>(this) + <usize>INSTRUCTION_OFFSET);
   }
 
@@ -101,9 +108,15 @@ export function fetchAndDecode(record: ExitRecord, platform: Platform, work: Emu
   let mode = codeSize(record);
   let walk = work.walk();
   work.fetched = fetchInstruction(platform, record, work.bytes(), walk);
-  let instruction = work.instruction();
-  let decoded = stringIo ? decodeStringIo(work.bytes(), work.fetched, mode, instruction)
-                         : decodeCached(work.bytes(), work.fetched, mode, instruction);
+  let decoded: u32;
+  if (stringIo) {
+    let own = work.ownInstruction();
+    decoded = decodeStringIo(work.bytes(), work.fetched, mode, own);
+    work.decoded = changetype<usize>(own);
+  } else {
+    decoded = decodeCached(work.bytes(), work.fetched, mode);
+    work.decoded = changetype<usize>(lastDecoded());
+  }
   work.decodeResult = decoded;
   if (decoded == DecodeResult.Truncated) return walk.fault ? pageFault(work, walk) : EmulationResult.Unknown;
   return decoded == DecodeResult.Ok ? DECODED : EmulationResult.Unknown;
