@@ -119,6 +119,8 @@ export class Uart16550 {
   // THR went busy for want of console budget with the THR-empty interrupt
   // enabled: it is raised when the budget allows a byte again.
   thrEmptyWaiting: bool;
+  // The level updateInterrupt last drove the IRQ line to.
+  driven: bool;
   // The receive FIFO's 16 bytes, a ring from receiveHead (reached by
   // address: an @unmanaged class has no inline arrays).
   receiveFifoLow: u64;
@@ -140,6 +142,7 @@ export class Uart16550 {
     this.modemDeltas = 0;
     this.thrEmptyPending = false;
     this.thrEmptyWaiting = false;
+    this.driven = true; // so that the line is driven low now
     this.updateInterrupt();
   }
 
@@ -281,10 +284,18 @@ export class Uart16550 {
     return (this.mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2 && this.interruptSource() != IIR_NONE;
   }
 
-  // Sets the IRQ line to what the chip and the OUT2 gate say now.
+  // Sets the IRQ line to what the chip and the OUT2 gate say now. Low
+  // again is not driven: nothing sees it (an asserted level-triggered pin,
+  // an active-low one too, is sent again at its EOI and at its unmask:
+  // ioapic.ts), and a Linux console's every byte would pay the I/O APIC's
+  // trigger-mode test (make bench P1, io). High again is driven: a
+  // level-triggered pin re-sends on each assertion.
   @inline private updateInterrupt(): void {
     if (changetype<usize>(this.lines) == 0) return;
-    this.lines.set(this.irq, this.interruptPending());
+    let high = this.interruptPending();
+    if (!high && !this.driven) return;
+    this.driven = high;
+    this.lines.set(this.irq, high);
   }
 
   // True when a byte from the host's console can be taken now: the
