@@ -122,9 +122,13 @@ export class PortBus {
     let index = this.find(port);
     if (index >= 0 && (size == 1 || !this.isByteWide(index))) {
       let r = this.range(index);
-      // The UART directly, as in read().
-      if (r.kind == <u32>DeviceKind.Uart16550) changetype<Uart16550>(r.device).write(port - r.base, size, value & sizeMask(size));
-      else deviceWrite(r, port, size, value & sizeMask(size));
+      // The UART directly, as in read(), and its kind a constant, not
+      // loaded again after the call.
+      if (r.kind == <u32>DeviceKind.Uart16550) {
+        changetype<Uart16550>(r.device).write(port - r.base, size, value & sizeMask(size));
+        return <u32>1 << <u32>DeviceKind.Uart16550;
+      }
+      deviceWrite(r, port, size, value & sizeMask(size));
       return <u32>1 << r.kind;
     }
     let reached: u32 = 0;
