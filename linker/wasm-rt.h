@@ -73,7 +73,8 @@ static inline void wasm_rt_store64(uint8_t *dest, const uint64_t *src, size_t n)
  * nothing but an empty volatile asm (no instruction), which keeps GCC from
  * turning a recursive call followed by an addition into a loop (its
  * tail-recursion elimination) that would spin forever where the Wasm
- * traps; the decrement did that before. The limit leaves
+ * traps; the decrement did that before. Functions outside every call
+ * cycle have neither (scripts/prune-stack-checks.mjs). The limit leaves
  * WASM_RT_STACK_MARGIN below it for the stub's own code an import runs
  * (wasm2c's frames here are at most ~300 bytes). */
 #define WASM_RT_STACK_DEPTH_COUNT 1

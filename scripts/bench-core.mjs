@@ -109,7 +109,7 @@ if (annotate) {
   const bin = path.join(root, "node_modules/.bin");
   const entries = JSON.parse(fs.readFileSync(path.join(root, "asconfig.json"), "utf8")).targets.guest.entries;
   fs.mkdirSync(path.join(tmp, "core"));
-  // The Makefile's chain (asc, wasm-opt, wasm-ctor-eval, wasm-opt, merge-data-segments, wasm2c), names kept.
+  // The Makefile's chain (asc, wasm-opt, wasm-ctor-eval, wasm-opt, merge-data-segments, wasm2c, prune-stack-checks), names kept.
   must(path.join(bin, "asc"), [...entries, "--config", "asconfig.json", "--target", "guest", "--debug",
                                "-o", path.join(tmp, "guest.raw.wasm")]);
   const features = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-mutable-globals"];
@@ -122,6 +122,7 @@ if (annotate) {
   must("node", [path.join(root, "scripts/merge-data-segments.mjs"), path.join(tmp, "guest.wasm")]);
   must(path.join(bin, "wasm2c"), [path.join(tmp, "guest.wasm"), "-n", "guest", "--disable-simd",
                                   "-o", path.join(tmp, "core/guest.c")]);
+  must("node", [path.join(root, "scripts/prune-stack-checks.mjs"), path.join(tmp, "core/guest.c"), "guest"]);
   for (const f of ["supervisor.c", "supervisor.h"]) fs.copyFileSync(path.join(root, "build/core", f), path.join(tmp, "core", f));
   must("make", ["-s", "-C", "tests/host", `BUILD=${tmp}`, `OUT=${tmp}/host`, `${tmp}/host/hvhost`]);
   const named = path.join(tmp, "host/hvhost");
