@@ -41,6 +41,9 @@ void core_supervisor_locked(bool locked);
 void core_supervisor_flush(void);
 /* The supervisor's console output: buffered while it is locked. */
 void core_supervisor_write(const char *text, uint32_t length);
+/* A guest instance's console text as the host may print it (linker/imports.c):
+ * printable ASCII and '\n' kept, every other byte '?'. */
+void console_clean(char *clean, const uint8_t *text, uint32_t n);
 
 #define CORE_MAX_GUESTS 256   /* the config's MAX_GUESTS (assembly/config/schema.ts) */
 /* vCPUs per guest: the guest VMM's MAX_VCPUS (assembly/guest/machine.ts). */

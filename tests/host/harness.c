@@ -520,6 +520,41 @@ static int fuzz_load(const char *kernel_path, unsigned count, uint64_t seed)
 	return 0;
 }
 
+/* linker/imports.c's console_clean against the byte rule: every byte
+ * value at every place of a word and after it, in text of every length up
+ * to 24, and every pair of bytes from around the edges (0x1f/0x20,
+ * 0x7e/0x7f, 0x80) in one word, where a borrow could hide one. */
+static int console_clean_check(void)
+{
+	static const uint8_t edges[] = { 0x00, 0x09, 0x0a, 0x0d, 0x1b, 0x1f, 0x20, 0x21, 0x41, 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff };
+	uint8_t text[24];
+	char got[24];
+	unsigned cases = 0;
+	for (unsigned length = 0; length <= sizeof text; length++)
+		for (unsigned at = 0; at < length; at++)
+			for (unsigned v = 0; v < 256; v++)
+				for (unsigned e = 0; e < sizeof edges; e++)
+					for (unsigned at2 = at - at % 8; at2 < at - at % 8 + 8 && at2 < length; at2++) {
+						memset(text, 'x', sizeof text);
+						text[at2] = edges[e];
+						text[at] = (uint8_t)v;
+						console_clean(got, text, length);
+						cases++;
+						for (unsigned i = 0; i < length; i++) {
+							uint8_t b = text[i];
+							char want = (b >= 0x20 && b < 0x7f) || b == '\n' ? (char)b : '?';
+							if (got[i] != want) {
+								fprintf(stderr, "hvhost: console-clean: length %u, byte %#x at %u, %#x at %u: "
+									"place %u gave %#x, not %#x\n", length, v, at, edges[e], at2, i,
+									(uint8_t)got[i], (uint8_t)want);
+								return 1;
+							}
+						}
+					}
+	printf("hvhost: console-clean: %u texts cleaned as byte by byte\n", cases);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -545,6 +580,8 @@ int main(int argc, char **argv)
 		return drive_exits((unsigned)atoi(argv[2]), argv[3], DRIVE_REFERENCE);
 	if (argc == 4 && !strcmp(argv[1], "fill-exits"))
 		return drive_exits((unsigned)atoi(argv[2]), argv[3], DRIVE_FILL);
+	if (argc == 2 && !strcmp(argv[1], "console-clean"))
+		return console_clean_check();
 	if (argc == 2 && !strcmp(argv[1], "ref-check")) {
 		wasm_rt_init();
 		return ref_check();

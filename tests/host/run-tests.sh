@@ -27,6 +27,11 @@ done
 check "the reference VMM answers each exit kind and CPUID leaf as the core does" 0 "$HVHOST" ref-check
 expect_line "ref-check compared all six kinds" '^hvhost: ref-check: [0-9]+ exits of 6 kinds and [0-9]+ CPUID questions: the reference answers as the core does$'
 
+# What the stub lets a guest instance print (linker/imports.c): its word at
+# a time path gives what the byte rule gives.
+check "the console cleaner keeps printable ASCII and newlines, and nothing else" 0 "$HVHOST" console-clean
+expect_line "console-clean compared its texts" '^hvhost: console-clean: [0-9]+ texts cleaned as byte by byte$'
+
 cd "$(dirname "$0")/../.."
 check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml build/guests/hello.elf
 expect_line "the demo plan names its guests" '^\[hv\] guest [a-z0-9-]+: '
