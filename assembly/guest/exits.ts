@@ -27,7 +27,7 @@ import { wbinvdLength } from "../x86/wbinvd";
 import { movToCr4, MOV_CR_DONE, MOV_CR_FAULT } from "../x86/mov_cr";
 import { deliverEvents } from "../vcpu/events";
 import { interruptPending as vcpuInterruptPending, nmiPending } from "../vcpu/interrupts";
-import { VcpuRun, setRunState, siblingReady, siblingAlive, routeIpis } from "./vcpus";
+import { VcpuRun, setRunState, siblingReady, siblingAlive, routeIpis, selectVcpu, vcpuRecord } from "./vcpus";
 
 export const VECTOR_DB: u32 = 1;
 export const VECTOR_UD: u32 = 6;
@@ -38,6 +38,16 @@ const RFLAGS_IF: u64 = 1 << 9;
 
 // Scratch for CPUID answers (EAX, EBX, ECX, EDX).
 const CPUID_OUT: usize = memory.data(16, 16);
+
+// vCPU `vcpu`'s exit, whoever found it: the stub (handleExit) or the
+// scheduler (a HLT that ends: vcpu_schedule.ts). dispatchExit's one caller
+// in the instance, so that Binaryen puts it inline here (make bench P1:
+// 4-5 instructions an exit). A vCPU the guest does not have traps.
+export function handleVcpuExit(machine: Machine, platform: Platform, vcpu: u32): void {
+  if (vcpu >= machine.vcpuCount) unreachable();
+  selectVcpu(machine, vcpu);
+  dispatchExit(vcpuRecord(machine, vcpu), machine, platform);
+}
 
 export function dispatchExit(record: ExitRecord, machine: Machine, platform: Platform): void {
   clearAnswer(record); // ExitAction.Resume is 0

@@ -9,8 +9,8 @@ import "../lib/abort";
 
 import { Platform } from "./platform";
 import { layoutMachine, createGuest, loadGuest, printExitStats, SETUP_AREA_BYTES } from "./machine";
-import { dispatchExit } from "./exits";
-import { vcpuRecord, vcpuInitialState as initialStateOf, selectVcpu } from "./vcpus";
+import { handleVcpuExit } from "./exits";
+import { vcpuRecord, vcpuInitialState as initialStateOf } from "./vcpus";
 import { nextVcpu as pickVcpu, nextDeadline } from "./vcpu_schedule";
 import { CMOS_BYTES } from "../devices/rtc_cmos";
 
@@ -70,9 +70,7 @@ export { loadKernelExport as load };
 // dirty, stop reason; registers in place). A vCPU the guest does not have
 // stops the guest.
 export function handleExit(vcpu: u32): void {
-  if (vcpu >= machine.vcpuCount) unreachable();
-  selectVcpu(machine, vcpu);
-  dispatchExit(vcpuRecord(machine, vcpu), machine, platform);
+  handleVcpuExit(machine, platform, vcpu);
 }
 
 // Which vCPU runs after `last` (-1: the first pick), in bits 0-7, with

@@ -12,7 +12,7 @@ import { Platform } from "./platform";
 import { ExitReason, ExitAction } from "../vcpu/exit_record";
 import { VcpuRun, vcpuRecord, runState, selectVcpu, haltEnds } from "./vcpus";
 import { startExitClock, nextHostDeadline } from "./timers";
-import { dispatchExit } from "./exits";
+import { handleVcpuExit } from "./exits";
 
 export const NEXT_VCPU_NONE: i32 = -1;
 // Flags beside the vCPU number in nextVcpu's answer:
@@ -39,10 +39,9 @@ export function nextVcpu(machine: Machine, platform: Platform, last: i32): i32 {
     }
     if (!haltEnds(machine, v)) continue;
     // Its HLT retires: the answer goes in its record, for the stub to apply.
-    selectVcpu(machine, v);
     let record = vcpuRecord(machine, v);
     record.reason = <u32>ExitReason.Wake;
-    dispatchExit(record, machine, platform);
+    handleVcpuExit(machine, platform, v);
     if (record.action == ExitAction.Stop) return NEXT_VCPU_NONE;
     if (record.action == ExitAction.Wait) continue;
     return <i32>v | NEXT_VCPU_APPLY;
