@@ -359,13 +359,13 @@ export class Uart16550 {
       // Loopback (8.7): the byte comes back on the receiver, not the wire.
       this.receiveByte(byte);
     } else {
-      if (!this.output.canSend()) {
+      let output = this.output;
+      if (!output.send(byte)) {
         // Over its console share: the byte is not taken, the OUT runs again.
-        this.output.refused = true;
-        this.output.waits++;
+        output.refused = true;
+        output.waits++;
         return;
       }
-      this.output.put(byte);
     }
     // Writing THR clears its interrupt; the byte leaves at once, so THR is
     // empty again (budget allowing) and the interrupt is raised again.

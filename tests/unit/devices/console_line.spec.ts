@@ -12,7 +12,7 @@ function newConsole(name: string): ConsoleLine {
 }
 
 function putText(console: ConsoleLine, text: string): void {
-  for (let i = 0; i < text.length; i++) console.put(text.charCodeAt(i));
+  for (let i = 0; i < text.length; i++) console.send(text.charCodeAt(i));
 }
 
 describe("the console line of a guest", () => {
@@ -46,11 +46,11 @@ describe("the console line of a guest", () => {
   it("replaces control characters and non-ASCII bytes with '.', a tab with a space", () => {
     let platform = new FakePlatform();
     let console = newConsole("x");
-    console.put(0x1b); // ESC: no terminal escapes reach the host
+    console.send(0x1b); // ESC: no terminal escapes reach the host
     putText(console, "[2J\tend");
-    console.put(0xc3);
-    console.put(0x7f);
-    console.put(0x0a);
+    console.send(0xc3);
+    console.send(0x7f);
+    console.send(0x0a);
     console.drain(platform);
     expect(platform.console[0]).toBe("[x] .[2J end..\n");
   });
@@ -58,7 +58,7 @@ describe("the console line of a guest", () => {
   it("splits a line of more than 200 bytes", () => {
     let platform = new FakePlatform();
     let console = newConsole("g");
-    for (let i: u32 = 0; i < LINE_TEXT_BYTES + 5; i++) console.put(0x61 + (i % 26));
+    for (let i: u32 = 0; i < LINE_TEXT_BYTES + 5; i++) console.send(0x61 + (i % 26));
     console.drain(platform);
     expect(platform.console.length).toBe(1);
     expect(platform.console[0].length).toBe(4 + <i32>LINE_TEXT_BYTES + 1);
@@ -81,7 +81,7 @@ describe("the console line of a guest", () => {
   it("prints an empty line as the prefix alone", () => {
     let platform = new FakePlatform();
     let console = newConsole("web");
-    console.put(0x0a);
+    console.send(0x0a);
     console.drain(platform);
     expect(platform.console[0]).toBe("[web] \n");
   });

@@ -225,8 +225,8 @@ describe("a stopped guest", () => {
   it("prints its console's partial line before the stop line", () => {
     let platform = new FakePlatform();
     let machine = newGuest();
-    machine.console.put(0x6f);
-    machine.console.put(0x6b);
+    machine.console.send(0x6f);
+    machine.console.send(0x6b);
     let record = newRecord(ExitReason.Shutdown);
     dispatchExit(record, machine, platform);
     expect(platform.console.length).toBe(2);
