@@ -125,7 +125,8 @@ export class PortBus {
       // The UART directly, as in read(), and its kind a constant, not
       // loaded again after the call.
       if (r.kind == <u32>DeviceKind.Uart16550) {
-        changetype<Uart16550>(r.device).write(port - r.base, size, value & sizeMask(size));
+        let uart = changetype<Uart16550>(r.device);
+        if (!uart.writeConsoleByte(port - r.base, value & 0xff)) uart.write(port - r.base, size, value & sizeMask(size));
         return <u32>1 << <u32>DeviceKind.Uart16550;
       }
       deviceWrite(r, port, size, value & sizeMask(size));
