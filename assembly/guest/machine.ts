@@ -56,80 +56,84 @@ const STOP_NAME_BYTES: u32 = 64;
 // CORE_MAX_VCPUS (linker/core.h), the config's limit is the same.
 export const MAX_VCPUS: u32 = 8;
 
-// Each part of the machine at its fixed place in static memory. The
-// addresses are constants, so the Wasm reaches a device without loading a
-// pointer first (make bench, P1); layoutMachine() zeroes them.
-const STATE_AT = memory.data(offsetof<GuestState>(), 16);
-const BUS_AT = memory.data(PORT_BUS_BYTES, 16);
-const UART_AT = memory.data(offsetof<Uart16550>(), 16);
-const DEBUG_EXIT_AT = memory.data(offsetof<DebugExit>(), 16);
-const CONSOLE_AT = memory.data(CONSOLE_LINE_BYTES, 16);
-const MSR_FILES_AT = memory.data(<i32>(MSR_FILE_STRIDE * MAX_VCPUS), 16);
-const RECORDS_AT = memory.data(<i32>(EXIT_RECORD_BYTES * MAX_VCPUS), 16);
-const INITIAL_STATES_AT = memory.data(<i32>(VCPU_STATE_BYTES * MAX_VCPUS), 16);
-const RUN_STATES_AT = memory.data(<i32>MAX_VCPUS, 16);
-const IPI_TARGETS_AT = memory.data(offsetof<IpiTargets>(), 16);
-const SETUP_AREA_AT = memory.data(SETUP_AREA_BYTES, 16);
-const CLOCK_AT = memory.data(offsetof<GuestClock>(), 16);
-const LINES_AT = memory.data(offsetof<InterruptLines>(), 16);
-const PIC_AT = memory.data(offsetof<Pic8259Pair>(), 16);
-const IOAPIC_AT = memory.data(offsetof<IoApic>(), 16);
-const LAPICS_AT = memory.data(<i32>(LAPIC_STRIDE * MAX_VCPUS), 16);
-const PIT_AT = memory.data(PIT8254_BYTES, 16);
-const SYSTEM_CONTROL_B_AT = memory.data(offsetof<SystemControlB>(), 16);
-const RTC_AT = memory.data(RTC_CMOS_BYTES, 16);
-const PM_AT = memory.data(offsetof<AcpiPm>(), 16);
-const PCI_HOST_AT = memory.data(offsetof<PciHost>(), 16);
-const RESET_CONTROL_AT = memory.data(offsetof<ResetControl>(), 16);
-const I8042_AT = memory.data(offsetof<I8042>(), 16);
-const SYSTEM_CONTROL_A_AT = memory.data(offsetof<SystemControlA>(), 16);
-const POST_DELAY_AT = memory.data(offsetof<PostDelay>(), 16);
-const MMIO_AT = memory.data(MMIO_BUS_BYTES, 16);
-const EMULATION_AT = memory.data(EMULATION_BYTES, 16);
+// Each part of the machine at its fixed place in one block of static
+// memory, 16-byte aligned, each part's size written once: the offset of
+// the next part. The addresses are constants, so the Wasm reaches a
+// device without loading a pointer first (make bench, P1); layoutMachine()
+// zeroes the block.
+const STATE_OFFSET: usize = 0;
+const BUS_OFFSET: usize = (STATE_OFFSET + offsetof<GuestState>() + 15) & ~15;
+const UART_OFFSET: usize = (BUS_OFFSET + <usize>PORT_BUS_BYTES + 15) & ~15;
+const DEBUG_EXIT_OFFSET: usize = (UART_OFFSET + offsetof<Uart16550>() + 15) & ~15;
+const CONSOLE_OFFSET: usize = (DEBUG_EXIT_OFFSET + offsetof<DebugExit>() + 15) & ~15;
+const MSR_FILES_OFFSET: usize = (CONSOLE_OFFSET + <usize>CONSOLE_LINE_BYTES + 15) & ~15;
+const RECORDS_OFFSET: usize = (MSR_FILES_OFFSET + <usize>(MSR_FILE_STRIDE * MAX_VCPUS) + 15) & ~15;
+const INITIAL_STATES_OFFSET: usize = (RECORDS_OFFSET + <usize>(EXIT_RECORD_BYTES * MAX_VCPUS) + 15) & ~15;
+const RUN_STATES_OFFSET: usize = (INITIAL_STATES_OFFSET + <usize>(VCPU_STATE_BYTES * MAX_VCPUS) + 15) & ~15;
+const IPI_TARGETS_OFFSET: usize = (RUN_STATES_OFFSET + <usize>MAX_VCPUS + 15) & ~15;
+const SETUP_AREA_OFFSET: usize = (IPI_TARGETS_OFFSET + offsetof<IpiTargets>() + 15) & ~15;
+const CLOCK_OFFSET: usize = (SETUP_AREA_OFFSET + <usize>SETUP_AREA_BYTES + 15) & ~15;
+const LINES_OFFSET: usize = (CLOCK_OFFSET + offsetof<GuestClock>() + 15) & ~15;
+const PIC_OFFSET: usize = (LINES_OFFSET + offsetof<InterruptLines>() + 15) & ~15;
+const IOAPIC_OFFSET: usize = (PIC_OFFSET + offsetof<Pic8259Pair>() + 15) & ~15;
+const LAPICS_OFFSET: usize = (IOAPIC_OFFSET + offsetof<IoApic>() + 15) & ~15;
+const PIT_OFFSET: usize = (LAPICS_OFFSET + <usize>(LAPIC_STRIDE * MAX_VCPUS) + 15) & ~15;
+const SYSTEM_CONTROL_B_OFFSET: usize = (PIT_OFFSET + <usize>PIT8254_BYTES + 15) & ~15;
+const RTC_OFFSET: usize = (SYSTEM_CONTROL_B_OFFSET + offsetof<SystemControlB>() + 15) & ~15;
+const PM_OFFSET: usize = (RTC_OFFSET + <usize>RTC_CMOS_BYTES + 15) & ~15;
+const PCI_HOST_OFFSET: usize = (PM_OFFSET + offsetof<AcpiPm>() + 15) & ~15;
+const RESET_CONTROL_OFFSET: usize = (PCI_HOST_OFFSET + offsetof<PciHost>() + 15) & ~15;
+const I8042_OFFSET: usize = (RESET_CONTROL_OFFSET + offsetof<ResetControl>() + 15) & ~15;
+const SYSTEM_CONTROL_A_OFFSET: usize = (I8042_OFFSET + offsetof<I8042>() + 15) & ~15;
+const POST_DELAY_OFFSET: usize = (SYSTEM_CONTROL_A_OFFSET + offsetof<SystemControlA>() + 15) & ~15;
+const MMIO_OFFSET: usize = (POST_DELAY_OFFSET + offsetof<PostDelay>() + 15) & ~15;
+const EMULATION_OFFSET: usize = (MMIO_OFFSET + <usize>MMIO_BUS_BYTES + 15) & ~15;
+const PARTS_BYTES: usize = (EMULATION_OFFSET + <usize>EMULATION_BYTES + 15) & ~15;
+const PARTS_AT = memory.data(<i32>PARTS_BYTES, 16);
 
 @unmanaged
 export class Machine {
-  @inline get state(): GuestState { return changetype<GuestState>(STATE_AT); }
-  @inline get bus(): PortBus { return changetype<PortBus>(BUS_AT); }
-  @inline get uart(): Uart16550 { return changetype<Uart16550>(UART_AT); }
-  @inline get debugExit(): DebugExit { return changetype<DebugExit>(DEBUG_EXIT_AT); }
-  @inline get console(): ConsoleLine { return changetype<ConsoleLine>(CONSOLE_AT); }
+  @inline get state(): GuestState { return changetype<GuestState>(PARTS_AT + STATE_OFFSET); }
+  @inline get bus(): PortBus { return changetype<PortBus>(PARTS_AT + BUS_OFFSET); }
+  @inline get uart(): Uart16550 { return changetype<Uart16550>(PARTS_AT + UART_OFFSET); }
+  @inline get debugExit(): DebugExit { return changetype<DebugExit>(PARTS_AT + DEBUG_EXIT_OFFSET); }
+  @inline get console(): ConsoleLine { return changetype<ConsoleLine>(PARTS_AT + CONSOLE_OFFSET); }
   msrs: MsrFile;         // the current vCPU's
-  @inline get setupArea(): usize { return SETUP_AREA_AT; }
+  @inline get setupArea(): usize { return PARTS_AT + SETUP_AREA_OFFSET; }
   // The vCPUs (guest/vcpus.ts): vcpuCount of them, `current` the one whose
   // exit is being handled; per vCPU at these bases: ExitRecords, first
   // states, MsrFiles, run states (VcpuRun, a byte each).
   vcpuCount: u32;
   current: u32;
   loadPending: u32;      // bit n: vCPU n was started and its first state waits for the stub
-  @inline get records(): usize { return RECORDS_AT; }
-  @inline get initialStates(): usize { return INITIAL_STATES_AT; }
-  @inline get msrFiles(): usize { return MSR_FILES_AT; }
-  @inline get runStates(): usize { return RUN_STATES_AT; }
-  @inline get ipiTargets(): IpiTargets { return changetype<IpiTargets>(IPI_TARGETS_AT); }
+  @inline get records(): usize { return PARTS_AT + RECORDS_OFFSET; }
+  @inline get initialStates(): usize { return PARTS_AT + INITIAL_STATES_OFFSET; }
+  @inline get msrFiles(): usize { return PARTS_AT + MSR_FILES_OFFSET; }
+  @inline get runStates(): usize { return PARTS_AT + RUN_STATES_OFFSET; }
+  @inline get ipiTargets(): IpiTargets { return changetype<IpiTargets>(PARTS_AT + IPI_TARGETS_OFFSET); }
   // The PC platform (devices/README.md): time, interrupt lines and
   // controllers, timers.
-  @inline get clock(): GuestClock { return changetype<GuestClock>(CLOCK_AT); }
+  @inline get clock(): GuestClock { return changetype<GuestClock>(PARTS_AT + CLOCK_OFFSET); }
   timersDue: u64;        // guest TSC of the earliest device event (guest/timers.ts)
   hostDeadline: u64;     // the last answer of nextHostDeadline
-  @inline get lines(): InterruptLines { return changetype<InterruptLines>(LINES_AT); }
-  @inline get pic(): Pic8259Pair { return changetype<Pic8259Pair>(PIC_AT); }
-  @inline get ioapic(): IoApic { return changetype<IoApic>(IOAPIC_AT); }
+  @inline get lines(): InterruptLines { return changetype<InterruptLines>(PARTS_AT + LINES_OFFSET); }
+  @inline get pic(): Pic8259Pair { return changetype<Pic8259Pair>(PARTS_AT + PIC_OFFSET); }
+  @inline get ioapic(): IoApic { return changetype<IoApic>(PARTS_AT + IOAPIC_OFFSET); }
   lapic: Lapic;          // the current vCPU's
-  @inline get lapics(): Lapic { return changetype<Lapic>(LAPICS_AT); }         // vCPU 0's; the others follow LAPIC_STRIDE apart
-  @inline get pit(): Pit8254 { return changetype<Pit8254>(PIT_AT); }
-  @inline get systemControlB(): SystemControlB { return changetype<SystemControlB>(SYSTEM_CONTROL_B_AT); }
-  @inline get rtc(): RtcCmos { return changetype<RtcCmos>(RTC_AT); }
-  @inline get pm(): AcpiPm { return changetype<AcpiPm>(PM_AT); }
-  @inline get pciHost(): PciHost { return changetype<PciHost>(PCI_HOST_AT); }
-  @inline get resetControl(): ResetControl { return changetype<ResetControl>(RESET_CONTROL_AT); }
-  @inline get i8042(): I8042 { return changetype<I8042>(I8042_AT); }
-  @inline get systemControlA(): SystemControlA { return changetype<SystemControlA>(SYSTEM_CONTROL_A_AT); }
-  @inline get postDelay(): PostDelay { return changetype<PostDelay>(POST_DELAY_AT); }
+  @inline get lapics(): Lapic { return changetype<Lapic>(PARTS_AT + LAPICS_OFFSET); }         // vCPU 0's; the others follow LAPIC_STRIDE apart
+  @inline get pit(): Pit8254 { return changetype<Pit8254>(PARTS_AT + PIT_OFFSET); }
+  @inline get systemControlB(): SystemControlB { return changetype<SystemControlB>(PARTS_AT + SYSTEM_CONTROL_B_OFFSET); }
+  @inline get rtc(): RtcCmos { return changetype<RtcCmos>(PARTS_AT + RTC_OFFSET); }
+  @inline get pm(): AcpiPm { return changetype<AcpiPm>(PARTS_AT + PM_OFFSET); }
+  @inline get pciHost(): PciHost { return changetype<PciHost>(PARTS_AT + PCI_HOST_OFFSET); }
+  @inline get resetControl(): ResetControl { return changetype<ResetControl>(PARTS_AT + RESET_CONTROL_OFFSET); }
+  @inline get i8042(): I8042 { return changetype<I8042>(PARTS_AT + I8042_OFFSET); }
+  @inline get systemControlA(): SystemControlA { return changetype<SystemControlA>(PARTS_AT + SYSTEM_CONTROL_A_OFFSET); }
+  @inline get postDelay(): PostDelay { return changetype<PostDelay>(PARTS_AT + POST_DELAY_OFFSET); }
   // Guest-physical addresses outside RAM, and the workspace of the
   // instruction emulation (MMIO, string I/O).
-  @inline get mmio(): MmioBus { return changetype<MmioBus>(MMIO_AT); }
-  @inline get emulation(): Emulation { return changetype<Emulation>(EMULATION_AT); }
+  @inline get mmio(): MmioBus { return changetype<MmioBus>(PARTS_AT + MMIO_OFFSET); }
+  @inline get emulation(): Emulation { return changetype<Emulation>(PARTS_AT + EMULATION_OFFSET); }
 }
 
 // Lays the machine out at its fixed places, zeroed, with the UART (COM1)
@@ -137,33 +141,7 @@ export class Machine {
 // emptied again (the tests start each case from here).
 export function layoutMachine(): Machine {
   let machine = changetype<Machine>(place(memory.data(offsetof<Machine>(), 16), offsetof<Machine>()));
-  place(STATE_AT, offsetof<GuestState>());
-  place(BUS_AT, PORT_BUS_BYTES);
-  place(UART_AT, offsetof<Uart16550>());
-  place(DEBUG_EXIT_AT, offsetof<DebugExit>());
-  place(CONSOLE_AT, CONSOLE_LINE_BYTES);
-  place(MSR_FILES_AT, MSR_FILE_STRIDE * MAX_VCPUS);
-  place(RECORDS_AT, EXIT_RECORD_BYTES * MAX_VCPUS);
-  place(INITIAL_STATES_AT, VCPU_STATE_BYTES * MAX_VCPUS);
-  place(RUN_STATES_AT, MAX_VCPUS);
-  place(IPI_TARGETS_AT, offsetof<IpiTargets>());
-  place(SETUP_AREA_AT, SETUP_AREA_BYTES);
-  place(CLOCK_AT, offsetof<GuestClock>());
-  place(LINES_AT, offsetof<InterruptLines>());
-  place(PIC_AT, offsetof<Pic8259Pair>());
-  place(IOAPIC_AT, offsetof<IoApic>());
-  place(LAPICS_AT, LAPIC_STRIDE * MAX_VCPUS);
-  place(PIT_AT, PIT8254_BYTES);
-  place(SYSTEM_CONTROL_B_AT, offsetof<SystemControlB>());
-  place(RTC_AT, RTC_CMOS_BYTES);
-  place(PM_AT, offsetof<AcpiPm>());
-  place(PCI_HOST_AT, offsetof<PciHost>());
-  place(RESET_CONTROL_AT, offsetof<ResetControl>());
-  place(I8042_AT, offsetof<I8042>());
-  place(SYSTEM_CONTROL_A_AT, offsetof<SystemControlA>());
-  place(POST_DELAY_AT, offsetof<PostDelay>());
-  place(MMIO_AT, MMIO_BUS_BYTES);
-  place(EMULATION_AT, EMULATION_BYTES);
+  memory.fill(PARTS_AT, 0, PARTS_BYTES);
   machine.vcpuCount = 1;
   retargetVcpu(machine, 0);
   wirePlatform(machine);
