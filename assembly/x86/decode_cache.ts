@@ -24,31 +24,29 @@ const CACHE: usize = memory.data(ENTRIES * ENTRY_BYTES, 16);
 }
 
 // decodeInstruction(bytes, count, codeSize) into an entry's Instruction,
-// or the entry's answer when these bytes were decoded in this code size
-// before; lastDecoded() is that Instruction until the next call. It is
-// read in place, not copied out (make bench P1, eoi), so only the
-// decoder writes it. `bytes` holds 16.
-export function decodeCached(bytes: usize, count: u32, codeSize: u32): u32 {
+// unless these bytes were decoded in this code size before: answers that
+// entry's Instruction either way, and cachedAnswer() of it is what the
+// decoder answered. It is read in place, not copied out (make bench P1,
+// eoi), so only the decoder writes it; it holds until the next call.
+// `bytes` holds 16.
+export function decodeCached(bytes: usize, count: u32, codeSize: u32): Instruction {
   let low = bytesUpTo(bytes, count);
   let high = count > 8 ? bytesUpTo(bytes + 8, count - 8) : 0;
   let shape = <u64>(count | (codeSize << 8) | (1 << 16));
   // The opcode is rarely the first byte alone (prefixes, REX): mix in two.
   let entry = CACHE + <usize>((<u32>(low ^ (low >> 8) ^ (low >> 16)) & (ENTRIES - 1)) * ENTRY_BYTES);
-  let kept = entry + KEY_BYTES + 8;
-  last = kept;
-  if (load<u64>(entry) == low && load<u64>(entry, 8) == high && load<u64>(entry, 16) == shape) {
-    return load<u32>(entry, KEY_BYTES);
-  }
-  let result = decodeInstruction(bytes, count, codeSize, changetype<Instruction>(kept));
+  let kept = changetype<Instruction>(entry + KEY_BYTES + 8);
+  if (load<u64>(entry) == low && load<u64>(entry, 8) == high && load<u64>(entry, 16) == shape) return kept;
+  let result = decodeInstruction(bytes, count, codeSize, kept);
   store<u64>(entry, low);
   store<u64>(entry, high, 8);
   store<u64>(entry, shape, 16);
   store<u32>(entry, result, KEY_BYTES);
-  return result;
+  return kept;
 }
 
-// The Instruction of the last decodeCached.
-let last: usize = CACHE + KEY_BYTES + 8;
-@inline export function lastDecoded(): Instruction {
-  return changetype<Instruction>(last);
+// The decoder's answer (DecodeResult) for an Instruction decodeCached gave.
+// @ts-ignore: decorator
+@inline export function cachedAnswer(instruction: Instruction): u32 {
+  return load<u32>(changetype<usize>(instruction) - 8);
 }

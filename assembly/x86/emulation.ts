@@ -10,7 +10,7 @@ import { MmioBus } from "../devices/mmio_bus";
 import { TextWriter } from "../lib/text";
 import { walkGuestPage, WalkAccess, WalkResult, CR4_LA57, PAGE_BYTES } from "../mm/guest_page_walk";
 import { Instruction, Segment, INSTRUCTION_BYTES, DecodeResult, decodeStringIo } from "./decoder";
-import { decodeCached, lastDecoded } from "./decode_cache";
+import { decodeCached, cachedAnswer } from "./decode_cache";
 import { MAX_INSTRUCTION_BYTES, SEGMENT_DEFAULT_BIG, isCanonical, codeSize, fetchInstruction } from "./fetch";
 import { sizeMask } from "./flags";
 
@@ -114,8 +114,9 @@ export function fetchAndDecode(record: ExitRecord, platform: Platform, work: Emu
     decoded = decodeStringIo(work.bytes(), work.fetched, mode, own);
     work.decoded = changetype<usize>(own);
   } else {
-    decoded = decodeCached(work.bytes(), work.fetched, mode);
-    work.decoded = changetype<usize>(lastDecoded());
+    let instruction = decodeCached(work.bytes(), work.fetched, mode);
+    decoded = cachedAnswer(instruction);
+    work.decoded = changetype<usize>(instruction);
   }
   work.decodeResult = decoded;
   if (decoded == DecodeResult.Truncated) return walk.fault ? pageFault(work, walk) : EmulationResult.Unknown;
