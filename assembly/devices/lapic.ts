@@ -214,7 +214,10 @@ export class Lapic {
     return readRegister(this, register, false);
   }
 
-  mmioWrite(offset: u32, size: u32, value: u64): void {
+  // A write to the xAPIC page. Inline in the MMIO bus's two calls: EOI is
+  // most MMIO exits, and the call cost more than these tests (make bench
+  // P1, eoi: 989 -> 976).
+  @inline mmioWrite(offset: u32, size: u32, value: u64): void {
     if (!this.hardwareEnabled() || this.x2apicMode()) return;
     if (size != 4 || (offset & 0xf) != 0) return;
     let register = (offset >> 4) & 0xff;
