@@ -125,6 +125,8 @@ static inline bool guest_ram_ready(const struct guest_vmm *vm, uint64_t gpa, uin
 /* A nested page fault at gpa: true when it was the first touch of a
  * block, now zeroed and mapped (re-enter the guest as it was). */
 bool guest_ram_fault(unsigned g, uint64_t gpa);
+/* Makes [p, p+n) zero, writing only the pages of it that are not. */
+void guest_ram_zero(uint8_t *p, uint64_t n);
 void guest_ram_release(unsigned g);
 
 /* --- running guests (boot/run.c) -------------------------------------------*/

@@ -20,18 +20,51 @@
 #define BLOCK_SHIFT GUEST_RAM_BLOCK_SHIFT
 #define BLOCK_BYTES (1ull << BLOCK_SHIFT)
 
+/* True when the n bytes at p (8-byte aligned, n a multiple of 64) are 0. */
+static bool all_zero(const uint8_t *p, uint64_t n)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	for (uint64_t i = 0; i < n / 8; i += 8)
+		if (q[i] | q[i + 1] | q[i + 2] | q[i + 3] | q[i + 4] | q[i + 5] | q[i + 6] | q[i + 7])
+			return false;
+	return true;
+}
+
+/* Makes [p, p + n) zero, writing only the 4 KiB pages of it that are not
+ * zero already (ragged ends are written). Memory nobody wrote since the
+ * machine started reads as zero, and under an emulator reading it costs
+ * the host nothing, where writing it makes the host allocate and clear a
+ * page of its own: a Linux guest's first touches of 80 blocks of 2 MiB
+ * took 396 ms of its boot under QEMU TCG, about 5 ms a block, against
+ * the 0.5 ms the stores alone take (make bench P3). On hardware a page
+ * that holds data (a guest's before) is read until its first non-zero
+ * word, then written: a little more than the write alone. Tested by
+ * tests/host's ram-zero. */
+void guest_ram_zero(uint8_t *p, uint64_t n)
+{
+	uint8_t *end = p + n;
+	while (p < end) {
+		uint64_t chunk = PAGE_SIZE - ((uintptr_t)p & (PAGE_SIZE - 1));
+		if (chunk > (uint64_t)(end - p))
+			chunk = (uint64_t)(end - p);
+		if (chunk != PAGE_SIZE || !all_zero(p, chunk))
+			memset(p, 0, chunk);
+		p += chunk;
+	}
+}
+
 /* Zeroes [start, end) of the RAM but what of it lies in [keep, keep_end):
  * bytes the caller overwrites at once (guest_ram_prepare's `overwrite`). */
 static void zero_except(struct guest_vmm *vm, uint64_t start, uint64_t end, uint64_t keep, uint64_t keep_end)
 {
 	if (keep >= end || keep_end <= start) {
-		memset(vm->ram + start, 0, end - start);
+		guest_ram_zero(vm->ram + start, end - start);
 		return;
 	}
 	if (keep > start)
-		memset(vm->ram + start, 0, keep - start);
+		guest_ram_zero(vm->ram + start, keep - start);
 	if (keep_end < end)
-		memset(vm->ram + keep_end, 0, end - keep_end);
+		guest_ram_zero(vm->ram + keep_end, end - keep_end);
 }
 
 /* Has the supervisor make [gpa, gpa + its block or run) present, zeroed. */

@@ -32,6 +32,11 @@ expect_line "ref-check compared all six kinds" '^hvhost: ref-check: [0-9]+ exits
 check "the console cleaner keeps printable ASCII and newlines, and nothing else" 0 "$HVHOST" console-clean
 expect_line "console-clean compared its texts" '^hvhost: console-clean: [0-9]+ texts cleaned as byte by byte$'
 
+# How the stub zeroes a guest's RAM before the guest sees it (linker/
+# guest_ram.c): only pages that are not zero are written, and all are zero.
+check "guest RAM zeroing leaves every range zero and the rest alone" 0 "$HVHOST" ram-zero
+expect_line "ram-zero tried its ranges" '^hvhost: ram-zero: [0-9]+ ranges zeroed, nothing else touched$'
+
 cd "$(dirname "$0")/../.."
 check "the supervisor's init on the demo config" 0 "$HVHOST" config tests/configs/demo.toml build/guests/hello.elf
 expect_line "the demo plan names its guests" '^\[hv\] guest [a-z0-9-]+: '
