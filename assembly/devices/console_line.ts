@@ -116,9 +116,9 @@ export class ConsoleLine {
   }
 
   // One byte from the guest, taken when its budget (brought up to the
-  // clock) holds one: false, and nothing taken, when it does not. No
-  // clock: no limit. Inline, the budget in locals: the UART sends every
-  // byte through here (make bench P1, io).
+  // clock) holds one: false, and nothing taken, when it does not, which
+  // `refused` and `waits` record. No clock: no limit. Inline, the budget
+  // in locals: the UART sends every byte through here (make bench P1, io).
   @inline send(value: u32): bool {
     let clock = this.clock;
     if (changetype<usize>(clock) != 0) {
@@ -126,7 +126,11 @@ export class ConsoleLine {
       let budget = this.budget;
       if (budget < CONSOLE_BURST_BYTES) {
         budget = this.refill(now, budget);
-        if (budget == 0) return false;
+        if (budget == 0) {
+          this.refused = true;
+          this.waits++;
+          return false;
+        }
       } else {
         // From a full budget the time counts from now, not from when it
         // filled (a refill to full counts from now already).

@@ -180,13 +180,8 @@ export class Uart16550 {
   @inline writeConsoleByte(offset: u32, value: u32): bool {
     if ((offset & 7) != UART_RBR_THR || this.ier != 0 || this.driven) return false;
     if (((this.lcr & LCR_DLAB) | (this.mcr & MCR_LOOP)) != 0) return false;
-    let output = this.output;
-    if (!output.send(value)) {
-      output.refused = true;
-      output.waits++;
-      return true;
-    }
-    this.thrEmptyPending = false;
+    // Refused for want of budget: THR's interrupt state stays, as in transmit().
+    if (this.output.send(value)) this.thrEmptyPending = false;
     return true;
   }
 
@@ -378,13 +373,9 @@ export class Uart16550 {
       // Loopback (8.7): the byte comes back on the receiver, not the wire.
       this.receiveByte(byte);
     } else {
-      let output = this.output;
-      if (!output.send(byte)) {
-        // Over its console share: the byte is not taken, the OUT runs again.
-        output.refused = true;
-        output.waits++;
-        return;
-      }
+      // Over its console share: the byte is not taken (send() says so in
+      // `refused`), the OUT runs again.
+      if (!this.output.send(byte)) return;
     }
     // Writing THR clears its interrupt; the byte leaves at once, so THR is
     // empty again (budget allowing) and the interrupt is raised again.
