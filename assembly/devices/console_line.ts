@@ -196,9 +196,9 @@ export class ConsoleLine {
     this.appendByte(value);
   }
 
-  // Any byte: a '\n' finishes the line, as does a full line.
+  // Any byte (0-255, as append() masked it): a '\n' finishes the line, as
+  // does a full line.
   private appendByte(value: u32): void {
-    value &= 0xff;
     if (value == RETURN) return;
     if (value == NEWLINE) {
       this.finishLine();
