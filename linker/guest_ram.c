@@ -125,7 +125,7 @@ bool guest_ram_init(unsigned g)
 	vm->first_block_runs = 0;
 	/* The tail below a whole block is mapped in 4 KiB pages: zero it now. */
 	uint64_t whole = (uint64_t)vm->ram_blocks << BLOCK_SHIFT;
-	memset(vm->ram + whole, 0, vm->ram_bytes - whole);
+	guest_ram_zero(vm->ram + whole, vm->ram_bytes - whole);
 	return true;
 }
 
