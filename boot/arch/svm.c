@@ -180,6 +180,15 @@ extern void svm_enter(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_save_pa);
  * area (its hidden state). */
 static bool has_nrips;
 
+/* CR4 bits that change nothing for the host, whose page tables have no
+ * user and no global pages: SMEP and SMAP (user pages), PGE (global
+ * pages), PSE (ignored in long mode). Those the CPU has. */
+static uint64_t cr4_host_follows;
+#define CR4_PSE  (1ull << 4)
+#define CR4_PGE  (1ull << 7)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+
 static bool svm_detect(char *why, unsigned why_size)
 {
 	uint32_t a, b, c, d;
@@ -196,6 +205,14 @@ static bool svm_detect(char *why, unsigned why_size)
 		return false;
 	}
 	has_nrips = d & CPUID_NRIPS;
+	cpuid(0, 0, &a, &b, &c, &d);
+	uint32_t max_basic = a;
+	cpuid(1, 0, &a, &b, &c, &d);
+	cr4_host_follows = (d & 1u << 3 ? CR4_PSE : 0) | (d & 1u << 13 ? CR4_PGE : 0);
+	if (max_basic >= 7) {
+		cpuid(7, 0, &a, &b, &c, &d);
+		cr4_host_follows |= (b & 1u << 7 ? CR4_SMEP : 0) | (b & 1u << 20 ? CR4_SMAP : 0);
+	}
 	/* APM vol. 2, 15.4: firmware may disable SVM and lock it off. */
 	if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {
 		ksnprintf(why, why_size, "AMD-V is disabled by the firmware (VM_CR.SVMDIS): enable SVM in the BIOS setup");
@@ -330,10 +347,27 @@ static void save_data_segments(struct exit_record *e, const struct vmcb *v)
 	save_segment(&e->gs, &v->gs);
 }
 
+/* The host takes the guest's value of the CR4 bits it need not care about
+ * before each entry. QEMU TCG empties its whole soft TLB and TB jump cache
+ * at a world switch that changes one of them (cpu_x86_update_cr4), at VMRUN
+ * and again at #VMEXIT: for a Linux guest, 2 of the 6 flushes of each of
+ * its exits. Written only when they differ, as a guest sets them once (on
+ * hardware a CR4 write that changes PGE empties the TLB). */
+static void host_cr4_follow(uint64_t guest_cr4)
+{
+	uint64_t cr4;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	uint64_t want = (cr4 & ~cr4_host_follows) | (guest_cr4 & cr4_host_follows);
+	if (want != cr4)
+		__asm__ volatile("mov %0, %%cr4" :: "r"(want) : "memory");
+}
+
 static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 {
 	struct vmcb *v = vcpu->control;
 	uint64_t pa = (uint64_t)(uintptr_t)v;
+
+	host_cr4_follow(v->cr4);
 
 	/* An NMI injected now blocks the next until its handler's IRET. */
 	if ((v->eventinj & EVENT_VALID) && (v->eventinj & 0x700) == INJECT_TYPE_NMI)
