@@ -211,7 +211,7 @@ void console_write(const char *s, size_t len)
  * bytes drains in 1.4 ms at 115200 baud. */
 #define CONSOLE_POLL_US 1000
 
-uint64_t console_poll_deadline(uint64_t deadline)
+EXIT_PATH uint64_t console_poll_deadline(uint64_t deadline)
 {
 	if (!tx_pending)
 		return deadline;
@@ -220,7 +220,7 @@ uint64_t console_poll_deadline(uint64_t deadline)
 }
 
 /* Cheap when nothing waits; a CPU that finds another writing goes on. */
-void console_poll_output(void)
+EXIT_PATH void console_poll_output(void)
 {
 	if (!tx_pending || !spin_trylock(&console_lock))
 		return;

@@ -146,7 +146,7 @@ bool console_input_pending(unsigned guest)
 	return __atomic_load_n(&ring->tail, __ATOMIC_RELAXED) != __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
 }
 
-unsigned console_input_deliver(unsigned guest)
+EXIT_PATH unsigned console_input_deliver(unsigned guest)
 {
 	if (guest >= CORE_MAX_GUESTS)
 		return 0;

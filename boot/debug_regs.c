@@ -26,7 +26,7 @@ void debug_regs_init(struct guest_debug *d)
 	d->dr6 = DR6_RESET;
 }
 
-void debug_regs_switch_to(struct guest_debug *next)
+EXIT_PATH void debug_regs_switch_to(struct guest_debug *next)
 {
 	struct cpu *cpu = this_cpu();
 	struct guest_debug *last = cpu->debug_owner;

@@ -191,7 +191,7 @@ void guest_fpu_set_xcr0(struct guest_fpu *f, uint64_t value, bool on_this_cpu)
  * TCG ignores that intercept and lets the guest write XCR0 itself: take
  * what the guest set when it is within the allowed components, else put
  * the guest's back. */
-void guest_fpu_sync_xcr0(struct guest_fpu *f)
+EXIT_PATH void guest_fpu_sync_xcr0(struct guest_fpu *f)
 {
 	if (!xcr0_allowed)
 		return;

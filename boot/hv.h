@@ -12,6 +12,13 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+/* The functions every VM exit runs, kept together in .text.exit_path
+ * (linker/kernel.ld), so an exit touches few pages of code: under QEMU
+ * TCG each world switch empties the soft TLB, and each page an exit's code
+ * spans is a TLB fill again, on every exit (the stub's part spanned 10
+ * pages, now 2). */
+#define EXIT_PATH __attribute__((section(".text.exit_path")))
+
 #define PAGE_SIZE 4096ull
 
 /* --- console (boot/console.c): COM1 16550, polled --------------------------*/
@@ -75,7 +82,12 @@ uint64_t pmm_free_bytes(void);
 uint64_t pmm_total_bytes(void);
 
 /* --- time (boot/tsc.c) -----------------------------------------------------*/
-uint64_t tsc_read(void);
+static inline uint64_t tsc_read(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
 /* The TSC's rate: from 1 ms of the PIT at first, from 10 ms once settled,
  * which comes while the first guests run. The host's own timing takes
  * either; what a guest is given is the settled one (tsc_hz_settled waits

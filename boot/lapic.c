@@ -129,7 +129,7 @@ bool lapic_timer_start(void)
 /* Arms the one-shot timer to fire at TSC `deadline` (at once if it has
  * passed), unless it is armed for that time already. Counts beyond the
  * register's 32 bits fire early, which is harmless: the loop re-arms. */
-void lapic_timer_arm(uint64_t deadline)
+EXIT_PATH void lapic_timer_arm(uint64_t deadline)
 {
 	struct cpu *cpu = this_cpu();
 	if (!lapic || cpu->timer_deadline == deadline)

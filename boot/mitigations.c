@@ -62,7 +62,7 @@ void mitigations_guest_switch(unsigned guest)
 }
 
 /* Before each entry. */
-void mitigations_before_entry(void)
+EXIT_PATH void mitigations_before_entry(void)
 {
 	if (l1d_flush)
 		wrmsr(MSR_FLUSH_CMD, 1);

@@ -240,7 +240,7 @@ static void tsc_aux_probe(void)
 		tsc_aux_loaded[i] = ~0u;
 }
 
-static void tsc_aux_switch_to(uint32_t value)
+EXIT_PATH static void tsc_aux_switch_to(uint32_t value)
 {
 	unsigned cpu = this_cpu()->index;
 	if (!tsc_aux_present || cpu >= MAX_CPUS || tsc_aux_loaded[cpu] == value)
@@ -250,7 +250,7 @@ static void tsc_aux_switch_to(uint32_t value)
 }
 
 /* Writes the core's answer in vCPU v's record back into the vCPU. */
-static void apply_answer(unsigned g, unsigned v, const struct exit_record *exit)
+EXIT_PATH static void apply_answer(unsigned g, unsigned v, const struct exit_record *exit)
 {
 	struct vcpu_run *r = &runs[g].vcpu[v];
 	if (exit->dirty & DIRTY_TSC_AUX) {
@@ -264,7 +264,7 @@ static void apply_answer(unsigned g, unsigned v, const struct exit_record *exit)
 
 /* Has guest g's VMM instance answer vCPU v's exit, then applies the answer
  * (unless it stops the guest or halts the vCPU). */
-static enum exit_action answer_exit(unsigned g, unsigned v, uint32_t *stop_reason)
+EXIT_PATH static enum exit_action answer_exit(unsigned g, unsigned v, uint32_t *stop_reason)
 {
 	struct exit_record *exit = core_guest_exit_record(g, v);
 	uint64_t t0 = tsc_read();
@@ -317,7 +317,7 @@ static int pick_vcpu(unsigned g, uint32_t *stop_reason)
  * gives way. Returns what ended it; *stop_reason is set for ACTION_STOP.
  * Its exits are answered inside run_slice's trap frame; *answering is the
  * vCPU whose exit is being answered (-1: none). */
-__attribute__((noinline)) static enum exit_action run_vcpus(unsigned g, uint32_t *stop_reason, volatile int *answering)
+EXIT_PATH __attribute__((noinline)) static enum exit_action run_vcpus(unsigned g, uint32_t *stop_reason, volatile int *answering)
 {
 	struct guest_run *run = &runs[g];
 	/* Ends in time for the TSC's rate to settle (tsc.c) while the PIT's

@@ -31,13 +31,6 @@
 
 static uint64_t hz;
 
-uint64_t tsc_read(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
 uint64_t tsc_hz(void)
 {
 	return hz;

@@ -310,7 +310,7 @@ void w2c_env_hostCpuid(struct w2c_env *env, uint32_t leaf, uint32_t subleaf, uin
 	memcpy(out, r, sizeof r);
 }
 
-uint64_t w2c_env_readTsc(struct w2c_env *env)
+EXIT_PATH uint64_t w2c_env_readTsc(struct w2c_env *env)
 {
 	return tsc_read();
 }

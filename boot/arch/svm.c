@@ -362,7 +362,7 @@ static void host_cr4_follow(uint64_t guest_cr4)
 		__asm__ volatile("mov %0, %%cr4" :: "r"(want) : "memory");
 }
 
-static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
+EXIT_PATH static void svm_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 {
 	struct vmcb *v = vcpu->control;
 	uint64_t pa = (uint64_t)(uintptr_t)v;
@@ -523,7 +523,7 @@ static void request_interrupt_window(struct vmcb *v)
 	v->intercept_misc1 |= INTERCEPT_VINTR;
 }
 
-static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
+EXIT_PATH static void svm_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 {
 	struct vmcb *v = vcpu->control;
 	for (int i = 0; i < 16; i++)

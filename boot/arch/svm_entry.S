@@ -20,7 +20,7 @@
 #define RSI 6
 #define RDI 7
 
-	.text
+	.section .text.exit_path, "ax", @progbits   /* beside the rest of the exit path (EXIT_PATH, boot/hv.h) */
 	.globl svm_enter
 	.type svm_enter, @function
 svm_enter:

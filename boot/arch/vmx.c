@@ -78,7 +78,7 @@ static void make_current(struct cpu *cpu, struct arch_vcpu *vcpu)
 	}
 }
 
-static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
+EXIT_PATH static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 {
 	struct cpu *cpu = this_cpu();
 	make_current(cpu, vcpu);
@@ -111,7 +111,7 @@ static void vmx_vcpu_run(struct arch_vcpu *vcpu, struct exit_record *e)
 	vmx_record_exit(vcpu, e, failed, exit_reason);
 }
 
-static void vmx_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
+EXIT_PATH static void vmx_vcpu_apply(struct arch_vcpu *vcpu, const struct exit_record *e)
 {
 	make_current(this_cpu(), vcpu);
 	for (int i = 0; i < 16; i++)

@@ -28,7 +28,7 @@
 #define RDI 7
 #define VMCS_HOST_RSP 0x6C14        /* SDM vol. 3D, appendix B.4.4 */
 
-	.text
+	.section .text.exit_path, "ax", @progbits   /* beside the rest of the exit path (EXIT_PATH, boot/hv.h) */
 	.globl vmx_enter
 	.type vmx_enter, @function
 vmx_enter:
