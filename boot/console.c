@@ -80,11 +80,11 @@ static uint64_t tx_head, tx_tail;            /* bytes queued, sent; under consol
 static uint64_t screen_tail;
 /* The UART or the screen has bytes of the ring to take: a hint, read
  * without the lock. */
-static volatile bool tx_pending;
+static volatile bool tx_pending EXIT_PATH_DATA;
 
 /* One writer at a time, so what one CPU writes in one call (a whole line)
  * is never cut by another CPU's output. */
-static spinlock_t console_lock;
+static spinlock_t console_lock EXIT_PATH_DATA;
 
 /* What the console carries, for a guest's share of it (console_bytes_per_
  * second): a port that makes us wait for its FIFO to drain paces bytes on

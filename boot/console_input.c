@@ -39,7 +39,7 @@ struct input_ring {
 	uint32_t tail;               /* written by the consumer only */
 };
 
-static struct input_ring rings[CORE_MAX_GUESTS];
+static struct input_ring rings[CORE_MAX_GUESTS] EXIT_PATH_DATA;
 /* Each ring's bytes: read only where written, so not zeroed at boot
  * (kernel.ld's .noinit). */
 static uint8_t ring_bytes[CORE_MAX_GUESTS][RING_BYTES] __attribute__((section(".noinit.ring_bytes")));

@@ -23,7 +23,7 @@
 #define XCR0_GUEST_COMPONENTS (XCR0_X87 | XCR0_SSE | XCR0_AVX)
 #define CR4_OSXSAVE (1ull << 18)
 
-static uint64_t xcr0_allowed;        /* 0: no XSAVE, FXSAVE is used */
+static uint64_t xcr0_allowed EXIT_PATH_DATA;        /* 0: no XSAVE, FXSAVE is used */
 /* AMD parts without CPUID 0x80000008 EBX bit 2 (XSaveErPtr) keep the last
  * x87 instruction and data pointers and opcode (FIP, FDP, FOP) through
  * FXRSTOR/XRSTOR while FSW.ES is clear, so the next guest would read the

@@ -39,11 +39,11 @@
 #define ICR_LEVEL_ASSERT     (1u << 14)
 #define ICR_PENDING          (1u << 12)
 
-static volatile uint32_t *lapic;
+static volatile uint32_t *lapic EXIT_PATH_DATA;
 /* The timer's rate, measured once: counts per TSC tick, 32.32 fixed point.
  * Against the TSC, not in Hz, so it holds whether or not the TSC's own
  * rate has settled yet (tsc.c). */
-static uint64_t counts_per_tsc;
+static uint64_t counts_per_tsc EXIT_PATH_DATA;
 
 static inline uint32_t lapic_read(unsigned reg) { return lapic[reg / 4]; }
 static inline void lapic_write(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }

@@ -25,8 +25,8 @@
 #define ARCH_CAP_SKIP_L1DFL (1ull << 3)
 #define ARCH_CAP_MDS_NO     (1ull << 5)
 
-static bool ibpb, verw, l1d_flush;
-static int last_guest[MAX_CPUS];
+static bool ibpb EXIT_PATH_DATA, verw EXIT_PATH_DATA, l1d_flush EXIT_PATH_DATA;
+static int last_guest[MAX_CPUS] EXIT_PATH_DATA;
 
 void mitigations_probe(void)
 {

@@ -48,9 +48,9 @@ struct guest_run {
 static struct guest_run runs[CORE_MAX_GUESTS];
 static unsigned guest_total;
 static unsigned guest_cpu[CORE_MAX_GUESTS];
-static const struct arch_backend *backend;
+static const struct arch_backend *backend EXIT_PATH_DATA;
 static unsigned slice_ms;
-static uint64_t slice_cycles;
+static uint64_t slice_cycles EXIT_PATH_DATA;
 /* For the one "ready" line: every CPU adds what it prepared. */
 static volatile uint64_t ready_overhead, ready_guests;
 static volatile uint32_t cpus_preparing;
@@ -58,7 +58,7 @@ static uint64_t ready_t0;
 /* Time to the first guest instruction (make bench, P4): from the TSC at
  * the multiboot entry (boot/entry.S) to each guest's first entry. */
 extern uint64_t boot_entry_tsc;
-static bool entered[CORE_MAX_GUESTS];
+static bool entered[CORE_MAX_GUESTS] EXIT_PATH_DATA;
 static volatile uint32_t entered_count;
 
 static void note_first_entry(unsigned g)
@@ -228,8 +228,8 @@ static enum exit_action input_trapped(unsigned g, uint32_t *stop_reason)
 /* TSC_AUX is not switched by VM entry or exit and the guest reads it with
  * RDTSCP/RDPID: the CPU holds the running vCPU's (the host does not use
  * it), written only when it differs. */
-static bool tsc_aux_present;
-static uint32_t tsc_aux_loaded[MAX_CPUS];
+static bool tsc_aux_present EXIT_PATH_DATA;
+static uint32_t tsc_aux_loaded[MAX_CPUS] EXIT_PATH_DATA;
 
 static void tsc_aux_probe(void)
 {
@@ -262,11 +262,11 @@ EXIT_PATH static void apply_answer(unsigned g, unsigned v, const struct exit_rec
 	backend->vcpu_apply(&r->vcpu, exit);
 }
 
-/* Has guest g's VMM instance answer vCPU v's exit, then applies the answer
+/* Has guest g's VMM instance answer vCPU v's exit (its record, core_guest_exit_record), then applies the answer
  * (unless it stops the guest or halts the vCPU). */
-EXIT_PATH static enum exit_action answer_exit(unsigned g, unsigned v, uint32_t *stop_reason)
+EXIT_PATH static enum exit_action answer_exit(unsigned g, unsigned v, struct exit_record *exit,
+					     uint32_t *stop_reason)
 {
-	struct exit_record *exit = core_guest_exit_record(g, v);
 	uint64_t t0 = tsc_read();
 	wasm_rt_trap_t trap = core_guest_answer_exit(g, v, exit);   /* inside run_slice's frame */
 	runs[g].core_cycles += tsc_read() - t0;
@@ -378,7 +378,7 @@ EXIT_PATH __attribute__((noinline)) static enum exit_action run_vcpus(unsigned g
 #endif
 			{
 				*answering = v;
-				action = answer_exit(g, (unsigned)v, stop_reason);
+				action = answer_exit(g, (unsigned)v, exit, stop_reason);
 				*answering = -1;
 			}
 			console_poll_output();

@@ -178,12 +178,12 @@ extern void svm_enter(uint64_t vmcb_pa, uint64_t *gpr, uint64_t host_save_pa);
 /* Per host CPU, in struct cpu: arch_host_save is the VM_HSAVE_PA page
  * (where VMRUN keeps the host state), arch_host_state the host's VMSAVE
  * area (its hidden state). */
-static bool has_nrips;
+static bool has_nrips EXIT_PATH_DATA;
 
 /* CR4 bits that change nothing for the host, whose page tables have no
  * user and no global pages: SMEP and SMAP (user pages), PGE (global
  * pages), PSE (ignored in long mode). Those the CPU has. */
-static uint64_t cr4_host_follows;
+static uint64_t cr4_host_follows EXIT_PATH_DATA;
 #define CR4_PSE  (1ull << 4)
 #define CR4_PGE  (1ull << 7)
 #define CR4_SMEP (1ull << 20)
