@@ -85,12 +85,16 @@ uint64_t pmm_free_bytes(void);
 uint64_t pmm_total_bytes(void);
 
 /* --- time (boot/tsc.c) -----------------------------------------------------*/
+#ifdef HV_KERNEL
 static inline uint64_t tsc_read(void)
 {
 	uint32_t lo, hi;
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
 }
+#else
+uint64_t tsc_read(void);   /* the host harness's clock (tests/host/platform.c) */
+#endif
 /* The TSC's rate: from 1 ms of the PIT at first, from 10 ms once settled,
  * which comes while the first guests run. The host's own timing takes
  * either; what a guest is given is the settled one (tsc_hz_settled waits
