@@ -17,7 +17,7 @@ import { guestCpuid } from "../vcpu/cpuid";
 import { checkXsetbv, guestXcr0Allowed, XSETBV_OK } from "../vcpu/xsetbv";
 import { sizeMask, REQUESTING_KINDS } from "../devices/port_bus";
 import { Platform } from "./platform";
-import { Machine, beginStopLine, stopGuest, resetRequested, rebootGuest } from "./machine";
+import { Machine, beginStopLine, stopGuest, resetRequested, rebootGuest, CPUID_SCRATCH } from "./machine";
 import { startExitClock, nextHostDeadline } from "./timers";
 import { countExit } from "./exit_stats";
 import { EmulationResult, appendInstructionBytes } from "../x86/emulation";
@@ -36,8 +36,6 @@ export const VECTOR_SS: u32 = 12;
 export const VECTOR_PF: u32 = 14;
 const RFLAGS_IF: u64 = 1 << 9;
 
-// Scratch for CPUID answers (EAX, EBX, ECX, EDX).
-const CPUID_OUT: usize = memory.data(16, 16);
 
 // vCPU `vcpu`'s exit, whoever found it: the stub (handleExit) or the
 // scheduler (a HLT that ends: vcpu_schedule.ts). dispatchExit's one caller
@@ -190,12 +188,12 @@ function finishExit(record: ExitRecord, machine: Machine, platform: Platform): v
 // --- the exits -------------------------------------------------------------------
 
 function handleCpuid(record: ExitRecord, platform: Platform, vcpuIndex: u32): void {
-  guestCpuid(<u32>record.rax, <u32>record.rcx, record.cr4, record.xcr0, platform, CPUID_OUT, vcpuIndex);
+  guestCpuid(<u32>record.rax, <u32>record.rcx, record.cr4, record.xcr0, platform, CPUID_SCRATCH, vcpuIndex);
   // CPUID writes all four registers, zero-extending in 64-bit mode.
-  record.rax = <u64>load<u32>(CPUID_OUT, 0);
-  record.rbx = <u64>load<u32>(CPUID_OUT, 4);
-  record.rcx = <u64>load<u32>(CPUID_OUT, 8);
-  record.rdx = <u64>load<u32>(CPUID_OUT, 12);
+  record.rax = <u64>load<u32>(CPUID_SCRATCH, 0);
+  record.rbx = <u64>load<u32>(CPUID_SCRATCH, 4);
+  record.rcx = <u64>load<u32>(CPUID_SCRATCH, 8);
+  record.rdx = <u64>load<u32>(CPUID_SCRATCH, 12);
   record.advance = lengthOr(record, 2); // 0F A2
 }
 

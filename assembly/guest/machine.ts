@@ -61,22 +61,21 @@ export const MAX_VCPUS: u32 = 8;
 // the next part. The addresses are constants, so the Wasm reaches a
 // device without loading a pointer first (make bench, P1); layoutMachine()
 // zeroes the block.
-const STATE_OFFSET: usize = 0;
+const OBJECT_OFFSET: usize = 0;   // the Machine object itself: read on every exit, beside its parts
+const CPUID_SCRATCH_OFFSET: usize = (OBJECT_OFFSET + offsetof<Machine>() + 15) & ~15;
+const STATE_OFFSET: usize = (CPUID_SCRATCH_OFFSET + 16 + 15) & ~15;
 const BUS_OFFSET: usize = (STATE_OFFSET + offsetof<GuestState>() + 15) & ~15;
 const UART_OFFSET: usize = (BUS_OFFSET + <usize>PORT_BUS_BYTES + 15) & ~15;
 const DEBUG_EXIT_OFFSET: usize = (UART_OFFSET + offsetof<Uart16550>() + 15) & ~15;
 const CONSOLE_OFFSET: usize = (DEBUG_EXIT_OFFSET + offsetof<DebugExit>() + 15) & ~15;
-const MSR_FILES_OFFSET: usize = (CONSOLE_OFFSET + <usize>CONSOLE_LINE_BYTES + 15) & ~15;
-const RECORDS_OFFSET: usize = (MSR_FILES_OFFSET + <usize>(MSR_FILE_STRIDE * MAX_VCPUS) + 15) & ~15;
-const INITIAL_STATES_OFFSET: usize = (RECORDS_OFFSET + <usize>(EXIT_RECORD_BYTES * MAX_VCPUS) + 15) & ~15;
-const RUN_STATES_OFFSET: usize = (INITIAL_STATES_OFFSET + <usize>(VCPU_STATE_BYTES * MAX_VCPUS) + 15) & ~15;
-const IPI_TARGETS_OFFSET: usize = (RUN_STATES_OFFSET + <usize>MAX_VCPUS + 15) & ~15;
-const SETUP_AREA_OFFSET: usize = (IPI_TARGETS_OFFSET + offsetof<IpiTargets>() + 15) & ~15;
-const CLOCK_OFFSET: usize = (SETUP_AREA_OFFSET + <usize>SETUP_AREA_BYTES + 15) & ~15;
+const CLOCK_OFFSET: usize = (CONSOLE_OFFSET + <usize>CONSOLE_LINE_BYTES + 15) & ~15;
 const LINES_OFFSET: usize = (CLOCK_OFFSET + offsetof<GuestClock>() + 15) & ~15;
 const PIC_OFFSET: usize = (LINES_OFFSET + offsetof<InterruptLines>() + 15) & ~15;
 const IOAPIC_OFFSET: usize = (PIC_OFFSET + offsetof<Pic8259Pair>() + 15) & ~15;
-const LAPICS_OFFSET: usize = (IOAPIC_OFFSET + offsetof<IoApic>() + 15) & ~15;
+const RUN_STATES_OFFSET: usize = (IOAPIC_OFFSET + offsetof<IoApic>() + 15) & ~15;
+const IPI_TARGETS_OFFSET: usize = (RUN_STATES_OFFSET + <usize>MAX_VCPUS + 15) & ~15;
+const RECORDS_OFFSET: usize = (IPI_TARGETS_OFFSET + offsetof<IpiTargets>() + 15) & ~15;
+const LAPICS_OFFSET: usize = (RECORDS_OFFSET + <usize>(EXIT_RECORD_BYTES * MAX_VCPUS) + 15) & ~15;
 const PIT_OFFSET: usize = (LAPICS_OFFSET + <usize>(LAPIC_STRIDE * MAX_VCPUS) + 15) & ~15;
 const SYSTEM_CONTROL_B_OFFSET: usize = (PIT_OFFSET + <usize>PIT8254_BYTES + 15) & ~15;
 const RTC_OFFSET: usize = (SYSTEM_CONTROL_B_OFFSET + offsetof<SystemControlB>() + 15) & ~15;
@@ -88,8 +87,14 @@ const SYSTEM_CONTROL_A_OFFSET: usize = (I8042_OFFSET + offsetof<I8042>() + 15) &
 const POST_DELAY_OFFSET: usize = (SYSTEM_CONTROL_A_OFFSET + offsetof<SystemControlA>() + 15) & ~15;
 const MMIO_OFFSET: usize = (POST_DELAY_OFFSET + offsetof<PostDelay>() + 15) & ~15;
 const EMULATION_OFFSET: usize = (MMIO_OFFSET + <usize>MMIO_BUS_BYTES + 15) & ~15;
-const PARTS_BYTES: usize = (EMULATION_OFFSET + <usize>EMULATION_BYTES + 15) & ~15;
+const MSR_FILES_OFFSET: usize = (EMULATION_OFFSET + <usize>EMULATION_BYTES + 15) & ~15;
+const INITIAL_STATES_OFFSET: usize = (MSR_FILES_OFFSET + <usize>(MSR_FILE_STRIDE * MAX_VCPUS) + 15) & ~15;
+const SETUP_AREA_OFFSET: usize = (INITIAL_STATES_OFFSET + <usize>(VCPU_STATE_BYTES * MAX_VCPUS) + 15) & ~15;
+const PARTS_BYTES: usize = (SETUP_AREA_OFFSET + <usize>SETUP_AREA_BYTES + 15) & ~15;
 const PARTS_AT = memory.data(<i32>PARTS_BYTES, 16);
+// Scratch for CPUID answers (EAX, EBX, ECX, EDX: guest/exits.ts), in the
+// block too: every CPUID exit writes it.
+export const CPUID_SCRATCH: usize = PARTS_AT + CPUID_SCRATCH_OFFSET;
 
 @unmanaged
 export class Machine {
@@ -140,8 +145,8 @@ export class Machine {
 // and the exit port on the bus. Every call answers the same machine,
 // emptied again (the tests start each case from here).
 export function layoutMachine(): Machine {
-  let machine = changetype<Machine>(place(memory.data(offsetof<Machine>(), 16), offsetof<Machine>()));
   memory.fill(PARTS_AT, 0, PARTS_BYTES);
+  let machine = changetype<Machine>(PARTS_AT + OBJECT_OFFSET);
   machine.vcpuCount = 1;
   retargetVcpu(machine, 0);
   wirePlatform(machine);
@@ -238,11 +243,6 @@ function resetPlatform(machine: Machine, memoryBytes: u64): void {
   machine.i8042.reset();
   machine.systemControlA.reset();
   machine.postDelay.reset();
-}
-
-@inline function place(at: usize, bytes: usize): usize {
-  memory.fill(at, 0, bytes);
-  return at;
 }
 
 // Gives the instance its guest of `vcpus` vCPUs: `nameLength` bytes of
