@@ -60,7 +60,9 @@ export const MAX_VCPUS: u32 = 8;
 // memory, 16-byte aligned, each part's size written once: the offset of
 // the next part. The addresses are constants, so the Wasm reaches a
 // device without loading a pointer first (make bench, P1); layoutMachine()
-// zeroes the block.
+// zeroes the block. What an exit reads comes first and the parts read only
+// at start or on rarer exits last, so an exit touches two pages of it (under
+// QEMU TCG each page is a TLB fill on every exit: scripts/exit-pages).
 const OBJECT_OFFSET: usize = 0;   // the Machine object itself: read on every exit, beside its parts
 const CPUID_SCRATCH_OFFSET: usize = (OBJECT_OFFSET + offsetof<Machine>() + 15) & ~15;
 const STATE_OFFSET: usize = (CPUID_SCRATCH_OFFSET + 16 + 15) & ~15;
