@@ -36,7 +36,6 @@ export const VECTOR_SS: u32 = 12;
 export const VECTOR_PF: u32 = 14;
 const RFLAGS_IF: u64 = 1 << 9;
 
-
 // vCPU `vcpu`'s exit, whoever found it: the stub (handleExit) or the
 // scheduler (a HLT that ends: vcpu_schedule.ts). dispatchExit's one caller
 // in the instance, so that Binaryen puts it inline here (make bench P1:
