@@ -262,8 +262,9 @@ EXIT_PATH static void apply_answer(unsigned g, unsigned v, const struct exit_rec
 	backend->vcpu_apply(&r->vcpu, exit);
 }
 
-/* Has guest g's VMM instance answer vCPU v's exit (its record, core_guest_exit_record), then applies the answer
- * (unless it stops the guest or halts the vCPU). */
+/* Has guest g's VMM instance answer vCPU v's exit in `exit` (its record,
+ * core_guest_exit_record), then applies the answer (unless it stops the
+ * guest or halts the vCPU). */
 EXIT_PATH static enum exit_action answer_exit(unsigned g, unsigned v, struct exit_record *exit,
 					     uint32_t *stop_reason)
 {

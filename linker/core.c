@@ -400,7 +400,7 @@ const struct vcpu_state *core_guest_initial_state(unsigned g, unsigned v)
 	return (const struct vcpu_state *)(core_guests[g].instance.w2c_memory.data + initial_state_offset[g][v]);
 }
 
-EXIT_PATH struct exit_record *core_guest_exit_record(unsigned g, unsigned v)
+struct exit_record *core_guest_exit_record(unsigned g, unsigned v)
 {
 	return (struct exit_record *)(core_guests[g].instance.w2c_memory.data + exit_record_offset[g][v]);
 }
