@@ -145,6 +145,9 @@ unsigned core_init(void);
 bool core_config_failed(void);
 
 /* --- running guests (boot/run.c) -----------------------------------------*/
+/* Picks the backend and turns it on for the boot CPU: once, before the
+ * boot's first line. */
+void run_prepare_boot_cpu(void);
 /* Runs the configured guests until every one has stopped. */
 void run_guests(unsigned count);
 

@@ -98,9 +98,10 @@ void boot_main(uint32_t magic, uint64_t mb_info_phys)
 	lapic_timer_measure_start();
 	multiboot2_parse(magic, mb_info_phys);
 	screen_init(multiboot2_framebuffer());
+	pmm_init();
+	run_prepare_boot_cpu();
 	/* GRUB may leave its cursor mid-line: start ours on a fresh one. */
 	kprintf("\n[hv] tshv %s (type-1 hypervisor, VMM core in AssemblyScript/Wasm)\n", HV_VERSION);
-	pmm_init();
 	rtc_init();
 
 	const struct framebuffer *fb = multiboot2_framebuffer();

@@ -492,6 +492,28 @@ static void stop_by_host(unsigned g, const char *why)
 	core_guest_print_stop_stats(g);
 }
 
+/* The backend and the boot CPU's part of it, before the boot's first line
+ * (boot_main): QEMU's TCG keys every block it translates by EFER.SVME
+ * among other flags, so each block the boot ran before the bit was set
+ * was translated once more after it (151 of the 2,679 translations up to
+ * the first VMRUN; make bench P4). It runs before the TSC's rate is
+ * known: neither detect nor cpu_enable may need tsc_hz(). */
+static char select_why[160], boot_cpu_why[160];
+static bool boot_cpu_tried, boot_cpu_enabled;
+
+void run_prepare_boot_cpu(void)
+{
+	backend = arch_select(select_why, sizeof select_why);
+	if (!backend)
+		return;
+	fpu_probe();
+	/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
+	fpu_enable_host();
+	mce_enable_host();
+	boot_cpu_enabled = backend->cpu_enable(boot_cpu_why, sizeof boot_cpu_why);
+	boot_cpu_tried = true;
+}
+
 /* What every CPU with guests does, the boot CPU included. */
 static void cpu_run(unsigned cpu_index)
 {
@@ -502,10 +524,16 @@ static void cpu_run(unsigned cpu_index)
 	if (!mine)
 		return;
 	core_cpu_scheduler_start(guest_total, guest_cpu);
-	/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
-	fpu_enable_host();
-	mce_enable_host();
-	bool enabled = backend->cpu_enable(why, sizeof why);
+	bool enabled;
+	if (cpu_index == 0 && boot_cpu_tried) {
+		enabled = boot_cpu_enabled;
+		ksnprintf(why, sizeof why, "%s", boot_cpu_why);
+	} else {
+		/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
+		fpu_enable_host();
+		mce_enable_host();
+		enabled = backend->cpu_enable(why, sizeof why);
+	}
 	if (enabled && !fpu_host_ready()) {      /* VMX's fixed CR4 bits refused OSXSAVE */
 		ksnprintf(why, sizeof why, "CR4.OSXSAVE cannot be set");
 		enabled = false;
@@ -576,14 +604,11 @@ static void cpu_run(unsigned cpu_index)
 
 void run_guests(unsigned count)
 {
-	char why[160];
-	backend = arch_select(why, sizeof why);
 	if (!backend) {
-		kprintf("[hv] cannot run guests: %s\n", why);
+		kprintf("[hv] cannot run guests: %s\n", select_why);
 		return;
 	}
 	guest_total = count;
-	fpu_probe();
 	mitigations_probe();
 	tsc_aux_probe();
 	slice_ms = core_timeslice_ms();

@@ -364,7 +364,7 @@ struct vmx_capabilities {
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	uint64_t cr0_mask, cr4_mask;       /* bits the guest sees from the read shadow */
 	uint64_t invept_type, invvpid_type; /* 0: not available */
-	uint32_t timer_value;              /* the preemption timer's period */
+	unsigned timer_rate;               /* the preemption timer ticks every 2^rate TSC cycles */
 	uint32_t window_controls;          /* interrupt/NMI-window bits this CPU allows */
 	uint32_t pause_control;            /* PAUSE exiting, if this CPU allows it */
 };

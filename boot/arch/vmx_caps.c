@@ -67,11 +67,10 @@ bool vmx_detect(char *why, unsigned why_size)
 	vmx.pin = adjust_controls(PIN_EXTERNAL_INTERRUPT | PIN_NMI | PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER, pin_cap);
 	if (!require(vmx.pin, PIN_EXTERNAL_INTERRUPT | PIN_NMI, "external-interrupt and NMI exiting", why, why_size))
 		return false;
-	/* Its period: 1 ms, so a guest that never exits still lets the host
-	 * take its timer within 1 ms (26.5.1: it counts down every 2^rate TSC
-	 * cycles; each entry reloads it from the VMCS). */
-	uint64_t period = (tsc_hz() / 1000) >> (rdmsr(MSR_VMX_MISC) & VMX_MISC_TIMER_RATE);
-	vmx.timer_value = period == 0 ? 1 : period > 0xFFFFFFFF ? 0xFFFFFFFF : (uint32_t)period;
+	/* Its rate: it counts down every 2^rate TSC cycles (26.5.1). The
+	 * period is set per VMCS (vmx_vmcs.c): detect runs before the TSC's
+	 * rate is known (run_prepare_boot_cpu). */
+	vmx.timer_rate = (unsigned)(rdmsr(MSR_VMX_MISC) & VMX_MISC_TIMER_RATE);
 	/* What the guest may not do on its own: halt, MONITOR/MWAIT (could
 	 * park the physical CPU), touch the real TPR through CR8, and the
 	 * ports and MSRs the bitmaps keep. CR3 accesses, INVLPG, RDTSC stay

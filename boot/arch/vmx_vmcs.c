@@ -266,8 +266,12 @@ bool vmx_vcpu_create(struct arch_vcpu *vcpu, const struct arch_guest_tables *tab
 	ok &= vmwrite(VMCS_LINK_POINTER, ~0ull);        /* no shadow VMCS (27.3.1.5) */
 	ok &= vmwrite(GUEST_INTERRUPTIBILITY, 0);       /* no STI/MOV SS shadow pending */
 	ok &= vmwrite(GUEST_ACTIVITY_STATE, 0);         /* active */
-	if (vmx.pin & PIN_PREEMPTION_TIMER)
-		ok &= vmwrite(GUEST_PREEMPTION_TIMER, vmx.timer_value); /* 1 ms from each entry */
+	if (vmx.pin & PIN_PREEMPTION_TIMER) {
+		/* 1 ms from each entry, so a guest that never exits still lets
+		 * the host take its timer within 1 ms (each entry reloads it). */
+		uint64_t period = (tsc_hz() / 1000) >> vmx.timer_rate;
+		ok &= vmwrite(GUEST_PREEMPTION_TIMER, period == 0 ? 1 : period > 0xFFFFFFFF ? 0xFFFFFFFF : period);
+	}
 	for (int i = 0; i < 4; i++)
 		ok &= vmwrite(GUEST_PDPTE0 + 2 * i, 0);
 	if (!ok) {
