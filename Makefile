@@ -114,8 +114,8 @@ elf: $(BUILD)/hypervisor.elf
 
 # The bench's bypass build (make bench, P2): the same stub and core, but the
 # stub answers the exit-loop guest's CPUID and port exits itself
-# (boot/bench_bypass.c). Only run.c and bench_bypass.c differ.
-BYPASS_SRCS := boot/run.c boot/bench_bypass.c
+# (boot/bench_bypass.c). Only exit_loop.c and bench_bypass.c differ.
+BYPASS_SRCS := boot/exit_loop.c boot/bench_bypass.c
 BYPASS_OBJS := $(patsubst %.c,$(BUILD)/obj-bypass/%.o,$(BYPASS_SRCS))
 $(BUILD)/obj-bypass/%.o: %.c $(HEADERS) $(BUILD)/core/supervisor.c $(BUILD)/core/guest.c
 	@mkdir -p $(dir $@)

@@ -75,7 +75,7 @@ _start32:
 	movl %eax, %edi
 	movl %ebx, %esi
 	/* The TSC at the multiboot entry, for the time to the first guest
-	 * instruction (boot/run.c); in .data, since .bss is zeroed below. */
+	 * instruction (boot/exit_loop.c); in .data, since .bss is zeroed below. */
 	rdtsc
 	movl %eax, PHYS(boot_entry_tsc)
 	movl %edx, PHYS(boot_entry_tsc) + 4

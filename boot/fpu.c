@@ -2,7 +2,7 @@
  * The guests' FPU, SSE and AVX state. The host never touches the FPU (it
  * is built -mgeneral-regs-only), so a CPU's FPU state and XCR0 belong to
  * the last guest it ran, and are switched only when the next guest is
- * another one (boot/run.c decides when).
+ * another one (boot/exit_loop.c decides when).
  *
  * With XSAVE (CPUID.1:ECX.XSAVE), guests may use the XCR0 components in
  * xcr0_allowed: those the host supports among x87, SSE and AVX (never

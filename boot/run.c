@@ -1,10 +1,10 @@
 /*
  * Running the guests: pick the backend, let the core place each guest on a
  * host CPU, and on every CPU: give its guests their RAM, tables, guest VMM
- * instance and vCPU, then loop: the core's scheduler names the next guest,
- * the backend enters it, its guest VMM instance answers the exit. A guest
- * is only ever touched by its own CPU, so the exit path takes no lock.
- * Vendor-neutral: everything vendor-specific is behind arch_backend.
+ * instance and vCPU, then loop: the core's scheduler names the next guest
+ * and exit_loop.c runs it for a slice. A guest is only ever touched by its
+ * own CPU, so the exit path takes no lock. Vendor-neutral: everything
+ * vendor-specific is behind arch_backend.
  *
  * Time: before each entry the CPU's one-shot timer is armed for the
  * earlier of the slice's end and the guest's next timer event (the core
@@ -12,84 +12,19 @@
  * waits (ACTION_WAIT) until that event or console input; a CPU whose
  * guests all wait halts itself until the first of them is due.
  */
-#include "hv.h"
-#include "boot.h"
-#include "core.h"
+#include "run.h"
 #include "percpu.h"
-#include "arch/vcpu.h"
-#include "bench_bypass.h"
-#include "debug_regs.h"
 
-/* One vCPU: its VMCB/VMCS and its FPU/SSE/AVX state and XCR0. */
-struct vcpu_run {
-	struct arch_vcpu vcpu;
-	struct guest_fpu fpu;
-	struct guest_debug debug;  /* DR0-DR3, DR6 */
-	uint32_t tsc_aux;          /* IA32_TSC_AUX: RDTSCP and RDPID read it in the guest */
-	bool created;              /* vcpu has its VMCB/VMCS */
-};
-
-struct guest_run {
-	bool live;                 /* has its vCPUs and RAM */
-	bool waiting;              /* every vCPU halted: until `deadline` or input */
-	uint64_t deadline;         /* host TSC of its next timer event, NO_DEADLINE */
-	unsigned vcpus;
-	int current;               /* the vCPU that ran last (-1: none yet) */
-	struct vcpu_run *vcpu;     /* `vcpus` of them, in pages of their own */
-	unsigned vcpu_pages;
-	bool cmos_kept;            /* rebooting: cmos holds its CMOS RAM */
-	uint8_t cmos[CORE_CMOS_BYTES];
-	uint64_t started_tsc;
-	uint64_t stop_tsc;         /* its stop_after_ms, as a TSC value (0: never) */
-	unsigned stop_after_ms;
-	uint64_t core_cycles;      /* time spent in the guest VMM, for the stats line */
-};
-
-static struct guest_run runs[CORE_MAX_GUESTS];
-static unsigned guest_total;
+struct guest_run runs[CORE_MAX_GUESTS];
+unsigned guest_total;
 static unsigned guest_cpu[CORE_MAX_GUESTS];
-static const struct arch_backend *backend EXIT_PATH_DATA;
+const struct arch_backend *backend EXIT_PATH_DATA;
 static unsigned slice_ms;
-static uint64_t slice_cycles EXIT_PATH_DATA;
+uint64_t slice_cycles EXIT_PATH_DATA;
 /* For the one "ready" line: every CPU adds what it prepared. */
 static volatile uint64_t ready_overhead, ready_guests;
 static volatile uint32_t cpus_preparing;
 static uint64_t ready_t0;
-/* Time to the first guest instruction (make bench, P4): from the TSC at
- * the multiboot entry (boot/entry.S) to each guest's first entry. */
-extern uint64_t boot_entry_tsc;
-static bool entered[CORE_MAX_GUESTS] EXIT_PATH_DATA;
-static volatile uint32_t entered_count;
-
-static void note_first_entry(unsigned g)
-{
-	uint64_t us = (tsc_read() - boot_entry_tsc) / (tsc_hz() / 1000000 ? tsc_hz() / 1000000 : 1);
-	entered[g] = true;
-	uint32_t n = __atomic_add_fetch(&entered_count, 1, __ATOMIC_ACQ_REL);
-	if (n == 1)
-		kprintf("[hv] first guest instruction %llu us after the multiboot entry\n", (unsigned long long)us);
-	if (n == guest_total)
-		kprintf("[hv] all %u guests entered %llu us after the multiboot entry\n", guest_total,
-			(unsigned long long)us);
-}
-
-/* The host never touches the FPU, so a CPU's FPU state belongs to the last
- * vCPU it ran: switch it only when the next vCPU is another one. */
-static void fpu_switch_to(struct guest_fpu *fpu)
-{
-	struct cpu *cpu = this_cpu();
-	if (cpu->fpu_owner == fpu)
-		return;
-	guest_fpu_switch(cpu->fpu_owner, fpu);
-	cpu->fpu_owner = fpu;
-}
-
-/* Forgets this CPU's copy of `fpu` (its owner is going away). */
-static void fpu_disown(struct guest_fpu *fpu)
-{
-	if (this_cpu()->fpu_owner == fpu)
-		this_cpu()->fpu_owner = NULL;
-}
 
 const struct arch_backend *arch_select(char *why, unsigned why_size)
 {
@@ -141,7 +76,7 @@ static void stop_guest(unsigned g)
 /* vCPU v of guest g from the core's first state for it (the loader's, or
  * a STARTUP IPI's): a fresh VMCB/VMCS and the FPU's reset state, on the
  * CPU that runs it (a VMCS holds that CPU's host state). */
-static bool create_vcpu(unsigned g, unsigned v, char *why, unsigned why_size)
+bool create_vcpu(unsigned g, unsigned v, char *why, unsigned why_size)
 {
 	struct guest_run *run = &runs[g];
 	struct vcpu_run *r = &run->vcpu[v];
@@ -203,214 +138,6 @@ static bool prepare_guest(unsigned g)
 	run->stop_after_ms = core_guest_stop_after_ms(g);
 	run->stop_tsc = run->stop_after_ms ? run->started_tsc + tsc_hz() / 1000 * run->stop_after_ms : 0;
 	return true;
-}
-
-static enum exit_action vmm_trapped(unsigned g, wasm_rt_trap_t trap, const struct exit_record *exit,
-				    uint32_t *stop_reason)
-{
-	*stop_reason = STOP_VMM_TRAP;
-	kprintf("[hv] guest %s stopped: its guest VMM trapped: %s (RIP %#llx, exit %u)\n",
-		core_guest_name(g), wasm_rt_strerror(trap),
-		(unsigned long long)(exit ? exit->rip : 0), exit ? exit->reason : 0);
-	return ACTION_STOP;
-}
-
-/* Guest g's instance trapped taking typed input: it stops (or restarts
- * by its on_crash) as for a trap at an exit. */
-static enum exit_action input_trapped(unsigned g, uint32_t *stop_reason)
-{
-	*stop_reason = STOP_VMM_TRAP;
-	kprintf("[hv] guest %s stopped: its guest VMM trapped taking console input: %s\n",
-		core_guest_name(g), wasm_rt_strerror(core_guest_input_trap(g)));
-	return ACTION_STOP;
-}
-
-/* TSC_AUX is not switched by VM entry or exit and the guest reads it with
- * RDTSCP/RDPID: the CPU holds the running vCPU's (the host does not use
- * it), written only when it differs. */
-static bool tsc_aux_present EXIT_PATH_DATA;
-static uint32_t tsc_aux_loaded[MAX_CPUS] EXIT_PATH_DATA;
-
-static void tsc_aux_probe(void)
-{
-	uint32_t a, b, c, d;
-	cpuid(0x80000001, 0, &a, &b, &c, &d);
-	tsc_aux_present = d & (1u << 27);     /* RDTSCP */
-	for (unsigned i = 0; i < MAX_CPUS; i++)
-		tsc_aux_loaded[i] = ~0u;
-}
-
-EXIT_PATH static void tsc_aux_switch_to(uint32_t value)
-{
-	unsigned cpu = this_cpu()->index;
-	if (!tsc_aux_present || cpu >= MAX_CPUS || tsc_aux_loaded[cpu] == value)
-		return;
-	wrmsr(0xc0000103, value);
-	tsc_aux_loaded[cpu] = value;
-}
-
-/* Writes the core's answer in vCPU v's record back into the vCPU. */
-EXIT_PATH static void apply_answer(unsigned g, unsigned v, const struct exit_record *exit)
-{
-	struct vcpu_run *r = &runs[g].vcpu[v];
-	if (exit->dirty & DIRTY_TSC_AUX) {
-		r->tsc_aux = exit->tsc_aux;
-		tsc_aux_switch_to(r->tsc_aux);
-	}
-	if (exit->dirty & DIRTY_XCR0)
-		guest_fpu_set_xcr0(&r->fpu, exit->xcr0, this_cpu()->fpu_owner == &r->fpu);
-	backend->vcpu_apply(&r->vcpu, exit);
-}
-
-/* Has guest g's VMM instance answer vCPU v's exit in `exit` (its record,
- * core_guest_exit_record), then applies the answer (unless it stops the
- * guest or halts the vCPU). */
-EXIT_PATH static enum exit_action answer_exit(unsigned g, unsigned v, struct exit_record *exit,
-					     uint32_t *stop_reason)
-{
-	uint64_t t0 = tsc_read();
-	wasm_rt_trap_t trap = core_guest_answer_exit(g, v, exit);   /* inside run_slice's frame */
-	runs[g].core_cycles += tsc_read() - t0;
-	*stop_reason = exit->stop_reason;
-	if (trap != WASM_RT_TRAP_NONE)
-		return vmm_trapped(g, trap, exit, stop_reason);
-	enum exit_action action = exit->action;
-	if (action != ACTION_STOP && action != ACTION_WAIT)
-		apply_answer(g, v, exit);
-	return action;
-}
-
-/* The vCPU of g to run next (after the one that ran last), made ready:
- * started, or its HLT's end applied. -1: all halted (the guest waits);
- * -2: the guest stopped (*stop_reason). */
-static int pick_vcpu(unsigned g, uint32_t *stop_reason)
-{
-	struct guest_run *run = &runs[g];
-	char why[160];
-	int next;
-	uint64_t t0 = tsc_read();
-	wasm_rt_trap_t trap = core_guest_next_vcpu(g, run->current, &next);
-	run->core_cycles += tsc_read() - t0;
-	if (trap != WASM_RT_TRAP_NONE) {
-		vmm_trapped(g, trap, NULL, stop_reason);
-		return -2;
-	}
-	if (next == CORE_NEXT_VCPU_NONE) {
-		run->deadline = core_guest_deadline(g);
-		return -1;
-	}
-	unsigned v = (unsigned)next & 0xff;
-	if (next & CORE_NEXT_VCPU_LOAD) {
-		if (!create_vcpu(g, v, why, sizeof why)) {
-			kprintf("[hv] guest %s stopped: vCPU %u: %s\n", core_guest_name(g), v, why);
-			*stop_reason = STOP_UNSUPPORTED;
-			return -2;
-		}
-	} else if (next & CORE_NEXT_VCPU_APPLY) {
-		apply_answer(g, v, core_guest_exit_record(g, v));
-	}
-	run->current = (int)v;
-	return (int)v;
-}
-
-/* Runs g's vCPUs until the guest yields, waits, stops, or its time slice
- * ends: one vCPU at a time, the core naming the next when one halts or
- * gives way. Returns what ended it; *stop_reason is set for ACTION_STOP.
- * Its exits are answered inside run_slice's trap frame; *answering is the
- * vCPU whose exit is being answered (-1: none). */
-EXIT_PATH __attribute__((noinline)) static enum exit_action run_vcpus(unsigned g, uint32_t *stop_reason, volatile int *answering)
-{
-	struct guest_run *run = &runs[g];
-	/* Ends in time for the TSC's rate to settle (tsc.c) while the PIT's
-	 * window lasts. */
-	uint64_t slice_end = tsc_settle_deadline(tsc_read() + slice_cycles);
-	mitigations_guest_switch(g);
-	if (__builtin_expect(!entered[g], 0))   /* its first slice: entered right after */
-		note_first_entry(g);
-	/* Typed input first: it may be what woke the guest. (An instance
-	 * can trap taking input only when bytes were offered to it.) */
-	if (console_input_deliver(g) && core_guest_input_trap(g))
-		return input_trapped(g, stop_reason);
-	run->waiting = false;
-	for (;;) {
-		/* Each slice starts with the next vCPU in turn. */
-		int v = pick_vcpu(g, stop_reason);
-		if (v == -2)
-			return ACTION_STOP;
-		if (v == -1) {
-			run->waiting = true;
-			return ACTION_WAIT;
-		}
-		struct vcpu_run *r = &run->vcpu[v];
-		struct exit_record *exit = core_guest_exit_record(g, (unsigned)v);
-		fpu_switch_to(&r->fpu);
-		debug_regs_switch_to(&r->debug);
-		tsc_aux_switch_to(r->tsc_aux);
-		enum exit_action action = ACTION_RESUME;
-		while (action == ACTION_RESUME) {
-			/* Typed bytes raise the UART's interrupt between exits:
-			 * have the guest exit as soon as it can take it. */
-			if (console_input_deliver(g)) {
-				if (core_guest_input_trap(g))
-					return input_trapped(g, stop_reason);
-				backend->vcpu_kick(&r->vcpu);
-			}
-			uint64_t deadline = exit->deadline < slice_end ? exit->deadline : slice_end;
-			lapic_timer_arm(console_poll_deadline(deadline));
-			mitigations_before_entry();
-			backend->vcpu_run(&r->vcpu, exit);
-			guest_fpu_sync_xcr0(&r->fpu);
-			exit->xcr0 = r->fpu.xcr0;
-			if (exit->reason == EXIT_EXTERNAL_INTERRUPT)
-				host_interrupt_window();
-			/* The first touch of a block of its RAM: zeroed and
-			 * mapped now (guest_ram.c); the access runs again. */
-			if (exit->reason == EXIT_NESTED_PAGE_FAULT && guest_ram_fault(g, exit->gpa))
-				continue;
-			/* The host's machine check: logged here, the core stops
-			 * the guest (an exception it is never given). */
-			if (exit->reason == EXIT_EXCEPTION && exit->exception_vector == 18)
-				mce_guest_exit(core_guest_name(g));
-#ifdef HV_BENCH_BYPASS
-			if (bench_bypass(exit)) {
-				backend->vcpu_apply(&r->vcpu, exit);
-				action = ACTION_RESUME;
-			} else
-#endif
-			{
-				*answering = v;
-				action = answer_exit(g, (unsigned)v, exit, stop_reason);
-				*answering = -1;
-			}
-			console_poll_output();
-			if (tsc_read() >= slice_end)
-				break;
-		}
-		if (action == ACTION_STOP || action == ACTION_YIELD)
-			return action;
-		if (tsc_read() >= slice_end)
-			return action == ACTION_WAIT ? ACTION_YIELD : ACTION_RESUME;  /* preempted */
-		/* ACTION_WAIT (this vCPU halted) or ACTION_SWITCH: the next one. */
-	}
-}
-
-/* One trap frame for a whole slice's exits, not one per exit: a trap of
- * g's instance while it answers an exit comes back here and stops the
- * guest as a trapped exit does (answer_exit). Traps in the other calls
- * into the instance are caught by their own frames, inside this one. */
-static enum exit_action run_slice(unsigned g, uint32_t *stop_reason)
-{
-	wasm_rt_jmp_buf frame;
-	volatile int answering = -1;
-	wasm_rt_trap_t trap = wasm_rt_try(&frame);
-	if (trap != WASM_RT_TRAP_NONE) {
-		wasm_rt_end_try(&frame);
-		int v = answering;
-		return vmm_trapped(g, trap, v >= 0 ? core_guest_exit_record(g, (unsigned)v) : NULL, stop_reason);
-	}
-	enum exit_action action = run_vcpus(g, stop_reason, &answering);
-	wasm_rt_end_try(&frame);
-	return action;
 }
 
 /* Wakes the waiting guests of this CPU that are due (their deadline passed,

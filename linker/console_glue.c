@@ -48,7 +48,7 @@ int core_console_receive(unsigned guest, uint8_t byte)
 	uint32_t taken = 0;
 	wasm_rt_trap_t trap = CORE_CALL(&frame, taken = w2c_guest_consoleReceive(&vm->instance, byte));
 	if (trap) {
-		vm->input_trap = trap;   /* run.c stops the guest at once */
+		vm->input_trap = trap;   /* exit_loop.c stops the guest at once */
 		return -1;
 	}
 	return taken ? 1 : 0;

@@ -93,7 +93,7 @@ enum stop_reason {
 #define DIRTY_CR8  0x20   /* cr8: the local APIC's TPR changed (V_TPR / the VMX TPR) */
 #define DIRTY_CR2  0x40   /* cr2: a #PF the core injects (emulated instructions) */
 #define DIRTY_PAT  0x80   /* pat: the guest's PAT, into the VMCB/VMCS */
-#define DIRTY_TSC_AUX 0x100 /* tsc_aux: what RDTSCP/RDPID read, loaded by the stub (run.c) */
+#define DIRTY_TSC_AUX 0x100 /* tsc_aux: what RDTSCP/RDPID read, loaded by the stub (exit_loop.c) */
 
 /* interruptibility: what blocks events right now (filled at each exit) */
 #define BLOCKED_BY_SHADOW 0x1     /* STI or MOV SS shadow: no interrupt for one instruction */

@@ -15,7 +15,7 @@ export const XCR0_TILECFG: u64 = 1 << 17;
 export const XCR0_TILEDATA: u64 = 1 << 18;
 
 // The components a guest may enable, where the host has them: the stub
-// (boot/run.c) saves and restores exactly these with XSAVE/XRSTOR and
+// (boot/fpu.c) saves and restores exactly these with XSAVE/XRSTOR and
 // switches XCR0 between guests. Never MPX, AVX-512, PKRU or AMX.
 export const XCR0_GUEST_COMPONENTS: u64 = XCR0_X87 | XCR0_SSE | XCR0_AVX;
 
@@ -43,7 +43,7 @@ export function hostXcr0(platform: Platform): u64 {
 
 // The XCR0 bits a guest may set: the host's among XCR0_GUEST_COMPONENTS,
 // or 0 without XSAVE (or without both x87 and SSE, which the stub then
-// switches with FXSAVE: boot/run.c xsave_probe()).
+// switches with FXSAVE: boot/fpu.c fpu_probe()).
 export function guestXcr0Allowed(platform: Platform): u64 {
   if (platform.guestXcr0Known) return platform.guestXcr0;
   let allowed = hostXcr0(platform) & XCR0_GUEST_COMPONENTS;

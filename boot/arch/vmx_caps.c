@@ -122,7 +122,7 @@ bool vmx_detect(char *why, unsigned why_size)
 	/* Without these, RDTSCP and INVPCID raise #UD in the guest although
 	 * its CPUID offers them (on AMD-V they just run). Neither touches the
 	 * host: RDTSCP reads TSC_AUX, INVPCID flushes this VPID's entries.
-	 * XSAVES stays off: guests get XSAVE (run.c switches
+	 * XSAVES stays off: guests get XSAVE (fpu.c switches
 	 * XCR0 and their XSAVE areas) but not XSAVES/IA32_XSS. */
 	secondary |= secondary_allowed & (SECONDARY_RDTSCP | SECONDARY_INVPCID);
 	/* WBINVD would flush caches other cores share: it exits where it can

@@ -251,7 +251,7 @@ static int drive_exits(unsigned count, const char *name, enum driver driver)
 		return 1;
 	uint32_t want = driver == DRIVE_FILL ? ACTION_RESUME : expected_action(kind);
 	uint32_t advance = driver == DRIVE_FILL ? 0 : expected_advance(kind);
-	/* One trap frame around all the exits, as boot/run.c holds one per
+	/* One trap frame around all the exits, as boot/exit_loop.c holds one per
 	 * time slice (core_guest_answer_exit); the loop in a function of its
 	 * own, so the frame's setjmp does not change its code. */
 	wasm_rt_jmp_buf frame;
