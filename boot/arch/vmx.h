@@ -5,7 +5,7 @@
  * 3C, chapters 24-31; vol. 3D, appendices A-C), the VMX instructions, and
  * what the files share: the capabilities detect found, and the functions
  * one file calls in another (vmx_ prefixed, declared at the end).
- * svm.c keeps its twins of all of these in its own head.
+ * svm.h holds the AMD-V twins of these.
  */
 #ifndef ARCH_VMX_H
 #define ARCH_VMX_H
