@@ -45,7 +45,7 @@ void core_supervisor_write(const char *text, uint32_t length);
  * printable ASCII and '\n' kept, every other byte '?'. */
 void console_clean(char *clean, const uint8_t *text, uint32_t n);
 
-#define CORE_MAX_GUESTS 256   /* the config's MAX_GUESTS (assembly/config/schema.ts) */
+#define CORE_MAX_GUESTS 256   /* the config's MAX_GUESTS (assembly/config/guest_config.ts) */
 /* vCPUs per guest: the guest VMM's MAX_VCPUS (assembly/guest/machine.ts). */
 #define CORE_MAX_VCPUS 8
 

@@ -5,7 +5,8 @@
 import { TextWriter } from "../lib/text";
 import { diagnostics } from "./diagnostics";
 import { MiB } from "./sizes";
-import { configGuest, configGuestCount } from "./schema";
+import { configGuest } from "./guest_config";
+import { configGuestCount } from "./schema";
 
 // Receives one whole line (pointer/length in linear memory).
 export type LineSink = (pointer: usize, length: u32) => void;

@@ -17,9 +17,19 @@
 //
 // Nothing here allocates per token and nothing recurses: any byte sequence
 // is answered with messages, never a trap.
+//
+// The cursor under the reader is TomlScanner (toml_scanner.ts), the Value it
+// answers is in toml_value.ts, and the encoding check and character classes
+// are in toml_text.ts.
 
 import { TextWriter } from "../lib/text";
 import { Diagnostics } from "./diagnostics";
+import { TomlScanner } from "./toml_scanner";
+import {
+  APOSTROPHE, BACKSLASH, bytesAre, CARRIAGE_RETURN, CLOSE_BRACKET, COMMA, EQUALS, HASH, hexDigitValue,
+  isBareKeyCharacter, isDigit, isLetter, NEWLINE, OPEN_BRACKET, QUOTE, utf8Length,
+} from "./toml_text";
+import { putCodePoint, putStringByte, Value, ValueKind } from "./toml_value";
 
 export enum Statement {
   End,
@@ -28,76 +38,7 @@ export enum Statement {
   KeyValue,
 }
 
-export enum ValueKind {
-  Invalid, // a syntax error was reported for it
-  String,
-  Integer,
-  Boolean,
-  Array,
-}
-
-// Decoded string values are kept up to this many bytes (every string the
-// schema stores is shorter); longer ones still report their full length.
-export const STRING_CAPACITY: u32 = 8192;
-const STRING_BYTES: usize = memory.data(<i32>STRING_CAPACITY, 16);
-
-const QUOTE: u32 = 0x22; // "
-const APOSTROPHE: u32 = 0x27; // '
-const BACKSLASH: u32 = 0x5c;
-const HASH: u32 = 0x23;
-const EQUALS: u32 = 0x3d;
-const OPEN_BRACKET: u32 = 0x5b;
-const CLOSE_BRACKET: u32 = 0x5d;
-const COMMA: u32 = 0x2c;
-const NEWLINE: u32 = 0x0a;
-const CARRIAGE_RETURN: u32 = 0x0d;
-
-export class Value {
-  kind: ValueKind = ValueKind.Invalid;
-  // Where the value starts (its first byte, e.g. the opening quote).
-  line: u32 = 0;
-  column: u32 = 0;
-  // The value's bytes as written in the source: [start, end).
-  start: usize = 0;
-  end: usize = 0;
-  integer: i64 = 0;
-  // The integer does not fit in an i64 (`integer` is then meaningless).
-  integerTooLarge: bool = false;
-  boolean: bool = false;
-  // Decoded length of a string; its first min(length, STRING_CAPACITY) bytes
-  // are at stringPointer.
-  stringLength: u32 = 0;
-  arrayLength: u32 = 0;
-  // Kind of the array's elements (Invalid for an empty array).
-  arrayKind: ValueKind = ValueKind.Invalid;
-
-  get stringPointer(): usize {
-    return STRING_BYTES;
-  }
-
-  // The decoded string was longer than STRING_CAPACITY and is cut.
-  get stringCut(): bool {
-    return this.stringLength > STRING_CAPACITY;
-  }
-
-  get storedLength(): u32 {
-    return this.stringLength < STRING_CAPACITY ? this.stringLength : STRING_CAPACITY;
-  }
-
-  get rawLength(): u32 {
-    return <u32>(this.end - this.start);
-  }
-}
-
-export class TomlReader {
-  private diagnostics: Diagnostics;
-  private end: usize = 0;
-  private pos: usize = 0;
-  private line: u32 = 1;
-  private lineStart: usize = 0;
-  // > 0 while inside an array: how error recovery finds the statement's end.
-  private arrayDepth: i32 = 0;
-
+export class TomlReader extends TomlScanner {
   // The current table header (after Table / ArrayTable).
   tableLine: u32 = 0;
   tableColumn: u32 = 0;
@@ -113,16 +54,7 @@ export class TomlReader {
   value: Value = new Value();
 
   constructor(diagnostics: Diagnostics) {
-    this.diagnostics = diagnostics;
-  }
-
-  // Starts reading `length` bytes at `pointer` (checked by checkEncoding).
-  reset(pointer: usize, length: u32): void {
-    this.end = pointer + <usize>length;
-    this.pos = pointer + <usize>byteOrderMarkLength(pointer, length);
-    this.line = 1;
-    this.lineStart = this.pos;
-    this.arrayDepth = 0;
+    super(diagnostics);
   }
 
   // The next statement; syntax errors on the way are reported and skipped.
@@ -367,7 +299,7 @@ export class TomlReader {
         return ValueKind.Invalid;
       }
       if (c != BACKSLASH) {
-        this.putStringByte(c);
+        putStringByte(value, c);
         this.pos++;
         continue;
       }
@@ -378,11 +310,11 @@ export class TomlReader {
         return ValueKind.Invalid;
       }
       let e = this.peek(1);
-      if (e == QUOTE) this.putStringByte(QUOTE);
-      else if (e == BACKSLASH) this.putStringByte(BACKSLASH);
-      else if (e == 0x6e) this.putStringByte(NEWLINE);
-      else if (e == 0x74) this.putStringByte(0x09);
-      else if (e == 0x72) this.putStringByte(CARRIAGE_RETURN);
+      if (e == QUOTE) putStringByte(value, QUOTE);
+      else if (e == BACKSLASH) putStringByte(value, BACKSLASH);
+      else if (e == 0x6e) putStringByte(value, NEWLINE);
+      else if (e == 0x74) putStringByte(value, 0x09);
+      else if (e == 0x72) putStringByte(value, CARRIAGE_RETURN);
       else if (e == 0x75) {
         let code: u32 = 0;
         let digits: u32 = 0;
@@ -400,7 +332,7 @@ export class TomlReader {
           this.errorAt(escape, true).text("invalid escape: \\u").hex(code, 4).text(" is a surrogate, not a character");
           return ValueKind.Invalid;
         }
-        this.putCodePoint(code);
+        putCodePoint(value, code);
         this.pos += 6;
         continue;
       } else if (e == NEWLINE || e == CARRIAGE_RETURN) {
@@ -441,7 +373,7 @@ export class TomlReader {
         this.errorAt(open, true).text("unterminated string: the line ends before the closing ' (strings cannot span lines)");
         return ValueKind.Invalid;
       }
-      this.putStringByte(c);
+      putStringByte(value, c);
       this.pos++;
     }
     return ValueKind.Invalid; // not reached
@@ -556,35 +488,7 @@ export class TomlReader {
     return ValueKind.Invalid;
   }
 
-  private putStringByte(b: u32): void {
-    let value = this.value;
-    if (value.stringLength < STRING_CAPACITY) store<u8>(STRING_BYTES + <usize>value.stringLength, <u8>b);
-    if (value.stringLength < u32.MAX_VALUE) value.stringLength++;
-  }
-
-  private putCodePoint(code: u32): void {
-    if (code < 0x80) {
-      this.putStringByte(code);
-    } else if (code < 0x800) {
-      this.putStringByte(0xc0 | (code >> 6));
-      this.putStringByte(0x80 | (code & 0x3f));
-    } else {
-      this.putStringByte(0xe0 | (code >> 12));
-      this.putStringByte(0x80 | ((code >> 6) & 0x3f));
-      this.putStringByte(0x80 | (code & 0x3f));
-    }
-  }
-
-  // --- positions and errors ------------------------------------------------------
-
-  // 1-based column of `at` on the current line, in UTF-8 characters.
-  columnAt(at: usize): u32 {
-    let column: u32 = 1;
-    for (let p = this.lineStart; p < at; p++) {
-      if ((<u32>load<u8>(p) & 0xc0) != 0x80) column++;
-    }
-    return column;
-  }
+  // --- errors ------------------------------------------------------------------
 
   // Starts an error at `at` (on the current line), naming the key if `keyed`.
   private errorAt(at: usize, keyed: bool): TextWriter {
@@ -595,235 +499,4 @@ export class TomlReader {
   private headerError(at: usize): TextWriter {
     return this.diagnostics.error(this.line, this.columnAt(at), this.nameStart, this.nameLength);
   }
-
-  // Names what is at `at` for a message: a quoted character, "the end of the
-  // line" or "the end of the file".
-  private describe(message: TextWriter, at: usize): void {
-    if (at >= this.end) {
-      message.text("the end of the file");
-      return;
-    }
-    let c = <u32>load<u8>(at);
-    if (c == NEWLINE || (c == CARRIAGE_RETURN && at + 1 < this.end && <u32>load<u8>(at + 1) == NEWLINE)) {
-      message.text("the end of the line");
-      return;
-    }
-    if (c == QUOTE) message.text("'\"'");
-    else message.quoted(at, utf8Length(at, this.end), 1);
-  }
-
-  // Skips the rest of a broken statement: to the end of its line, or, inside
-  // an array, past the "]" that closes it (then to the end of that line).
-  private recover(): void {
-    let depth = this.arrayDepth;
-    this.arrayDepth = 0;
-    while (this.pos < this.end) {
-      let c = this.peek(0);
-      if (c == NEWLINE) {
-        this.consumeLineEnd();
-        if (depth <= 0) return;
-        continue;
-      }
-      if (c == HASH) {
-        this.skipComment();
-        continue;
-      }
-      if (c == QUOTE || c == APOSTROPHE) {
-        this.pos++;
-        while (this.pos < this.end) {
-          let s = this.peek(0);
-          if (s == NEWLINE) break;
-          this.pos++;
-          if (s == c) break;
-          if (c == QUOTE && s == BACKSLASH && this.pos < this.end && this.peek(0) != NEWLINE) this.pos++;
-        }
-        continue;
-      }
-      if (c == OPEN_BRACKET) depth++;
-      else if (c == CLOSE_BRACKET) depth--;
-      this.pos++;
-    }
-  }
-
-  // --- bytes -------------------------------------------------------------------
-
-  @inline private peek(offset: usize): u32 {
-    let at = this.pos + offset;
-    return at < this.end ? <u32>load<u8>(at) : 0;
-  }
-
-  private atLineEnd(): bool {
-    let c = this.peek(0);
-    return c == NEWLINE || (c == CARRIAGE_RETURN && this.peek(1) == NEWLINE && this.pos + 1 < this.end);
-  }
-
-  private consumeLineEnd(): void {
-    if (this.peek(0) == CARRIAGE_RETURN) this.pos++;
-    this.pos++;
-    this.line++;
-    this.lineStart = this.pos;
-  }
-
-  private skipSpaces(): void {
-    while (this.pos < this.end) {
-      let c = this.peek(0);
-      if (c != 0x20 && c != 0x09) return;
-      this.pos++;
-    }
-  }
-
-  // Up to (not including) the end of the line.
-  private skipComment(): void {
-    while (this.pos < this.end && !this.atLineEnd()) this.pos++;
-  }
-
-  // Inside an array: spaces, line ends and comments.
-  private skipArrayGap(): void {
-    while (this.pos < this.end) {
-      this.skipSpaces();
-      if (this.pos >= this.end) return;
-      if (this.atLineEnd()) {
-        this.consumeLineEnd();
-      } else if (this.peek(0) == HASH) {
-        this.skipComment();
-      } else {
-        return;
-      }
-    }
-  }
-
-  private wordIs(word: string): bool {
-    let length = <u32>word.length;
-    if (this.pos + <usize>length > this.end) return false;
-    if (!bytesAre(this.pos, length, word)) return false;
-    let after = this.pos + <usize>length;
-    return after >= this.end || !isBareKeyCharacter(<u32>load<u8>(after));
-  }
-}
-
-// --- encoding ------------------------------------------------------------------
-
-// Checks that the file is UTF-8 without NUL or other control characters
-// (tab is allowed; CR only before LF). Reports the first bad byte of each
-// line; answers whether the file is clean. The parser runs only on clean
-// files, so columns can count characters.
-export function checkEncoding(pointer: usize, length: u32, diagnostics: Diagnostics): bool {
-  let end = pointer + <usize>length;
-  let p = pointer + <usize>byteOrderMarkLength(pointer, length);
-  let line: u32 = 1;
-  let lineStart = p;
-  let reportedLine: u32 = 0;
-  let clean = true;
-  while (p < end) {
-    let b = <u32>load<u8>(p);
-    if (b == NEWLINE) {
-      p++;
-      line++;
-      lineStart = p;
-      continue;
-    }
-    if (b == 0x09 || (b >= 0x20 && b < 0x7f)) {
-      p++;
-      continue;
-    }
-    if (b == CARRIAGE_RETURN && p + 1 < end && <u32>load<u8>(p + 1) == NEWLINE) {
-      p++;
-      continue;
-    }
-    let sequence: u32 = b < 0x80 ? 0 : utf8SequenceLength(p, end);
-    if (sequence > 0) {
-      p += <usize>sequence;
-      continue;
-    }
-    clean = false;
-    if (line != reportedLine) {
-      reportedLine = line;
-      let column: u32 = 1;
-      for (let q = lineStart; q < p; q++) {
-        if ((<u32>load<u8>(q) & 0xc0) != 0x80) column++;
-      }
-      let message = diagnostics.error(line, column, 0, 0);
-      if (b == CARRIAGE_RETURN) {
-        message.text("a carriage return (\\r) must be followed by a newline");
-      } else if (b < 0x80) {
-        message.text("control character U+").hex(b, 4).text(" is not allowed");
-      } else {
-        message.text("invalid UTF-8 (byte 0x").hex(b, 2).text(")");
-      }
-    }
-    p++;
-  }
-  return clean;
-}
-
-// Length of the well-formed UTF-8 sequence (2 to 4 bytes) at p, or 0
-// (overlong forms, surrogates and values above U+10FFFF are not well-formed).
-function utf8SequenceLength(p: usize, end: usize): u32 {
-  let b = <u32>load<u8>(p);
-  let length: u32;
-  let low: u32 = 0x80;
-  let high: u32 = 0xbf;
-  if (b >= 0xc2 && b <= 0xdf) {
-    length = 2;
-  } else if (b >= 0xe0 && b <= 0xef) {
-    length = 3;
-    if (b == 0xe0) low = 0xa0;
-    if (b == 0xed) high = 0x9f;
-  } else if (b >= 0xf0 && b <= 0xf4) {
-    length = 4;
-    if (b == 0xf0) low = 0x90;
-    if (b == 0xf4) high = 0x8f;
-  } else {
-    return 0;
-  }
-  if (p + <usize>length > end) return 0;
-  let second = <u32>load<u8>(p + 1);
-  if (second < low || second > high) return 0;
-  for (let i: u32 = 2; i < length; i++) {
-    let c = <u32>load<u8>(p + <usize>i);
-    if ((c & 0xc0) != 0x80) return 0;
-  }
-  return length;
-}
-
-// Bytes in the character at p (by its lead byte), clipped to end.
-function utf8Length(p: usize, end: usize): u32 {
-  let c = <u32>load<u8>(p);
-  let length: u32 = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-  if (p + <usize>length > end) length = <u32>(end - p);
-  return length;
-}
-
-function byteOrderMarkLength(pointer: usize, length: u32): u32 {
-  if (length >= 3 && load<u8>(pointer) == 0xef && load<u8>(pointer + 1) == 0xbb && load<u8>(pointer + 2) == 0xbf) return 3;
-  return 0;
-}
-
-// --- character classes -------------------------------------------------------------
-
-export function isBareKeyCharacter(c: u32): bool {
-  return isLetter(c) || isDigit(c) || c == 0x5f || c == 0x2d;
-}
-
-function isLetter(c: u32): bool {
-  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-}
-
-function isDigit(c: u32): bool {
-  return c >= 0x30 && c <= 0x39;
-}
-
-function hexDigitValue(c: u32): i32 {
-  if (c >= 0x30 && c <= 0x39) return <i32>(c - 0x30);
-  if (c >= 0x61 && c <= 0x66) return <i32>(c - 0x61 + 10);
-  if (c >= 0x41 && c <= 0x46) return <i32>(c - 0x41 + 10);
-  return -1;
-}
-
-function bytesAre(pointer: usize, length: u32, word: string): bool {
-  if (<u32>word.length != length) return false;
-  for (let i: u32 = 0; i < length; i++) {
-    if (<u32>load<u8>(pointer + <usize>i) != <u32>word.charCodeAt(<i32>i)) return false;
-  }
-  return true;
 }

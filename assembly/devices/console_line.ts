@@ -42,7 +42,7 @@ export const CONSOLE_LINE_BYTES: u32 = FIELDS_BYTES + LINE_BYTES + OUTBOX_BYTES;
 // sets the one that follows the host port's measured rate.
 export const CONSOLE_BYTES_PER_SECOND: u32 = 5760;
 // The least setRate takes, whatever the stub passes: a rate of 0 would
-// divide by zero (the config's own floor is the same, config/schema.ts).
+// divide by zero (the config's own floor is the same, config/guest_config.ts).
 const LEAST_BYTES_PER_SECOND: u32 = 100;
 // A 16550's transmit FIFO four times over: a short line goes out at once.
 export const CONSOLE_BURST_BYTES: u32 = 64;

@@ -9,7 +9,8 @@
 // Never below MIN_CONSOLE_SHARE, so a slow port still lets a guest print;
 // a port the stub could not measure (0) gets half of 115200 baud.
 
-import { configGuest, configGuestCount, MAX_CONSOLE_BYTES_PER_SECOND } from "../config/schema";
+import { configGuest, MAX_CONSOLE_BYTES_PER_SECOND } from "../config/guest_config";
+import { configGuestCount } from "../config/schema";
 import { CONSOLE_BYTES_PER_SECOND } from "../devices/console_line";
 
 export const MIN_CONSOLE_SHARE: u32 = 960;

@@ -7,7 +7,8 @@
 // its guest VMM) is restarted always and not counted.
 
 import { consoleWrite } from "./host";
-import { configGuest, configGuestCount } from "../config/schema";
+import { configGuest } from "../config/guest_config";
+import { configGuestCount } from "../config/schema";
 import { LineSink } from "../config/report";
 import { decideRestart, restartIsReboot } from "../sched/crash_policy";
 import { TextWriter } from "../lib/text";

@@ -10,8 +10,9 @@
 import "../lib/abort";
 import { configModule, consoleWrite, findModule, moduleName, moduleRead, moduleSize } from "./host";
 import { consoleShare } from "./console_share";
+import { configGuest } from "../config/guest_config";
 import {
-  configErrorCount, configGuest, configGuestCount, configTimesliceMs,
+  configErrorCount, configGuestCount, configTimesliceMs,
   MAX_CONFIG_BYTES, parseConfig, reportTooLarge, reportUnreadable,
 } from "../config/schema";
 import { reportConfig, reportNoConfig } from "../config/report";

@@ -13,7 +13,8 @@
 // prints through the sink it is handed, so the unit tests read it.
 
 import { LineSink } from "../config/report";
-import { configGuest, configGuestCount } from "../config/schema";
+import { configGuest } from "../config/guest_config";
+import { configGuestCount } from "../config/schema";
 import { TextWriter } from "../lib/text";
 import { roundRobinGuestCount, roundRobinStopped } from "../sched/round_robin";
 import { StopReason } from "../vcpu/exit_record";

@@ -10,7 +10,8 @@ import {
   roundRobinSpread, roundRobinUnmet, roundRobinStop,
 } from "../sched/round_robin";
 import { consoleFocusGuestStopped, consoleFocusReset } from "./console_focus";
-import { configGuest, configGuestCount } from "../config/schema";
+import { configGuest } from "../config/guest_config";
+import { configGuestCount } from "../config/schema";
 import { consoleWrite } from "./host";
 import { TextWriter } from "../lib/text";
 

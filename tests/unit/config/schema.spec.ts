@@ -1,9 +1,8 @@
 // hv.toml's tables and keys: what each accepts, its default, and the message
 // for each mistake (file:line:column: key: what is wrong).
 
-import {
-  configGuest, configGuestCount, configTimesliceMs, GuestConfig,
-} from "../../../assembly/config/schema";
+import { configGuest, GuestConfig } from "../../../assembly/config/guest_config";
+import { configGuestCount, configTimesliceMs } from "../../../assembly/config/schema";
 import { errors, lookups, onlyError, parse, setModules } from "./helpers";
 
 const GUEST = '[[guest]]\nname = "web"\nkernel = "web.elf"\n';

@@ -2,7 +2,8 @@
 // Every config here starts with a valid guest on lines 1-3, so the line
 // under test is line 4.
 
-import { configGuest, configGuestCount } from "../../../assembly/config/schema";
+import { configGuest } from "../../../assembly/config/guest_config";
+import { configGuestCount } from "../../../assembly/config/schema";
 import { errors, onlyError, parse, parseBytes, setModules } from "./helpers";
 
 const GUEST = '[[guest]]\nname = "web"\nkernel = "web.elf"\n';
