@@ -13,6 +13,7 @@ import {
 import { resolvePath } from "./paths";
 import { NOT_A_SIZE, parseSize } from "./sizes";
 import { TomlReader } from "./toml";
+import { hexDigitValue } from "./toml_text";
 import { ValueKind } from "./toml_value";
 
 // --- [[guest]] values ------------------------------------------------------------
@@ -200,7 +201,8 @@ export function setCpus(reader: TomlReader, guest: GuestConfig): void {
     }
     let number: u64 = 0; // saturates above MAX_CPU
     while (p < end) {
-      let d = digitValue(<u32>load<u8>(p), base);
+      let d = hexDigitValue(<u32>load<u8>(p));
+      if (d >= <i32>base) d = -1; // a hex digit ends a decimal number
       if (d < 0 && load<u8>(p) != 0x5f) break;
       if (d >= 0 && number <= <u64>MAX_CPU) number = number * base + <u64>d;
       p++;
@@ -227,13 +229,6 @@ export function setCpus(reader: TomlReader, guest: GuestConfig): void {
     column += length;
   }
   guest.cpuMask = mask;
-}
-
-function digitValue(c: u32, base: u64): i32 {
-  if (c >= 0x30 && c <= 0x39) return <i32>(c - 0x30);
-  if (base == 16 && c >= 0x61 && c <= 0x66) return <i32>(c - 0x61 + 10);
-  if (base == 16 && c >= 0x41 && c <= 0x46) return <i32>(c - 0x41 + 10);
-  return -1;
 }
 
 // --- helpers -----------------------------------------------------------------------------
