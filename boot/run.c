@@ -226,7 +226,16 @@ static void stop_by_host(unsigned g, const char *why)
  * the first VMRUN; make bench P4). It runs before the TSC's rate is
  * known: neither detect nor cpu_enable may need tsc_hz(). */
 static char select_why[160], boot_cpu_why[160];
-static bool boot_cpu_tried, boot_cpu_enabled;
+static bool boot_cpu_enabled;   /* meaningful once backend is set */
+
+/* This CPU's part: its FPU, machine checks and the backend. */
+static bool enable_this_cpu(char *why, unsigned why_size)
+{
+	/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
+	fpu_enable_host();
+	mce_enable_host();
+	return backend->cpu_enable(why, why_size);
+}
 
 void run_prepare_boot_cpu(void)
 {
@@ -234,11 +243,7 @@ void run_prepare_boot_cpu(void)
 	if (!backend)
 		return;
 	fpu_probe();
-	/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
-	fpu_enable_host();
-	mce_enable_host();
-	boot_cpu_enabled = backend->cpu_enable(boot_cpu_why, sizeof boot_cpu_why);
-	boot_cpu_tried = true;
+	boot_cpu_enabled = enable_this_cpu(boot_cpu_why, sizeof boot_cpu_why);
 }
 
 /* What every CPU with guests does, the boot CPU included. */
@@ -252,14 +257,12 @@ static void cpu_run(unsigned cpu_index)
 		return;
 	core_cpu_scheduler_start(guest_total, guest_cpu);
 	bool enabled;
-	if (cpu_index == 0 && boot_cpu_tried) {
+	/* The boot CPU was enabled before the boot's first line. */
+	if (cpu_index == 0) {
 		enabled = boot_cpu_enabled;
 		ksnprintf(why, sizeof why, "%s", boot_cpu_why);
 	} else {
-		/* Before the backend: VMXON keeps CR4's bits, the VMCS takes the host CR4. */
-		fpu_enable_host();
-		mce_enable_host();
-		enabled = backend->cpu_enable(why, sizeof why);
+		enabled = enable_this_cpu(why, sizeof why);
 	}
 	if (enabled && !fpu_host_ready()) {      /* VMX's fixed CR4 bits refused OSXSAVE */
 		ksnprintf(why, sizeof why, "CR4.OSXSAVE cannot be set");
